@@ -1,0 +1,79 @@
+// Shared plumbing of the native layer: how a libtorch tensor crosses into JS (an External that
+// owns a TensorBox), how JS arguments become ATen arguments, and the guard that turns every C++
+// exception into a JS Error carrying the op's name. Each other .cc file binds one area of ops.
+#pragma once
+
+#include <napi.h>
+#include <ATen/ATen.h>
+
+#include <atomic>
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cdt {
+
+// One JS tensor handle. `accounted` is what we told V8 about, so the same amount is given back.
+struct TensorBox {
+  at::Tensor t;
+  int64_t accounted = 0;
+};
+
+// Number of TensorBoxes holding a defined tensor (exposed for leak tests).
+extern std::atomic<int64_t> g_live_tensors;
+
+Napi::Value Wrap(Napi::Env env, at::Tensor t);
+Napi::Value WrapList(Napi::Env env, const std::vector<at::Tensor>& ts);
+Napi::Value WrapPair(Napi::Env env, const std::tuple<at::Tensor, at::Tensor>& ts);
+void Release(Napi::Env env, TensorBox* box);
+
+TensorBox* Box(const Napi::CallbackInfo& info, size_t i);
+at::Tensor& T(const Napi::CallbackInfo& info, size_t i);
+c10::optional<at::Tensor> OptT(const Napi::CallbackInfo& info, size_t i);
+std::vector<at::Tensor> TensorList(const Napi::CallbackInfo& info, size_t i);
+
+bool Present(const Napi::CallbackInfo& info, size_t i);
+double Num(const Napi::CallbackInfo& info, size_t i);
+int64_t Int(const Napi::CallbackInfo& info, size_t i);
+c10::optional<int64_t> OptInt(const Napi::CallbackInfo& info, size_t i);
+c10::optional<double> OptNum(const Napi::CallbackInfo& info, size_t i);
+bool Bool(const Napi::CallbackInfo& info, size_t i, bool fallback = false);
+std::string Str(const Napi::CallbackInfo& info, size_t i);
+std::vector<int64_t> IntList(const Napi::CallbackInfo& info, size_t i);
+c10::optional<std::vector<int64_t>> OptIntList(const Napi::CallbackInfo& info, size_t i);
+at::Scalar ScalarArg(const Napi::CallbackInfo& info, size_t i);
+at::ScalarType DTypeArg(const Napi::CallbackInfo& info, size_t i);
+c10::optional<at::ScalarType> OptDType(const Napi::CallbackInfo& info, size_t i);
+c10::Device DeviceArg(const Napi::CallbackInfo& info, size_t i);
+int DTypeCode(at::ScalarType t);
+
+// Registry of exported functions, filled by the CDT_FN macro from every translation unit.
+using Callback = Napi::Value (*)(const Napi::CallbackInfo&);
+std::vector<std::pair<const char*, Callback>>& Registry();
+struct Registrar {
+  Registrar(const char* name, Callback cb) { Registry().emplace_back(name, cb); }
+};
+
+[[noreturn]] void Rethrow(Napi::Env env, const char* name);
+
+template <typename F>
+inline Napi::Value Guard(const Napi::CallbackInfo& info, const char* name, F&& body) {
+  try {
+    return body(info);
+  } catch (...) {
+    Rethrow(info.Env(), name);
+  }
+}
+
+}  // namespace cdt
+
+// Defines an exported native function NAME whose body may throw anything: the JS caller gets an
+// Error "NAME: <libtorch's message>".
+#define CDT_FN(NAME)                                                                     \
+  static Napi::Value NAME##_body(const Napi::CallbackInfo& info);                        \
+  static Napi::Value NAME##_entry(const Napi::CallbackInfo& info) {                      \
+    return cdt::Guard(info, #NAME, NAME##_body);                                         \
+  }                                                                                      \
+  static cdt::Registrar NAME##_registrar(#NAME, NAME##_entry);                           \
+  static Napi::Value NAME##_body(const Napi::CallbackInfo& info)

@@ -1,0 +1,67 @@
+// Optimizer kernels: whole-parameter-list updates in one native call, so that one AdamW step
+// costs one crossing of the JS/C++ boundary instead of a dozen per parameter.
+#include "common.h"
+
+using namespace cdt;
+
+// adamw(params[], grads[], expAvg[], expAvgSq[], step, lr, beta1, beta2, eps, weightDecay)
+// Decoupled weight decay (Loshchilov & Hutter), bias-corrected moments, as torch.optim.AdamW.
+CDT_FN(adamw) {
+  auto params = TensorList(info, 0);
+  auto grads = TensorList(info, 1);
+  auto m = TensorList(info, 2);
+  auto v = TensorList(info, 3);
+  double step = Num(info, 4), lr = Num(info, 5), beta1 = Num(info, 6), beta2 = Num(info, 7), eps = Num(info, 8), wd = Num(info, 9);
+  if (grads.size() != params.size() || m.size() != params.size() || v.size() != params.size())
+    throw std::invalid_argument("params, grads and state lists differ in length");
+  at::NoGradGuard noGrad;
+  double biasCorrection1 = 1.0 - std::pow(beta1, step);
+  double biasCorrection2Sqrt = std::sqrt(1.0 - std::pow(beta2, step));
+  double stepSize = lr / biasCorrection1;
+  for (size_t i = 0; i < params.size(); ++i) {
+    at::Tensor& p = params[i];
+    const at::Tensor& g = grads[i];
+    if (wd != 0) p.mul_(1.0 - lr * wd);
+    m[i].lerp_(g, 1.0 - beta1);
+    v[i].mul_(beta2).addcmul_(g, g, 1.0 - beta2);
+    at::Tensor denom = v[i].sqrt().div_(biasCorrection2Sqrt).add_(eps);
+    p.addcdiv_(m[i], denom, -stepSize);
+  }
+  return info.Env().Undefined();
+}
+
+// clipGradNorm(grads[], maxNorm) → the total L2 norm before clipping (as torch.nn.utils.clip_grad_norm_).
+CDT_FN(clipGradNorm) {
+  auto grads = TensorList(info, 0);
+  double maxNorm = Num(info, 1);
+  at::NoGradGuard noGrad;
+  if (grads.empty()) return Napi::Number::New(info.Env(), 0.0);
+  std::vector<at::Tensor> norms;
+  norms.reserve(grads.size());
+  for (const auto& g : grads) norms.push_back(at::norm(g, 2).to(at::kFloat));
+  at::Tensor total = at::norm(at::stack(norms), 2);
+  at::Tensor coef = at::clamp_max(at::div(at::full({}, maxNorm, total.options()), total.add(1e-6)), 1.0);
+  for (auto& g : grads) g.mul_(coef.to(g.scalar_type()));
+  return Napi::Number::New(info.Env(), total.item<double>());
+}
+
+// lerpAll(dst[], src[], weight): dst += weight·(src − dst) for every pair (EMA of parameters).
+CDT_FN(lerpAll) {
+  auto dst = TensorList(info, 0);
+  auto src = TensorList(info, 1);
+  double w = Num(info, 2);
+  if (dst.size() != src.size()) throw std::invalid_argument("lists differ in length");
+  at::NoGradGuard noGrad;
+  for (size_t i = 0; i < dst.size(); ++i) dst[i].lerp_(src[i], w);
+  return info.Env().Undefined();
+}
+
+// copyAll(dst[], src[]): in-place copies without autograd (loading weights, target networks).
+CDT_FN(copyAll) {
+  auto dst = TensorList(info, 0);
+  auto src = TensorList(info, 1);
+  if (dst.size() != src.size()) throw std::invalid_argument("lists differ in length");
+  at::NoGradGuard noGrad;
+  for (size_t i = 0; i < dst.size(); ++i) dst[i].copy_(src[i]);
+  return info.Env().Undefined();
+}

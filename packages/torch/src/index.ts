@@ -1,0 +1,12 @@
+// @cdistill/torch: a typed binding to libtorch. General purpose; knows nothing about diffusion.
+export { Tensor, normalizeDevice, type Scalar, type TensorOrScalar, type Device, type TypedArrayFor } from './tensor.js';
+export { DTYPES, BYTES_PER_ELEMENT, isFloating, type DType } from './dtype.js';
+export * from './factories.js';
+export * from './functional.js';
+export { tidy, keep, scopeDepth } from './scope.js';
+export { noGrad, enableGrad, isGradEnabled, grad } from './autograd.js';
+export { autocast, type AutocastOptions } from './autocast.js';
+export { Generator, manualSeed } from './generator.js';
+export { cuda, getNumThreads, setNumThreads, buildInfo, liveTensors, defaultDevice } from './device.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';

@@ -1,0 +1,35 @@
+import { conv2d } from '../functional.js';
+import type { Tensor } from '../tensor.js';
+import { defaultWeightInit_, emptyParam, fanIn, uniform_, type ParamOptions } from './init.js';
+import { Module } from './module.js';
+
+export interface Conv2dOptions extends ParamOptions {
+  stride?: number;
+  padding?: number;
+  groups?: number;
+  bias?: boolean;
+}
+
+/** Keys: `weight` [out, in/groups, k, k], `bias` [out]. */
+export class Conv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | undefined;
+  readonly stride: number;
+  readonly padding: number;
+  readonly groups: number;
+
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: number, o: Conv2dOptions = {}) {
+    super();
+    this.stride = o.stride ?? 1;
+    this.padding = o.padding ?? 0;
+    this.groups = o.groups ?? 1;
+    const shape = [outChannels, inChannels / this.groups, kernelSize, kernelSize];
+    this.weight = this.param('weight', defaultWeightInit_(emptyParam(shape, o), o.generator));
+    const bound = 1 / Math.sqrt(fanIn(shape));
+    this.bias = (o.bias ?? true) ? this.param('bias', uniform_(emptyParam([outChannels], o), -bound, bound, o.generator)) : undefined;
+  }
+
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, groups: this.groups });
+  }
+}

@@ -1,0 +1,647 @@
+// The Tensor class: a typed handle to a libtorch tensor with PyTorch's method names (camelCase)
+// and semantics (broadcasting, type promotion, views share storage). Each method is one native call.
+import { BYTES_PER_ELEMENT, dtypeCode, dtypeFromCode, type DType } from './dtype.js';
+import { native, type BinaryName, type Handle, type UnaryName } from './native.js';
+import { track, type Scope, type Scoped } from './scope.js';
+
+export type Scalar = number | boolean;
+export type TensorOrScalar = Tensor | Scalar;
+export type Device = 'cpu' | `cuda` | `cuda:${number}` | (string & {});
+
+/** Typed-array type per dtype, for `data()`. Half types come back as float32. */
+export type TypedArrayFor<D extends DType> = D extends 'float64'
+  ? Float64Array
+  : D extends 'int64'
+    ? BigInt64Array
+    : D extends 'int32'
+      ? Int32Array
+      : D extends 'int16'
+        ? Int16Array
+        : D extends 'int8'
+          ? Int8Array
+          : D extends 'uint8' | 'bool'
+            ? Uint8Array
+            : Float32Array;
+
+export class Tensor implements Scoped {
+  /** @internal the native handle */
+  readonly _h: Handle;
+  /** @internal owning scope */
+  _scope: Scope | undefined = undefined;
+  /** @internal excluded from scopes */
+  _kept = false;
+  private _shape: readonly number[] | undefined;
+  private _dtype: DType | undefined;
+  private _device: string | undefined;
+
+  /** @internal use the factory functions (zeros, tensor, …) */
+  constructor(h: Handle) {
+    this._h = h;
+    track(this);
+  }
+
+  // ---- metadata -------------------------------------------------------------------------------
+
+  get shape(): readonly number[] {
+    return (this._shape ??= Object.freeze(native.shape(this._h)));
+  }
+  get dtype(): DType {
+    return (this._dtype ??= dtypeFromCode(native.dtype(this._h)));
+  }
+  get device(): string {
+    return (this._device ??= native.device(this._h));
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get numel(): number {
+    let n = 1;
+    for (const d of this.shape) n *= d;
+    return n;
+  }
+  get strides(): number[] {
+    return native.strides(this._h);
+  }
+  get isContiguous(): boolean {
+    return native.isContiguous(this._h);
+  }
+  get isDisposed(): boolean {
+    return native.isDisposed(this._h);
+  }
+  get nbytes(): number {
+    return this.numel * BYTES_PER_ELEMENT[this.dtype];
+  }
+  /** Size of one dimension (negative counts from the end). */
+  size(dim: number): number {
+    const s = this.shape;
+    const d = dim < 0 ? s.length + dim : dim;
+    const v = s[d];
+    if (v === undefined) throw new Error(`size: dimension ${dim} out of range for a ${s.length}-D tensor`);
+    return v;
+  }
+
+  toString(): string {
+    return `Tensor(${this.dtype}, [${this.shape.join(', ')}], ${this.device}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+
+  // ---- lifetime -------------------------------------------------------------------------------
+
+  /** Frees the native tensor now. Later use of this handle throws. Idempotent. */
+  dispose(): void {
+    native.dispose(this._h);
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  // ---- conversion -----------------------------------------------------------------------------
+
+  /** The single value of a one-element tensor (bool as 0/1). */
+  item(): number {
+    return Number(native.item(this._h));
+  }
+  /** The elements in row-major order as the typed array of this dtype (float16/bfloat16 as float32). */
+  data<D extends DType = DType>(): TypedArrayFor<D> {
+    const src: Tensor = this.dtype === 'float16' || this.dtype === 'bfloat16' ? this.to('float32') : this;
+    const buf = native.toArrayBuffer(src._h);
+    if (src !== this) src.dispose();
+    return typedArrayOf(this.dtype, buf) as TypedArrayFor<D>;
+  }
+  toFloat32Array(): Float32Array {
+    const f = this.dtype === 'float32' ? this : this.to('float32');
+    const out = new Float32Array(native.toArrayBuffer(f._h));
+    if (f !== this) f.dispose();
+    return out;
+  }
+  toFloat64Array(): Float64Array {
+    const f = this.dtype === 'float64' ? this : this.to('float64');
+    const out = new Float64Array(native.toArrayBuffer(f._h));
+    if (f !== this) f.dispose();
+    return out;
+  }
+  /** The elements as plain numbers, row-major (int64 beyond 2^53 loses precision). */
+  toArray(): number[] {
+    return Array.from(this.toFloat64Array());
+  }
+  /** The raw little-endian bytes, row-major (for writing files). */
+  toBytes(): Uint8Array {
+    return new Uint8Array(native.toArrayBuffer(this._h));
+  }
+
+  /** Casts and/or moves. Returns `this` (not a copy) when nothing changes, as PyTorch does. */
+  to(target: DType | Device, options: { nonBlocking?: boolean; copy?: boolean } = {}): Tensor {
+    return this.toOptions(isDType(target) ? { dtype: target } : { device: target }, options);
+  }
+  toOptions(spec: { dtype?: DType; device?: Device }, options: { nonBlocking?: boolean; copy?: boolean } = {}): Tensor {
+    const sameDtype = spec.dtype === undefined || spec.dtype === this.dtype;
+    const sameDevice = spec.device === undefined || normalizeDevice(spec.device) === this.device;
+    if (sameDtype && sameDevice && !options.copy) return this;
+    const dt = spec.dtype === undefined ? undefined : dtypeCode(spec.dtype);
+    return new Tensor(native.to(this._h, dt, spec.device, options.nonBlocking ?? false, options.copy ?? false));
+  }
+  float(): Tensor {
+    return this.to('float32');
+  }
+  cpu(): Tensor {
+    return this.to('cpu');
+  }
+  contiguous(): Tensor {
+    return new Tensor(native.contiguous(this._h));
+  }
+  clone(): Tensor {
+    return new Tensor(native.clone(this._h));
+  }
+  detach(): Tensor {
+    return new Tensor(native.detach(this._h));
+  }
+  asStrided(size: number[], stride: number[], storageOffset = 0): Tensor {
+    return new Tensor(native.asStrided(this._h, size, stride, storageOffset));
+  }
+
+  // ---- autograd -------------------------------------------------------------------------------
+
+  get requiresGrad(): boolean {
+    return native.requiresGrad(this._h);
+  }
+  /** Marks a leaf for gradient tracking (in place). Returns this. */
+  requiresGrad_(on = true): this {
+    native.setRequiresGrad(this._h, on);
+    return this;
+  }
+  get isLeaf(): boolean {
+    return native.isLeaf(this._h);
+  }
+  get gradFn(): string | null {
+    return native.gradFnName(this._h);
+  }
+  /** The accumulated gradient (a new handle on the same memory), or undefined. */
+  get grad(): Tensor | undefined {
+    const g = native.grad(this._h);
+    return g === undefined ? undefined : new Tensor(g);
+  }
+  set grad(g: Tensor | undefined) {
+    native.setGrad(this._h, g?._h);
+  }
+  backward(gradient?: Tensor, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
+    native.backward(this._h, gradient?._h, options.retainGraph ?? false, options.createGraph ?? false);
+  }
+
+  // ---- element-wise ---------------------------------------------------------------------------
+
+  add(o: TensorOrScalar): Tensor {
+    return binary('add', this, o);
+  }
+  sub(o: TensorOrScalar): Tensor {
+    return binary('sub', this, o);
+  }
+  mul(o: TensorOrScalar): Tensor {
+    return binary('mul', this, o);
+  }
+  div(o: TensorOrScalar): Tensor {
+    return binary('div', this, o);
+  }
+  pow(o: TensorOrScalar): Tensor {
+    return binary('pow', this, o);
+  }
+  remainder(o: TensorOrScalar): Tensor {
+    return binary('remainder', this, o);
+  }
+  maximum(o: TensorOrScalar): Tensor {
+    return binary('maximum', this, o);
+  }
+  minimum(o: TensorOrScalar): Tensor {
+    return binary('minimum', this, o);
+  }
+  eq(o: TensorOrScalar): Tensor {
+    return binary('eq', this, o);
+  }
+  ne(o: TensorOrScalar): Tensor {
+    return binary('ne', this, o);
+  }
+  lt(o: TensorOrScalar): Tensor {
+    return binary('lt', this, o);
+  }
+  le(o: TensorOrScalar): Tensor {
+    return binary('le', this, o);
+  }
+  gt(o: TensorOrScalar): Tensor {
+    return binary('gt', this, o);
+  }
+  ge(o: TensorOrScalar): Tensor {
+    return binary('ge', this, o);
+  }
+  logicalAnd(o: TensorOrScalar): Tensor {
+    return binary('logicalAnd', this, o);
+  }
+  logicalOr(o: TensorOrScalar): Tensor {
+    return binary('logicalOr', this, o);
+  }
+  atan2(o: TensorOrScalar): Tensor {
+    return binary('atan2', this, o);
+  }
+  /** s − this */
+  rsub(s: Scalar): Tensor {
+    return new Tensor(native.rsubScalar(this._h, s));
+  }
+  /** s / this */
+  rdiv(s: Scalar): Tensor {
+    return new Tensor(native.rdivScalar(this._h, s));
+  }
+
+  neg(): Tensor {
+    return unary('neg', this);
+  }
+  abs(): Tensor {
+    return unary('abs', this);
+  }
+  sqrt(): Tensor {
+    return unary('sqrt', this);
+  }
+  rsqrt(): Tensor {
+    return unary('rsqrt', this);
+  }
+  exp(): Tensor {
+    return unary('exp', this);
+  }
+  log(): Tensor {
+    return unary('log', this);
+  }
+  log1p(): Tensor {
+    return unary('log1p', this);
+  }
+  expm1(): Tensor {
+    return unary('expm1', this);
+  }
+  sin(): Tensor {
+    return unary('sin', this);
+  }
+  cos(): Tensor {
+    return unary('cos', this);
+  }
+  tanh(): Tensor {
+    return unary('tanh', this);
+  }
+  sigmoid(): Tensor {
+    return unary('sigmoid', this);
+  }
+  relu(): Tensor {
+    return unary('relu', this);
+  }
+  silu(): Tensor {
+    return unary('silu', this);
+  }
+  erf(): Tensor {
+    return unary('erf', this);
+  }
+  square(): Tensor {
+    return unary('square', this);
+  }
+  reciprocal(): Tensor {
+    return unary('reciprocal', this);
+  }
+  sign(): Tensor {
+    return unary('sign', this);
+  }
+  floor(): Tensor {
+    return unary('floor', this);
+  }
+  ceil(): Tensor {
+    return unary('ceil', this);
+  }
+  round(): Tensor {
+    return unary('round', this);
+  }
+  logicalNot(): Tensor {
+    return unary('logicalNot', this);
+  }
+  isnan(): Tensor {
+    return unary('isnan', this);
+  }
+  isfinite(): Tensor {
+    return unary('isfinite', this);
+  }
+  /** GELU, exact (erf) or with the tanh approximation. */
+  gelu(approximate: 'none' | 'tanh' = 'none'): Tensor {
+    return new Tensor(native.gelu(this._h, approximate === 'tanh'));
+  }
+  clamp(min?: Scalar, max?: Scalar): Tensor {
+    return new Tensor(native.clamp(this._h, min, max));
+  }
+  maskedFill(mask: Tensor, value: Scalar): Tensor {
+    return new Tensor(native.maskedFill(this._h, mask._h, value));
+  }
+  lerp(end: Tensor, weight: TensorOrScalar): Tensor {
+    return new Tensor(native.lerp(this._h, end._h, weight instanceof Tensor ? weight._h : weight));
+  }
+  addcmul(a: Tensor, b: Tensor, value: Scalar = 1): Tensor {
+    return new Tensor(native.addcmul(this._h, a._h, b._h, value));
+  }
+  addcdiv(a: Tensor, b: Tensor, value: Scalar = 1): Tensor {
+    return new Tensor(native.addcdiv(this._h, a._h, b._h, value));
+  }
+  allclose(o: Tensor, rtol = 1e-5, atol = 1e-8): boolean {
+    return native.allclose(this._h, o._h, rtol, atol);
+  }
+  /** Same shape and exactly the same elements. */
+  equal(o: Tensor): boolean {
+    return native.equal(this._h, o._h);
+  }
+
+  // ---- in place (return this) -----------------------------------------------------------------
+
+  add_(o: TensorOrScalar, alpha?: Scalar): this {
+    native.add_(this._h, operand(o), alpha);
+    return this;
+  }
+  sub_(o: TensorOrScalar): this {
+    native.sub_(this._h, operand(o));
+    return this;
+  }
+  mul_(o: TensorOrScalar): this {
+    native.mul_(this._h, operand(o));
+    return this;
+  }
+  div_(o: TensorOrScalar): this {
+    native.div_(this._h, operand(o));
+    return this;
+  }
+  copy_(src: Tensor): this {
+    native.copy_(this._h, src._h);
+    return this;
+  }
+  fill_(v: TensorOrScalar): this {
+    native.fill_(this._h, operand(v));
+    return this;
+  }
+  zero_(): this {
+    native.zero_(this._h);
+    return this;
+  }
+  lerp_(end: Tensor, weight: Scalar): this {
+    native.lerp_(this._h, end._h, weight);
+    return this;
+  }
+  clamp_(min?: Scalar, max?: Scalar): this {
+    native.clamp_(this._h, min, max);
+    return this;
+  }
+  addcmul_(a: Tensor, b: Tensor, value: Scalar = 1): this {
+    native.addcmul_(this._h, a._h, b._h, value);
+    return this;
+  }
+  addcdiv_(a: Tensor, b: Tensor, value: Scalar = 1): this {
+    native.addcdiv_(this._h, a._h, b._h, value);
+    return this;
+  }
+  normal_(mean = 0, std = 1, generator?: { _g: unknown }): this {
+    native.normal_(this._h, mean, std, generator?._g as never);
+    return this;
+  }
+  uniform_(from = 0, to = 1, generator?: { _g: unknown }): this {
+    native.uniform_(this._h, from, to, generator?._g as never);
+    return this;
+  }
+
+  // ---- reductions -----------------------------------------------------------------------------
+
+  sum(dim?: number | number[], keepdim = false, dtype?: DType): Tensor {
+    return new Tensor(native.sum(this._h, dims(dim), keepdim, dtype === undefined ? undefined : dtypeCode(dtype)));
+  }
+  mean(dim?: number | number[], keepdim = false): Tensor {
+    return new Tensor(native.mean(this._h, dims(dim), keepdim));
+  }
+  prod(dim?: number, keepdim = false): Tensor {
+    return new Tensor(native.prod(this._h, dim, keepdim));
+  }
+  /** Maximum over everything. */
+  max(): Tensor;
+  /** Maximum over one dim: values and indices. */
+  max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+  max(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+    if (dim === undefined) return new Tensor(native.max(this._h));
+    const [v, i] = native.max(this._h, dim, keepdim);
+    return { values: new Tensor(v), indices: new Tensor(i) };
+  }
+  min(): Tensor;
+  min(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+  min(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+    if (dim === undefined) return new Tensor(native.min(this._h));
+    const [v, i] = native.min(this._h, dim, keepdim);
+    return { values: new Tensor(v), indices: new Tensor(i) };
+  }
+  amax(dim?: number | number[], keepdim = false): Tensor {
+    return new Tensor(native.amax(this._h, dims(dim), keepdim));
+  }
+  amin(dim?: number | number[], keepdim = false): Tensor {
+    return new Tensor(native.amin(this._h, dims(dim), keepdim));
+  }
+  argmax(dim?: number, keepdim = false): Tensor {
+    return new Tensor(native.argmax(this._h, dim, keepdim));
+  }
+  argmin(dim?: number, keepdim = false): Tensor {
+    return new Tensor(native.argmin(this._h, dim, keepdim));
+  }
+  norm(p = 2, dim?: number | number[], keepdim = false): Tensor {
+    return new Tensor(native.norm(this._h, p, dims(dim), keepdim));
+  }
+  /** Variance with Bessel's correction by default (correction 1), as PyTorch. */
+  var(dim?: number | number[], options: { correction?: number; keepdim?: boolean } = {}): Tensor {
+    return new Tensor(native.var(this._h, dims(dim), options.correction ?? 1, options.keepdim ?? false));
+  }
+  std(dim?: number | number[], options: { correction?: number; keepdim?: boolean } = {}): Tensor {
+    return new Tensor(native.std(this._h, dims(dim), options.correction ?? 1, options.keepdim ?? false));
+  }
+  logsumexp(dim: number | number[], keepdim = false): Tensor {
+    return new Tensor(native.logsumexp(this._h, dims(dim) ?? [], keepdim));
+  }
+  softmax(dim: number, dtype?: DType): Tensor {
+    return new Tensor(native.softmax(this._h, dim, dtype === undefined ? undefined : dtypeCode(dtype)));
+  }
+  logSoftmax(dim: number, dtype?: DType): Tensor {
+    return new Tensor(native.logSoftmax(this._h, dim, dtype === undefined ? undefined : dtypeCode(dtype)));
+  }
+  cumsum(dim: number): Tensor {
+    return new Tensor(native.cumsum(this._h, dim));
+  }
+  all(): Tensor {
+    return new Tensor(native.all(this._h));
+  }
+  any(): Tensor {
+    return new Tensor(native.any(this._h));
+  }
+  topk(k: number, dim = -1, largest = true, sorted = true): { values: Tensor; indices: Tensor } {
+    const [v, i] = native.topk(this._h, k, dim, largest, sorted);
+    return { values: new Tensor(v), indices: new Tensor(i) };
+  }
+  sort(dim = -1, descending = false, stable = false): { values: Tensor; indices: Tensor } {
+    const [v, i] = native.sort(this._h, dim, descending, stable);
+    return { values: new Tensor(v), indices: new Tensor(i) };
+  }
+  argsort(dim = -1, descending = false, stable = false): Tensor {
+    return new Tensor(native.argsort(this._h, dim, descending, stable));
+  }
+
+  // ---- shapes ---------------------------------------------------------------------------------
+
+  reshape(...shape: number[] | [number[]]): Tensor {
+    return new Tensor(native.reshape(this._h, flatArgs(shape)));
+  }
+  view(...shape: number[] | [number[]]): Tensor {
+    return new Tensor(native.view(this._h, flatArgs(shape)));
+  }
+  permute(...order: number[] | [number[]]): Tensor {
+    return new Tensor(native.permute(this._h, flatArgs(order)));
+  }
+  transpose(a: number, b: number): Tensor {
+    return new Tensor(native.transpose(this._h, a, b));
+  }
+  /** The transpose of a 2-D tensor (a view). */
+  get T(): Tensor {
+    return this.transpose(0, 1);
+  }
+  flatten(start = 0, end = -1): Tensor {
+    return new Tensor(native.flatten(this._h, start, end));
+  }
+  squeeze(dim?: number): Tensor {
+    return new Tensor(native.squeeze(this._h, dim));
+  }
+  unsqueeze(dim: number): Tensor {
+    return new Tensor(native.unsqueeze(this._h, dim));
+  }
+  expand(...shape: number[] | [number[]]): Tensor {
+    return new Tensor(native.expand(this._h, flatArgs(shape)));
+  }
+  repeat(...reps: number[] | [number[]]): Tensor {
+    return new Tensor(native.repeat(this._h, flatArgs(reps)));
+  }
+  repeatInterleave(n: number, dim?: number): Tensor {
+    return new Tensor(native.repeatInterleave(this._h, n, dim));
+  }
+  flip(dims: number[]): Tensor {
+    return new Tensor(native.flip(this._h, dims));
+  }
+  roll(shifts: number | number[], dims: number | number[]): Tensor {
+    return new Tensor(native.roll(this._h, [shifts].flat(), [dims].flat()));
+  }
+  tril(k = 0): Tensor {
+    return new Tensor(native.tril(this._h, k));
+  }
+  triu(k = 0): Tensor {
+    return new Tensor(native.triu(this._h, k));
+  }
+  chunk(n: number, dim = 0): Tensor[] {
+    return native.chunk(this._h, n, dim).map((h) => new Tensor(h));
+  }
+  split(sizes: number | number[], dim = 0): Tensor[] {
+    return native.split(this._h, sizes, dim).map((h) => new Tensor(h));
+  }
+  unbind(dim = 0): Tensor[] {
+    return native.unbind(this._h, dim).map((h) => new Tensor(h));
+  }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return new Tensor(native.narrow(this._h, dim, start, length));
+  }
+  select(dim: number, index: number): Tensor {
+    return new Tensor(native.select(this._h, dim, index));
+  }
+  /** A view like Python's `t[..., start:end:step]` along `dim`. */
+  slice(dim: number, start?: number, end?: number, step = 1): Tensor {
+    return new Tensor(native.slice(this._h, dim, start, end, step));
+  }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return new Tensor(native.indexSelect(this._h, dim, index._h));
+  }
+  /** Advanced indexing on the leading dims: `t.index([i, j])` is Python's `t[i, j]` for tensors i, j. */
+  index(indices: Tensor[]): Tensor {
+    return new Tensor(native.index(this._h, indices.map((t) => t._h)));
+  }
+  indexPut_(indices: Tensor[], values: Tensor, accumulate = false): this {
+    native.indexPut_(this._h, indices.map((t) => t._h), values._h, accumulate);
+    return this;
+  }
+  gather(dim: number, index: Tensor): Tensor {
+    return new Tensor(native.gather(this._h, dim, index._h));
+  }
+  scatter(dim: number, index: Tensor, src: Tensor): Tensor {
+    return new Tensor(native.scatter(this._h, dim, index._h, src._h));
+  }
+  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {
+    return new Tensor(native.scatterAdd(this._h, dim, index._h, src._h));
+  }
+  indexAdd(dim: number, index: Tensor, src: Tensor): Tensor {
+    return new Tensor(native.indexAdd(this._h, dim, index._h, src._h));
+  }
+  nonzero(): Tensor {
+    return new Tensor(native.nonzero(this._h));
+  }
+
+  // ---- products -------------------------------------------------------------------------------
+
+  matmul(o: Tensor): Tensor {
+    return new Tensor(native.matmul(this._h, o._h));
+  }
+  mm(o: Tensor): Tensor {
+    return new Tensor(native.mm(this._h, o._h));
+  }
+  bmm(o: Tensor): Tensor {
+    return new Tensor(native.bmm(this._h, o._h));
+  }
+}
+
+// ---- helpers ------------------------------------------------------------------------------------
+
+function unary(name: UnaryName, t: Tensor): Tensor {
+  return new Tensor(native[name](t._h));
+}
+
+function binary(name: BinaryName, a: Tensor, b: TensorOrScalar): Tensor {
+  if (b instanceof Tensor) return new Tensor(native[name](a._h, b._h));
+  return new Tensor(native[`${name}Scalar`](a._h, b));
+}
+
+function operand(o: TensorOrScalar): Handle | Scalar {
+  return o instanceof Tensor ? o._h : o;
+}
+
+function dims(d: number | number[] | undefined): number[] | undefined {
+  return d === undefined ? undefined : typeof d === 'number' ? [d] : d;
+}
+
+function flatArgs(args: number[] | [number[]]): number[] {
+  return Array.isArray(args[0]) ? args[0] : (args as number[]);
+}
+
+const DTYPE_NAMES = new Set<string>(['float32', 'float16', 'bfloat16', 'float64', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool']);
+function isDType(s: string): s is DType {
+  return DTYPE_NAMES.has(s);
+}
+
+/** libtorch names devices `cpu`, `cuda:0`; `cuda` alone means the current device, which is 0 here. */
+export function normalizeDevice(d: string): string {
+  return d === 'cuda' ? 'cuda:0' : d;
+}
+
+function typedArrayOf(dtype: DType, buf: ArrayBuffer): ArrayBufferView {
+  switch (dtype) {
+    case 'float64':
+      return new Float64Array(buf);
+    case 'int64':
+      return new BigInt64Array(buf);
+    case 'int32':
+      return new Int32Array(buf);
+    case 'int16':
+      return new Int16Array(buf);
+    case 'int8':
+      return new Int8Array(buf);
+    case 'uint8':
+    case 'bool':
+      return new Uint8Array(buf);
+    default:
+      return new Float32Array(buf);
+  }
+}
+
+/** @internal wraps a native handle; for sibling modules of this package. */
+export function wrap(h: Handle): Tensor {
+  return new Tensor(h);
+}

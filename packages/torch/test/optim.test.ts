@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import * as torch from '../src/index.js';
+import { assertClose } from './util.js';
+
+// AdamW written out with plain numbers from Loshchilov & Hutter / torch.optim.AdamW's docs.
+function referenceAdamW(p0: number[], grads: number[][], lr: number, b1: number, b2: number, eps: number, wd: number): number[] {
+  const p = p0.slice();
+  const m = p.map(() => 0);
+  const v = p.map(() => 0);
+  grads.forEach((g, s) => {
+    const t = s + 1;
+    for (let i = 0; i < p.length; i++) {
+      const gi = g[i] as number;
+      p[i] = (p[i] as number) * (1 - lr * wd);
+      m[i] = b1 * (m[i] as number) + (1 - b1) * gi;
+      v[i] = b2 * (v[i] as number) + (1 - b2) * gi * gi;
+      const mHat = (m[i] as number) / (1 - b1 ** t);
+      const vHat = (v[i] as number) / (1 - b2 ** t);
+      p[i] = (p[i] as number) - (lr * mHat) / (Math.sqrt(vHat) + eps);
+    }
+  });
+  return p;
+}
+
+test('AdamW matches the written-out algorithm over several steps', () => {
+  const p = torch.tensor([0.5, -1, 2, 0], { dtype: 'float64', requiresGrad: true });
+  const opt = new torch.optim.AdamW([p], { lr: 0.1, betas: [0.8, 0.9], eps: 1e-8, weightDecay: 0.05 });
+  const grads = [[1, -2, 0.5, 0], [0.3, 0.3, -1, 2], [-4, 1, 1, 1]];
+  for (const g of grads) {
+    opt.zeroGrad();
+    p.mul(torch.tensor(g, { dtype: 'float64' })).sum().backward();
+    opt.step();
+  }
+  assertClose(p.detach().toArray(), referenceAdamW([0.5, -1, 2, 0], grads, 0.1, 0.8, 0.9, 1e-8, 0.05), 1e-12);
+});
+
+test('AdamW state saved and restored continues exactly', () => {
+  const make = () => torch.tensor([1, 2, 3], { dtype: 'float64', requiresGrad: true });
+  const stepWith = (opt: torch.optim.AdamW, p: torch.Tensor, k: number) => {
+    opt.zeroGrad();
+    p.pow(2).mul(k).sum().backward();
+    opt.step();
+  };
+  const a = make();
+  const optA = new torch.optim.AdamW([a], { lr: 0.01 });
+  for (let k = 1; k <= 4; k++) stepWith(optA, a, k);
+  const b = make();
+  const optB = new torch.optim.AdamW([b], { lr: 0.01 });
+  for (let k = 1; k <= 2; k++) stepWith(optB, b, k);
+  const meta = optB.meta();
+  const saved = new Map([...optB.stateTensors()].map(([n, t]) => [n, t.clone()]));
+  const c = b.detach().clone().requiresGrad_();
+  const optC = new torch.optim.AdamW([c], { lr: 0.5 });
+  optC.loadState(meta, saved);
+  for (let k = 3; k <= 4; k++) stepWith(optC, c, k);
+  assert.ok(c.detach().equal(a.detach()), 'bit-identical after restore');
+  assert.throws(() => optC.loadState(meta, new Map()), /AdamW.loadState: missing exp_avg.0; missing exp_avg_sq.0/);
+});
+
+test('clipGradNorm scales to the max norm and returns the norm before', () => {
+  const a = torch.tensor([3, 0], { requiresGrad: true });
+  const b = torch.tensor([4], { requiresGrad: true });
+  a.mul(torch.tensor([1, 1])).sum().mul(0).add(a.mul(torch.tensor([3, 0])).sum()).add(b.mul(4).sum()).backward();
+  const norm = torch.optim.clipGradNorm([a, b], 1);
+  assertClose([norm], [5], 1e-6);
+  assertClose([...a.grad!.toArray(), ...b.grad!.toArray()], [0.6, 0, 0.8], 1e-5);
+  assertClose([torch.optim.clipGradNorm([a, b], 10)], [1], 1e-5);
+  assertClose(a.grad!.toArray(), [0.6, 0], 1e-5, 'below the limit nothing changes');
+});
+
+test('warmup then constant, as diffusers constant_with_warmup', () => {
+  const lr = torch.optim.warmupConstant(1e-5, 100);
+  assert.equal(lr(0), 0);
+  assert.equal(lr(50), 5e-6);
+  assert.equal(lr(100), 1e-5);
+  assert.equal(lr(5000), 1e-5);
+});
+
+test('lerpParameters is an EMA update', () => {
+  const ema = torch.tensor([0, 10]);
+  torch.optim.lerpParameters([ema], [torch.tensor([10, 0])], 0.1);
+  assert.deepEqual(ema.toArray(), [1, 9]);
+});

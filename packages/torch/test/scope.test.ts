@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import * as torch from '../src/index.js';
+
+test('tidy frees what it made, keeps what it returns and what was kept', () => {
+  const before = torch.liveTensors();
+  let inner: torch.Tensor | undefined;
+  let kept: torch.Tensor | undefined;
+  const out = torch.tidy(() => {
+    inner = torch.ones([3]);
+    kept = torch.keep(torch.ones([3]));
+    const a = inner.add(1);
+    return { result: a.mul(2), list: [a] };
+  });
+  assert.equal(inner!.isDisposed, true);
+  assert.equal(kept!.isDisposed, false);
+  assert.deepEqual(out.result.toArray(), [4, 4, 4]);
+  assert.deepEqual(out.list[0]!.toArray(), [2, 2, 2]);
+  assert.equal(torch.liveTensors(), before + 3);
+  out.result.dispose();
+  out.list[0]!.dispose();
+  kept!.dispose();
+  assert.equal(torch.liveTensors(), before);
+});
+
+test('nested tidy hands results to the enclosing scope; a throw frees everything', () => {
+  const before = torch.liveTensors();
+  torch.tidy(() => {
+    const fromInner = torch.tidy(() => torch.zeros([2]).add(1));
+    assert.equal(fromInner.isDisposed, false);
+  });
+  assert.equal(torch.liveTensors(), before, 'the outer scope freed the inner result');
+  assert.throws(() => torch.tidy(() => {
+    torch.zeros([100]);
+    throw new Error('boom');
+  }), /boom/);
+  assert.equal(torch.liveTensors(), before);
+  assert.throws(() => torch.tidy(() => Promise.resolve(1)), /tidy: the function must be synchronous/);
+});
+
+test('a disposed tensor gives a clear error naming the op', () => {
+  const t = torch.ones([2]);
+  t.dispose();
+  t.dispose(); // idempotent
+  assert.throws(() => t.add(1), { message: 'addScalar: argument 0 is a disposed tensor' });
+});
+
+test('10,000 train steps inside scopes leave the live-tensor count where it started', () => {
+  const gen = new torch.Generator(0);
+  const model = new torch.nn.Linear(8, 4, { generator: gen });
+  const opt = new torch.optim.AdamW(model.parameters(), { lr: 1e-3 });
+  const x = torch.keep(torch.randn([16, 8], { generator: gen }));
+  const y = torch.keep(torch.randn([16, 4], { generator: gen }));
+  const before = torch.liveTensors();
+  let last = Infinity;
+  for (let i = 0; i < 10_000; i++) {
+    last = torch.tidy(() => {
+      opt.zeroGrad();
+      const loss = torch.mseLoss(model.forward(x).tanh(), y);
+      loss.backward();
+      torch.optim.clipGradNorm(model.parameters(), 1.0);
+      opt.step();
+      return loss.item();
+    });
+    assert.equal(torch.liveTensors(), before, `step ${i} leaked`);
+  }
+  assert.ok(Number.isFinite(last));
+});

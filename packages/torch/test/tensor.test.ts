@@ -1,0 +1,258 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import * as torch from '../src/index.js';
+import { assertClose } from './util.js';
+
+test('creation: zeros, ones, full, arange, linspace, eye with dtypes', () => {
+  assert.deepEqual(torch.zeros([2, 3]).toArray(), [0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(torch.ones([2], { dtype: 'int32' }).data(), new Int32Array([1, 1]));
+  assert.deepEqual(torch.full([3], 2.5, { dtype: 'float64' }).toArray(), [2.5, 2.5, 2.5]);
+  const a = torch.arange(5);
+  assert.equal(a.dtype, 'int64', 'integer arange is int64 as in PyTorch');
+  assert.deepEqual(a.toArray(), [0, 1, 2, 3, 4]);
+  assert.deepEqual(torch.arange(1, 2, 0.25).toArray(), [1, 1.25, 1.5, 1.75]);
+  assert.deepEqual(torch.linspace(0, 1, 5).toArray(), [0, 0.25, 0.5, 0.75, 1]);
+  assert.deepEqual(torch.eye(2, 3).toArray(), [1, 0, 0, 0, 1, 0]);
+  assert.deepEqual(torch.zeros([2, 3, 4]).shape, [2, 3, 4]);
+  assert.deepEqual(torch.zeros([2, 3, 4]).strides, [12, 4, 1]);
+});
+
+test('tensor(): nested arrays, typed arrays, every dtype round-trips', () => {
+  const t = torch.tensor([[1, 2], [3, 4]]);
+  assert.deepEqual(t.shape, [2, 2]);
+  assert.equal(t.dtype, 'float32');
+  for (const dtype of torch.DTYPES) {
+    const x = torch.tensor([0, 1, 2, 3], { dtype });
+    assert.equal(x.dtype, dtype);
+    const expected = dtype === 'bool' ? [0, 1, 1, 1] : [0, 1, 2, 3];
+    assert.deepEqual(x.toArray(), expected, dtype);
+  }
+  const big = torch.tensor(new BigInt64Array([1n, -2n, 9007199254740991n]));
+  assert.equal(big.dtype, 'int64');
+  assert.deepEqual(Array.from(big.data<'int64'>()), [1n, -2n, 9007199254740991n]);
+  const f = torch.tensor(new Float32Array([1, 2, 3, 4, 5, 6]), { shape: [2, 3] });
+  assert.deepEqual(f.shape, [2, 3]);
+  assert.equal(f.select(1, 2).toArray()[1], 6);
+});
+
+test('half types round to nearest even like PyTorch', () => {
+  // 1 + 2^-11 is exactly between two float16 neighbours: ties to even → 1.
+  assert.deepEqual(torch.tensor([1 + 2 ** -11, 1 + 3 * 2 ** -11], { dtype: 'float16' }).toArray(), [1, 1 + 2 ** -9]);
+  // bfloat16 keeps 8 bits of mantissa: 1 + 2^-8 ties to 1, 1 + 3·2^-8 to 1 + 2^-6.
+  assert.deepEqual(torch.tensor([1 + 2 ** -8, 1 + 3 * 2 ** -8], { dtype: 'bfloat16' }).toArray(), [1, 1 + 2 ** -6]);
+  assert.deepEqual(torch.tensor([3.14159], { dtype: 'float16' }).toBytes(), new Uint8Array([0x48, 0x42]));
+});
+
+test('item, to(dtype), clone, detach, contiguous', () => {
+  assert.equal(torch.tensor([7.5]).item(), 7.5);
+  assert.equal(torch.tensor([true]).item(), 1);
+  assert.throws(() => torch.zeros([2]).item(), /item: a tensor with 2 elements cannot be converted to a number/);
+  const x = torch.tensor([1.7, -1.7]);
+  assert.deepEqual(x.to('int32').toArray(), [1, -1]);
+  assert.equal(x.to('float32'), x, 'to() with the same dtype returns the tensor itself');
+  const c = x.clone();
+  c.add_(1);
+  assert.deepEqual(x.toArray().map((v) => Math.round(v * 10)), [17, -17], 'clone does not share memory');
+  const t = torch.arange(6).reshape(2, 3).transpose(0, 1);
+  assert.equal(t.isContiguous, false);
+  assert.equal(t.contiguous().isContiguous, true);
+  assert.deepEqual(t.contiguous().toArray(), [0, 3, 1, 4, 2, 5]);
+});
+
+test('element-wise math against hand-computed values, with broadcasting', () => {
+  const a = torch.tensor([[1, 2, 3], [4, 5, 6]], { dtype: 'float64' });
+  const b = torch.tensor([10, 20, 30], { dtype: 'float64' });
+  assert.deepEqual(a.add(b).toArray(), [11, 22, 33, 14, 25, 36]);
+  assert.deepEqual(a.sub(1).toArray(), [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual(a.mul(b).toArray(), [10, 40, 90, 40, 100, 180]);
+  assert.deepEqual(b.div(a).toArray(), [10, 10, 10, 2.5, 4, 5]);
+  assert.deepEqual(a.pow(2).toArray(), [1, 4, 9, 16, 25, 36]);
+  assert.deepEqual(a.rsub(10).toArray(), [9, 8, 7, 6, 5, 4]);
+  assert.deepEqual(a.rdiv(60).toArray(), [60, 30, 20, 15, 12, 10]);
+  assert.deepEqual(a.neg().abs().toArray(), [1, 2, 3, 4, 5, 6]);
+  assertClose(a.sqrt().toArray(), [1, Math.SQRT2, Math.sqrt(3), 2, Math.sqrt(5), Math.sqrt(6)], 1e-15);
+  assertClose(a.rsqrt().toArray(), [1, 1 / Math.SQRT2, 1 / Math.sqrt(3), 0.5, 1 / Math.sqrt(5), 1 / Math.sqrt(6)], 1e-15);
+  assertClose(a.exp().log().toArray(), [1, 2, 3, 4, 5, 6], 1e-14);
+  const x = torch.tensor([-2, -0.5, 0, 0.5, 2], { dtype: 'float64' });
+  const xs = [-2, -0.5, 0, 0.5, 2];
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  assertClose(x.sin().toArray(), xs.map(Math.sin), 1e-15);
+  assertClose(x.cos().toArray(), xs.map(Math.cos), 1e-15);
+  assertClose(x.tanh().toArray(), xs.map(Math.tanh), 1e-15);
+  assertClose(x.sigmoid().toArray(), xs.map(sig), 1e-15);
+  assertClose(x.silu().toArray(), xs.map((v) => v * sig(v)), 1e-15);
+  // gelu exact: x·Φ(x); values of Φ from the error function.
+  const phi = [0.022750131948179195, 0.3085375387259869, 0.5, 0.6914624612740131, 0.9772498680518208];
+  assertClose(x.gelu().toArray(), xs.map((v, i) => v * (phi[i] as number)), 1e-12);
+  const tanhGelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+  assertClose(x.gelu('tanh').toArray(), xs.map(tanhGelu), 1e-12);
+  assert.deepEqual(x.clamp(-1, 1).toArray(), [-1, -0.5, 0, 0.5, 1]);
+  assert.deepEqual(x.clamp(undefined, 0).toArray(), [-2, -0.5, 0, 0, 0]);
+  assert.deepEqual(x.gt(0).toArray(), [0, 0, 0, 1, 1]);
+  assert.deepEqual(x.le(-0.5).toArray(), [1, 1, 0, 0, 0]);
+  assert.deepEqual(torch.where(x.gt(0), x, 0).toArray(), [0, 0, 0, 0.5, 2]);
+  assert.deepEqual(torch.where(x.gt(0), 1, x).toArray(), [-2, -0.5, 0, 1, 1]);
+});
+
+test('type promotion follows PyTorch: int tensor + int stays int, + float becomes float', () => {
+  const i = torch.tensor([1, 2], { dtype: 'int32' });
+  assert.equal(i.add(1).dtype, 'int32');
+  assert.equal(i.add(1.5).dtype, 'float32');
+  assert.equal(torch.tensor([1], { dtype: 'float16' }).mul(2).dtype, 'float16');
+  assert.equal(i.add(torch.tensor([1], { dtype: 'float64' })).dtype, 'float64');
+  assert.equal(i.div(2).dtype, 'float32', 'true division of integers gives float');
+});
+
+test('reductions over dims with keepdim', () => {
+  const a = torch.tensor([[1, 5, 3], [4, 2, 6]]);
+  assert.equal(a.sum().item(), 21);
+  assert.deepEqual(a.sum(0).toArray(), [5, 7, 9]);
+  assert.deepEqual(a.sum(1, true).shape, [2, 1]);
+  assert.deepEqual(a.mean(1).toArray(), [3, 4]);
+  assert.equal(a.max().item(), 6);
+  const m = a.max(1);
+  assert.deepEqual(m.values.toArray(), [5, 6]);
+  assert.deepEqual(m.indices.toArray(), [1, 2]);
+  assert.deepEqual(a.min(0).values.toArray(), [1, 2, 3]);
+  assert.deepEqual(a.argmax(1).toArray(), [1, 2]);
+  assert.equal(a.argmax().item(), 5);
+  assert.deepEqual(a.amax(0).toArray(), [4, 5, 6]);
+  assertClose(a.norm().toArray(), [Math.sqrt(1 + 25 + 9 + 16 + 4 + 36)], 1e-6);
+  assertClose(a.norm(1, 1).toArray(), [9, 12], 1e-6);
+  assertClose(a.var(1).toArray(), [4, 4], 1e-6);
+  assertClose(a.std(1, { correction: 0 }).toArray(), [Math.sqrt(8 / 3), Math.sqrt(8 / 3)], 1e-6);
+  const s = torch.tensor([1, 2, 3], { dtype: 'float64' }).softmax(0).toArray();
+  const z = Math.exp(1) + Math.exp(2) + Math.exp(3);
+  assertClose(s, [Math.exp(1) / z, Math.exp(2) / z, Math.exp(3) / z], 1e-15);
+  assertClose(torch.tensor([1, 2, 3], { dtype: 'float64' }).logSoftmax(0).toArray(), [1 - Math.log(z), 2 - Math.log(z), 3 - Math.log(z)], 1e-15);
+});
+
+test('orderings: topk, sort, argsort', () => {
+  const x = torch.tensor([3, 1, 4, 1, 5, 9, 2, 6]);
+  const t = x.topk(3);
+  assert.deepEqual(t.values.toArray(), [9, 6, 5]);
+  assert.deepEqual(t.indices.toArray(), [5, 7, 4]);
+  assert.deepEqual(x.sort().values.toArray(), [1, 1, 2, 3, 4, 5, 6, 9]);
+  assert.deepEqual(x.argsort(-1, true).toArray().slice(0, 2), [5, 7]);
+  assert.deepEqual(x.sort(0, false, true).indices.toArray().slice(0, 2), [1, 3], 'stable sort keeps tie order');
+});
+
+test('matmul, bmm, linear with and without bias, einsum', () => {
+  const a = torch.tensor([[1, 2], [3, 4]]);
+  const b = torch.tensor([[5, 6], [7, 8]]);
+  assert.deepEqual(a.matmul(b).toArray(), [19, 22, 43, 50]);
+  assert.deepEqual(torch.stack([a, b]).bmm(torch.stack([b, a])).toArray(), [19, 22, 43, 50, 23, 34, 31, 46]);
+  const w = torch.tensor([[1, 0], [1, 1], [0, 2]]);
+  assert.deepEqual(torch.linear(a, w).toArray(), [1, 3, 4, 3, 7, 8]);
+  assert.deepEqual(torch.linear(a, w, torch.tensor([1, 1, 1])).toArray(), [2, 4, 5, 4, 8, 9]);
+  assert.deepEqual(torch.einsum('ij,jk->ik', a, b).toArray(), [19, 22, 43, 50]);
+  assert.deepEqual(torch.einsum('ii', a).toArray(), [5]);
+});
+
+test('shape ops: reshape, permute, squeeze, expand, repeat, cat, stack, chunk, split, narrow', () => {
+  const x = torch.arange(24).reshape(2, 3, 4);
+  assert.deepEqual(x.permute(2, 0, 1).shape, [4, 2, 3]);
+  assert.equal(x.permute(2, 0, 1).contiguous().toArray()[1], 4);
+  assert.deepEqual(x.flatten(1).shape, [2, 12]);
+  assert.deepEqual(x.unsqueeze(1).shape, [2, 1, 3, 4]);
+  assert.deepEqual(x.unsqueeze(1).squeeze(1).shape, [2, 3, 4]);
+  assert.deepEqual(torch.tensor([1, 2]).reshape(2, 1).expand(2, 3).toArray(), [1, 1, 1, 2, 2, 2]);
+  assert.deepEqual(torch.tensor([1, 2]).repeat(2).toArray(), [1, 2, 1, 2]);
+  assert.deepEqual(torch.cat([torch.tensor([1]), torch.tensor([2, 3])]).toArray(), [1, 2, 3]);
+  assert.deepEqual(torch.stack([torch.tensor([1, 2]), torch.tensor([3, 4])], 1).toArray(), [1, 3, 2, 4]);
+  const parts = torch.arange(5).chunk(2);
+  assert.deepEqual(parts.map((p) => p.toArray()), [[0, 1, 2], [3, 4]]);
+  assert.deepEqual(torch.arange(5).split([1, 4]).map((p) => p.numel), [1, 4]);
+  assert.deepEqual(torch.arange(5).split(2).map((p) => p.numel), [2, 2, 1]);
+  assert.deepEqual(torch.arange(10).narrow(0, 2, 3).toArray(), [2, 3, 4]);
+  assert.deepEqual(torch.arange(10).slice(0, 1, 8, 3).toArray(), [1, 4, 7]);
+  const base = torch.zeros([4]);
+  base.narrow(0, 1, 2).fill_(5);
+  assert.deepEqual(base.toArray(), [0, 5, 5, 0], 'narrow is a view on the same storage');
+});
+
+test('indexing: indexSelect, gather, scatter, oneHot, embedding, index', () => {
+  const x = torch.tensor([[1, 2], [3, 4], [5, 6]]);
+  const idx = torch.tensor([2, 0], { dtype: 'int64' });
+  assert.deepEqual(x.indexSelect(0, idx).toArray(), [5, 6, 1, 2]);
+  assert.deepEqual(x.index([idx]).toArray(), [5, 6, 1, 2]);
+  assert.deepEqual(x.gather(1, torch.tensor([[1], [0], [1]], { dtype: 'int64' })).toArray(), [2, 3, 6]);
+  const z = torch.zeros([2, 3]).scatter(1, torch.tensor([[2], [0]], { dtype: 'int64' }), torch.ones([2, 1]));
+  assert.deepEqual(z.toArray(), [0, 0, 1, 1, 0, 0]);
+  assert.deepEqual(torch.oneHot(torch.tensor([0, 2], { dtype: 'int64' }), 3).toArray(), [1, 0, 0, 0, 0, 1]);
+  assert.deepEqual(torch.embedding(torch.tensor([1], { dtype: 'int64' }), x).toArray(), [3, 4]);
+});
+
+test('nn ops: conv2d, group_norm, layer_norm, interpolate, pad against hand computation', () => {
+  // A 3x3 input, a 2x2 kernel of ones: each output is the sum of a 2x2 window.
+  const x = torch.arange(9, undefined, 1, { dtype: 'float32' }).reshape(1, 1, 3, 3);
+  const w = torch.ones([1, 1, 2, 2]);
+  assert.deepEqual(torch.conv2d(x, w).toArray(), [8, 12, 20, 24]);
+  // Zero-padded to 5x5, stride 2: windows sum to 0, 3, 9, 24; plus the bias 1.
+  assert.deepEqual(torch.conv2d(x, w, torch.tensor([1]), { stride: 2, padding: 1 }).toArray(), [1, 4, 10, 25]);
+  // Depthwise (groups = channels): each channel convolved with its own kernel.
+  const x2 = torch.cat([x, x.mul(2)], 1);
+  const w2 = torch.cat([w, w.neg()], 0);
+  assert.deepEqual(torch.conv2d(x2, w2, undefined, { groups: 2 }).toArray(), [8, 12, 20, 24, -16, -24, -40, -48]);
+  const gx = torch.tensor([[[[1, 3]], [[5, 7]]]]); // [1, 2, 1, 2]: one group of all 4 values, mean 4, var 5
+  assertClose(torch.groupNorm(gx, 1, undefined, undefined, 0).toArray(), [-3, -1, 1, 3].map((v) => v / Math.sqrt(5)), 1e-6);
+  const lx = torch.tensor([[1, 2, 3]]);
+  const ln = torch.layerNorm(lx, [3], torch.tensor([1, 1, 2]), torch.tensor([0, 1, 0]), 0);
+  const s = Math.sqrt(2 / 3);
+  assertClose(ln.toArray(), [-1 / s, 1, 2 / s], 1e-6);
+  assert.deepEqual(torch.interpolateNearest(torch.tensor([[[[1, 2]]]]), { scaleFactor: 2 }).toArray(), [1, 1, 2, 2, 1, 1, 2, 2]);
+  assert.deepEqual(torch.pad(torch.tensor([[[[1]]]]), [1, 0, 0, 1]).toArray(), [0, 1, 0, 0]);
+});
+
+test('scaled dot-product attention equals softmax(q kᵀ/√d) v, masks and causal', () => {
+  const gen = new torch.Generator(0);
+  const q = torch.randn([2, 3, 5, 4], { dtype: 'float64', generator: gen });
+  const k = torch.randn([2, 3, 6, 4], { dtype: 'float64', generator: gen });
+  const v = torch.randn([2, 3, 6, 4], { dtype: 'float64', generator: gen });
+  const ref = q.matmul(k.transpose(-2, -1)).div(2).softmax(-1).matmul(v);
+  assertClose(torch.scaledDotProductAttention(q, k, v).toArray(), ref.toArray(), 1e-12);
+  const mask = torch.tensor([1, 1, 1, 0, 0, 0], { dtype: 'bool' });
+  const refMasked = q.matmul(k.transpose(-2, -1)).div(2).add(torch.where(mask, 0, -Infinity)).softmax(-1).matmul(v);
+  assertClose(torch.scaledDotProductAttention(q, k, v, { mask }).toArray(), refMasked.toArray(), 1e-12);
+  const kk = k.narrow(2, 0, 5);
+  const vv = v.narrow(2, 0, 5);
+  const causal = torch.ones([5, 5], { dtype: 'bool' }).tril();
+  const refCausal = q.matmul(kk.transpose(-2, -1)).div(2).add(torch.where(causal, 0, -Infinity)).softmax(-1).matmul(vv);
+  assertClose(torch.scaledDotProductAttention(q, kk, vv, { isCausal: true }).toArray(), refCausal.toArray(), 1e-12);
+  assertClose(torch.scaledDotProductAttention(q, k, v, { forceMath: true, scale: 0.3 }).toArray(),
+    q.matmul(k.transpose(-2, -1)).mul(0.3).softmax(-1).matmul(v).toArray(), 1e-12);
+});
+
+test('in-place ops return the same tensor and change it', () => {
+  const x = torch.tensor([1, 2, 3]);
+  assert.equal(x.add_(1), x);
+  assert.deepEqual(x.toArray(), [2, 3, 4]);
+  x.mul_(torch.tensor([1, 0, 2]));
+  assert.deepEqual(x.toArray(), [2, 0, 8]);
+  x.lerp_(torch.tensor([4, 4, 4]), 0.5);
+  assert.deepEqual(x.toArray(), [3, 2, 6]);
+  x.copy_(torch.tensor([9, 9, 9]));
+  assert.deepEqual(x.toArray(), [9, 9, 9]);
+  x.zero_();
+  assert.deepEqual(x.toArray(), [0, 0, 0]);
+  x.add_(torch.tensor([1, 1, 1]), 3);
+  assert.deepEqual(x.toArray(), [3, 3, 3]);
+});
+
+test('seeded generators: same seed, same numbers; state restores the stream', () => {
+  const a = torch.randn([5], { generator: new torch.Generator(42) }).toArray();
+  const b = torch.randn([5], { generator: new torch.Generator(42) }).toArray();
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a, torch.randn([5], { generator: new torch.Generator(43) }).toArray());
+  const g = new torch.Generator(7);
+  torch.rand([3], { generator: g });
+  const state = g.getState();
+  const next = torch.rand([4], { generator: g }).toArray();
+  g.setState(state);
+  assert.deepEqual(torch.rand([4], { generator: g }).toArray(), next);
+  const r = torch.randint(0, 10, [1000], { generator: g });
+  assert.equal(r.dtype, 'int64');
+  assert.ok(r.min().item() >= 0 && r.max().item() <= 9);
+  assert.equal(new torch.Generator(5).initialSeed, 5);
+});

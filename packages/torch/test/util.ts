@@ -1,0 +1,32 @@
+// Test helpers: element-wise comparison with a tolerance, and paths to the shared reference data.
+import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-6, what = 'values'): void {
+  assert.equal(actual.length, expected.length, `${what}: length ${actual.length} vs ${expected.length}`);
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i] as number;
+    const e = expected[i] as number;
+    const err = Math.abs(a - e);
+    if (!(err <= tol * Math.max(1, Math.abs(e)))) assert.fail(`${what}[${i}]: got ${a}, expected ${e} (tolerance ${tol})`);
+  }
+}
+
+/** Relative L2 error ‖a − b‖ / ‖b‖ (the reference README's measure). */
+export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const d = (actual[i] as number) - (expected[i] as number);
+    num += d * d;
+    den += (expected[i] as number) ** 2;
+  }
+  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+}
+
+// Compiled tests run from packages/<pkg>/dist/test/; the repo root is four levels up and the
+// shared reference data sits beside the repo as ../shared.
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+export const sharedDir = join(repoRoot, '..', 'shared');
+export const referenceDir = join(sharedDir, 'reference');
