@@ -14,21 +14,17 @@
 
 namespace cdt {
 
-// One JS tensor handle. `accounted` is what we told V8 about, so the same amount is given back.
-struct TensorBox {
-  at::Tensor t;
-  int64_t accounted = 0;
-};
-
-// Number of TensorBoxes holding a defined tensor (exposed for leak tests).
-extern std::atomic<int64_t> g_live_tensors;
-
+// A JS tensor handle is a plain number: slot index + generation << 26 in a native table of tensors.
+// Numbers cost V8 nothing to create or collect, which keeps the per-op cost near libtorch's own;
+// lifetime is explicit (scopes, dispose) with a JS FinalizationRegistry as the backstop. The
+// generation makes a stale handle (used after dispose, slot reused) an error, never a wrong tensor.
 Napi::Value Wrap(Napi::Env env, at::Tensor t);
 Napi::Value WrapList(Napi::Env env, const std::vector<at::Tensor>& ts);
 Napi::Value WrapPair(Napi::Env env, const std::tuple<at::Tensor, at::Tensor>& ts);
-void Release(Napi::Env env, TensorBox* box);
+// Frees the tensor of a handle; false if the handle was already released (not an error).
+bool Release(Napi::Env env, double handle);
+int64_t LiveTensors();
 
-TensorBox* Box(const Napi::CallbackInfo& info, size_t i);
 at::Tensor& T(const Napi::CallbackInfo& info, size_t i);
 c10::optional<at::Tensor> OptT(const Napi::CallbackInfo& info, size_t i);
 std::vector<at::Tensor> TensorList(const Napi::CallbackInfo& info, size_t i);

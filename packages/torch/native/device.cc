@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <ATen/Parallel.h>
+#include <chrono>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -29,4 +30,18 @@ CDT_FN(buildInfo) {
   o.Set("parallelInfo", at::get_parallel_info());
   o.Set("config", at::show_config());
   return o;
+}
+
+// benchOpFloor(a, b, iters) → ns per at::add(a, b) called from C++ in a loop: the cost of the op
+// itself with no JS boundary, the floor against which binding overhead is measured.
+CDT_FN(benchOpFloor) {
+  const at::Tensor& a = T(info, 0);
+  const at::Tensor& b = T(info, 1);
+  int64_t iters = Int(info, 2);
+  auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < iters; ++i) {
+    at::Tensor c = at::add(a, b);
+  }
+  auto t1 = std::chrono::steady_clock::now();
+  return Napi::Number::New(info.Env(), std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(iters));
 }

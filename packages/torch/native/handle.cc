@@ -5,41 +5,85 @@
 
 namespace cdt {
 
-std::atomic<int64_t> g_live_tensors{0};
-
 std::vector<std::pair<const char*, Callback>>& Registry() {
   static std::vector<std::pair<const char*, Callback>> registry;
   return registry;
 }
 
-// The storage bytes of a tensor: what V8 is told so that its GC feels native memory pressure.
-static int64_t AccountedBytes(const at::Tensor& t) {
+namespace {
+
+constexpr double kSlotSpan = 67108864.0;  // 2^26 slots; generations use the bits above (< 2^53)
+
+struct Slot {
+  at::Tensor t;
+  uint32_t generation = 0;
+  int64_t accounted = 0;
+};
+
+std::vector<Slot> g_slots;
+std::vector<uint32_t> g_free;
+int64_t g_live = 0;
+// Native bytes not yet reported to V8: reported in chunks so that small ops make no extra call.
+int64_t g_unreported = 0;
+constexpr int64_t kReportChunk = 1 << 20;
+
+void Account(Napi::Env env, int64_t delta) {
+  g_unreported += delta;
+  if (g_unreported >= kReportChunk || g_unreported <= -kReportChunk) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, g_unreported);
+    g_unreported = 0;
+  }
+}
+
+// The storage bytes of a CPU tensor: what V8 is told so that its GC feels native memory pressure.
+int64_t AccountedBytes(const at::Tensor& t) {
   if (!t.defined() || !t.has_storage() || !t.is_cpu()) return 0;
   return static_cast<int64_t>(t.storage().nbytes());
 }
 
-void Release(Napi::Env env, TensorBox* box) {
-  if (!box->t.defined()) return;
-  box->t.reset();
-  g_live_tensors.fetch_sub(1, std::memory_order_relaxed);
-  if (box->accounted != 0) {
-    Napi::MemoryManagement::AdjustExternalMemory(env, -box->accounted);
-    box->accounted = 0;
-  }
+Slot* Lookup(double handle) {
+  if (!(handle >= 0)) return nullptr;
+  auto index = static_cast<uint64_t>(std::fmod(handle, kSlotSpan));
+  auto generation = static_cast<uint32_t>(std::floor(handle / kSlotSpan));
+  if (index >= g_slots.size()) return nullptr;
+  Slot& s = g_slots[index];
+  if (s.generation != generation || !s.t.defined()) return nullptr;
+  return &s;
+}
+
+}  // namespace
+
+int64_t LiveTensors() { return g_live; }
+
+bool Release(Napi::Env env, double handle) {
+  Slot* s = Lookup(handle);
+  if (s == nullptr) return false;
+  s->t.reset();
+  s->generation += 1;
+  g_free.push_back(static_cast<uint32_t>(s - g_slots.data()));
+  g_live -= 1;
+  if (s->accounted != 0) Account(env, -s->accounted);
+  s->accounted = 0;
+  return true;
 }
 
 Napi::Value Wrap(Napi::Env env, at::Tensor t) {
-  auto* box = new TensorBox{std::move(t), 0};
-  if (box->t.defined()) {
-    g_live_tensors.fetch_add(1, std::memory_order_relaxed);
-    box->accounted = AccountedBytes(box->t);
-    if (box->accounted != 0) Napi::MemoryManagement::AdjustExternalMemory(env, box->accounted);
+  if (!t.defined()) return env.Undefined();
+  uint32_t index;
+  if (!g_free.empty()) {
+    index = g_free.back();
+    g_free.pop_back();
+  } else {
+    if (g_slots.size() >= static_cast<size_t>(kSlotSpan)) throw std::runtime_error("too many live tensors (2^26)");
+    index = static_cast<uint32_t>(g_slots.size());
+    g_slots.emplace_back();
   }
-  // The finalizer is the backstop for handles that were never disposed explicitly.
-  return Napi::External<TensorBox>::New(env, box, [](Napi::Env e, TensorBox* b) {
-    Release(e, b);
-    delete b;
-  });
+  Slot& s = g_slots[index];
+  s.t = std::move(t);
+  s.accounted = AccountedBytes(s.t);
+  if (s.accounted != 0) Account(env, s.accounted);
+  g_live += 1;
+  return Napi::Number::New(env, static_cast<double>(s.generation) * kSlotSpan + static_cast<double>(index));
 }
 
 Napi::Value WrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {
@@ -55,17 +99,14 @@ Napi::Value WrapPair(Napi::Env env, const std::tuple<at::Tensor, at::Tensor>& ts
   return arr;
 }
 
-TensorBox* Box(const Napi::CallbackInfo& info, size_t i) {
-  Napi::Value v = info[i];
-  if (!v.IsExternal()) throw std::invalid_argument("argument " + std::to_string(i) + " is not a tensor handle");
-  return v.As<Napi::External<TensorBox>>().Data();
+static at::Tensor& Resolve(Napi::Value v, const std::string& what) {
+  if (!v.IsNumber()) throw std::invalid_argument(what + " is not a tensor handle");
+  Slot* s = Lookup(v.As<Napi::Number>().DoubleValue());
+  if (s == nullptr) throw std::invalid_argument(what + " is a disposed tensor");
+  return s->t;
 }
 
-at::Tensor& T(const Napi::CallbackInfo& info, size_t i) {
-  TensorBox* box = Box(info, i);
-  if (!box->t.defined()) throw std::invalid_argument("argument " + std::to_string(i) + " is a disposed tensor");
-  return box->t;
-}
+at::Tensor& T(const Napi::CallbackInfo& info, size_t i) { return Resolve(info[i], "argument " + std::to_string(i)); }
 
 bool Present(const Napi::CallbackInfo& info, size_t i) {
   return i < info.Length() && !info[i].IsUndefined() && !info[i].IsNull();
@@ -80,13 +121,7 @@ std::vector<at::Tensor> TensorList(const Napi::CallbackInfo& info, size_t i) {
   auto arr = info[i].As<Napi::Array>();
   std::vector<at::Tensor> out;
   out.reserve(arr.Length());
-  for (uint32_t k = 0; k < arr.Length(); ++k) {
-    Napi::Value v = arr.Get(k);
-    if (!v.IsExternal()) throw std::invalid_argument("element " + std::to_string(k) + " is not a tensor handle");
-    auto* box = v.As<Napi::External<TensorBox>>().Data();
-    if (!box->t.defined()) throw std::invalid_argument("element " + std::to_string(k) + " is a disposed tensor");
-    out.push_back(box->t);
-  }
+  for (uint32_t k = 0; k < arr.Length(); ++k) out.push_back(Resolve(arr.Get(k), "element " + std::to_string(k)));
   return out;
 }
 

@@ -79,21 +79,18 @@ CDT_FN(clamp) {
   return Wrap(info.Env(), at::clamp(x, lo, hi));
 }
 
-// where(cond, a, b): a and b each a tensor or a number.
+// where(cond, a, aIsTensor, b, bIsTensor): a and b each a tensor handle or a number.
 CDT_FN(where) {
   const at::Tensor& cond = T(info, 0);
-  bool ta = info[1].IsExternal(), tb = info[2].IsExternal();
-  if (ta && tb) return Wrap(info.Env(), at::where(cond, T(info, 1), T(info, 2)));
-  if (ta) return Wrap(info.Env(), at::where(cond, T(info, 1), ScalarArg(info, 2)));
-  if (tb) return Wrap(info.Env(), at::where(cond, ScalarArg(info, 1), T(info, 2)));
-  return Wrap(info.Env(), at::where(cond, ScalarArg(info, 1), ScalarArg(info, 2)));
+  bool ta = Bool(info, 2), tb = Bool(info, 4);
+  if (ta && tb) return Wrap(info.Env(), at::where(cond, T(info, 1), T(info, 3)));
+  if (ta) return Wrap(info.Env(), at::where(cond, T(info, 1), ScalarArg(info, 3)));
+  if (tb) return Wrap(info.Env(), at::where(cond, ScalarArg(info, 1), T(info, 3)));
+  return Wrap(info.Env(), at::where(cond, ScalarArg(info, 1), ScalarArg(info, 3)));
 }
-
 CDT_FN(maskedFill) { return Wrap(info.Env(), T(info, 0).masked_fill(T(info, 1), ScalarArg(info, 2))); }
-CDT_FN(lerp) {
-  if (info[2].IsExternal()) return Wrap(info.Env(), at::lerp(T(info, 0), T(info, 1), T(info, 2)));
-  return Wrap(info.Env(), at::lerp(T(info, 0), T(info, 1), ScalarArg(info, 2)));
-}
+CDT_FN(lerp) { return Wrap(info.Env(), at::lerp(T(info, 0), T(info, 1), T(info, 2))); }
+CDT_FN(lerpScalar) { return Wrap(info.Env(), at::lerp(T(info, 0), T(info, 1), ScalarArg(info, 2))); }
 CDT_FN(addcmul) { return Wrap(info.Env(), at::addcmul(T(info, 0), T(info, 1), T(info, 2), ScalarArg(info, 3))); }
 CDT_FN(addcdiv) { return Wrap(info.Env(), at::addcdiv(T(info, 0), T(info, 1), T(info, 2), ScalarArg(info, 3))); }
 CDT_FN(allclose) {
@@ -103,16 +100,18 @@ CDT_FN(equal) { return Napi::Boolean::New(info.Env(), at::equal(T(info, 0), T(in
 
 // ---- in-place (they return the same handle, as PyTorch returns self) --------------------------
 
+// In-place forms with a tensor operand (NAME) and a scalar operand (NAME##Scalar).
 #define INPLACE(NAME, TT, TS)                          \
   CDT_FN(NAME) {                                       \
     at::Tensor& a = T(info, 0);                        \
-    if (info[1].IsExternal()) {                        \
-      const at::Tensor& b = T(info, 1);                \
-      TT;                                              \
-    } else {                                           \
-      at::Scalar s = ScalarArg(info, 1);               \
-      TS;                                              \
-    }                                                  \
+    const at::Tensor& b = T(info, 1);                  \
+    TT;                                                \
+    return info[0];                                    \
+  }                                                    \
+  CDT_FN(NAME##Scalar) {                               \
+    at::Tensor& a = T(info, 0);                        \
+    at::Scalar s = ScalarArg(info, 1);                 \
+    TS;                                                \
     return info[0];                                    \
   }
 
@@ -120,9 +119,15 @@ INPLACE(add_, a.add_(b, Present(info, 2) ? ScalarArg(info, 2) : at::Scalar(1)), 
 INPLACE(sub_, a.sub_(b), a.sub_(s))
 INPLACE(mul_, a.mul_(b), a.mul_(s))
 INPLACE(div_, a.div_(b), a.div_(s))
-INPLACE(copy_, a.copy_(b), a.fill_(s))
 INPLACE(fill_, a.fill_(b), a.fill_(s))
-INPLACE(lerp_, a.lerp_(b, ScalarArg(info, 2)), throw std::invalid_argument("lerp_ needs a tensor end"))
+CDT_FN(copy_) {
+  T(info, 0).copy_(T(info, 1));
+  return info[0];
+}
+CDT_FN(lerp_) {
+  T(info, 0).lerp_(T(info, 1), ScalarArg(info, 2));
+  return info[0];
+}
 CDT_FN(zero_) {
   T(info, 0).zero_();
   return info[0];

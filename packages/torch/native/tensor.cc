@@ -3,12 +3,23 @@
 
 using namespace cdt;
 
-CDT_FN(dispose) {
-  Release(info.Env(), Box(info, 0));
+// dispose(handle) → whether it was live. Releasing twice is harmless (finalizers may come late).
+CDT_FN(dispose) { return Napi::Boolean::New(info.Env(), Release(info.Env(), Num(info, 0))); }
+// disposeMany(handles[]): one boundary crossing for a whole scope.
+CDT_FN(disposeMany) {
+  auto arr = info[0].As<Napi::Array>();
+  for (uint32_t k = 0; k < arr.Length(); ++k) Release(info.Env(), arr.Get(k).As<Napi::Number>().DoubleValue());
   return info.Env().Undefined();
 }
-CDT_FN(isDisposed) { return Napi::Boolean::New(info.Env(), !Box(info, 0)->t.defined()); }
-CDT_FN(liveTensors) { return Napi::Number::New(info.Env(), static_cast<double>(g_live_tensors.load())); }
+CDT_FN(isDisposed) {
+  try {
+    T(info, 0);
+    return Napi::Boolean::New(info.Env(), false);
+  } catch (const std::invalid_argument&) {
+    return Napi::Boolean::New(info.Env(), true);
+  }
+}
+CDT_FN(liveTensors) { return Napi::Number::New(info.Env(), static_cast<double>(LiveTensors())); }
 
 CDT_FN(shape) {
   const at::Tensor& t = T(info, 0);

@@ -17,9 +17,14 @@ export function dtypeFromCode(code: number): DType {
   return d;
 }
 
-export const BYTES_PER_ELEMENT: Record<DType, number> = {
+export const BYTES_PER_ELEMENT: Readonly<Record<DType, number>> = {
   float32: 4, float16: 2, bfloat16: 2, float64: 8, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
 };
+
+const NAMES: ReadonlySet<string> = new Set(DTYPES);
+export function isDType(value: unknown): value is DType {
+  return typeof value === 'string' && NAMES.has(value);
+}
 
 export function isFloating(d: DType): boolean {
   return d === 'float32' || d === 'float16' || d === 'bfloat16' || d === 'float64';

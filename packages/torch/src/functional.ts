@@ -12,7 +12,9 @@ export function stack(tensors: Tensor[], dim = 0): Tensor {
 }
 /** Element-wise choice: `a` where `cond` is true, else `b` (either may be a number). */
 export function where(cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tensor {
-  return new Tensor(native.where(cond._h, a instanceof Tensor ? a._h : a, b instanceof Tensor ? b._h : b));
+  const [ah, aT] = a instanceof Tensor ? [a._h, true] : [a, false];
+  const [bh, bT] = b instanceof Tensor ? [b._h, true] : [b, false];
+  return new Tensor(native.where(cond._h, ah, aT, bh, bT));
 }
 export function einsum(equation: string, ...tensors: Tensor[]): Tensor {
   return new Tensor(native.einsum(equation, tensors.map((t) => t._h)));

@@ -10,3 +10,4 @@ export { Generator, manualSeed } from './generator.js';
 export { cuda, getNumThreads, setNumThreads, buildInfo, liveTensors, defaultDevice } from './device.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
+export * as io from './io/index.js';

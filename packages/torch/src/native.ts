@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 declare const handleBrand: unique symbol;
-export type Handle = { readonly [handleBrand]: 'TensorHandle' };
+/** A tensor handle: a number naming a slot in the native tensor table (see native/common.h). */
+export type Handle = number & { readonly [handleBrand]: 'TensorHandle' };
 declare const generatorBrand: unique symbol;
 export type GeneratorHandle = { readonly [generatorBrand]: 'GeneratorHandle' };
 
@@ -15,7 +16,8 @@ type S = number | boolean; // a scalar argument
 
 export interface NativeBinding {
   // lifetime and metadata
-  dispose(t: H): void;
+  dispose(t: H): boolean;
+  disposeMany(ts: H[]): void;
   isDisposed(t: H): boolean;
   liveTensors(): number;
   shape(t: H): number[];
@@ -63,19 +65,25 @@ export interface NativeBinding {
   rdivScalar(t: H, s: S): H;
   scalarPow(s: S, t: H): H;
   clamp(t: H, min: Opt<S>, max: Opt<S>): H;
-  where(cond: H, a: H | S, b: H | S): H;
+  where(cond: H, a: H | S, aIsTensor: boolean, b: H | S, bIsTensor: boolean): H;
   maskedFill(t: H, mask: H, v: S): H;
-  lerp(a: H, b: H, w: H | S): H;
+  lerp(a: H, b: H, w: H): H;
+  lerpScalar(a: H, b: H, w: S): H;
   addcmul(t: H, a: H, b: H, v: S): H;
   addcdiv(t: H, a: H, b: H, v: S): H;
   allclose(a: H, b: H, rtol: number, atol: number): boolean;
   equal(a: H, b: H): boolean;
-  add_(t: H, o: H | S, alpha?: S): H;
-  sub_(t: H, o: H | S): H;
-  mul_(t: H, o: H | S): H;
-  div_(t: H, o: H | S): H;
-  copy_(t: H, o: H | S): H;
-  fill_(t: H, o: H | S): H;
+  add_(t: H, o: H, alpha?: S): H;
+  add_Scalar(t: H, o: S): H;
+  sub_(t: H, o: H): H;
+  sub_Scalar(t: H, o: S): H;
+  mul_(t: H, o: H): H;
+  mul_Scalar(t: H, o: S): H;
+  div_(t: H, o: H): H;
+  div_Scalar(t: H, o: S): H;
+  fill_(t: H, o: H): H;
+  fill_Scalar(t: H, o: S): H;
+  copy_(t: H, o: H): H;
   lerp_(t: H, end: H, w: S): H;
   zero_(t: H): H;
   clamp_(t: H, min: Opt<S>, max: Opt<S>): H;
@@ -179,6 +187,7 @@ export interface NativeBinding {
   cudaSynchronize(device?: number): void;
   getNumThreads(): number;
   setNumThreads(n: number): void;
+  benchOpFloor(a: H, b: H, iters: number): number;
   buildInfo(): { torchVersion: string; cudaBuild: boolean; parallelInfo: string; config: string };
 }
 

@@ -9,6 +9,8 @@ export interface Scoped {
   _kept: boolean;
   readonly isDisposed: boolean;
   dispose(): void;
+  /** Hands the tensor to the garbage collector's backstop (it left every scope). */
+  _escape(): void;
 }
 
 export class Scope {
@@ -17,17 +19,24 @@ export class Scope {
 
 const stack: Scope[] = [];
 
-/** Called by every new tensor: the innermost open scope takes ownership. */
+/**
+ * Called by every new tensor: the innermost open scope takes ownership. A tensor made outside any
+ * scope is left to the GC backstop at once. Tensors inside scopes never touch the GC, which keeps
+ * the per-op cost low.
+ */
 export function track(t: Scoped): void {
   const scope = stack[stack.length - 1];
   if (scope !== undefined) {
     t._scope = scope;
     scope.tensors.push(t);
+  } else {
+    t._escape();
   }
 }
 
 /** Marks a tensor as owned by the caller: no scope will free it. Returns it. */
 export function keep<T extends Scoped>(t: T): T {
+  if (!t._kept && t._scope !== undefined) t._escape();
   t._kept = true;
   return t;
 }
@@ -83,14 +92,25 @@ export function tidy<T>(fn: () => T): T {
     if (t._scope !== scope) continue;
     t._scope = parent;
     if (parent !== undefined) parent.tensors.push(t);
+    else if (!t._kept) t._escape();
   }
   return result;
 }
 
 function release(scope: Scope, survivors: Set<Scoped>): void {
+  const doomed: Scoped[] = [];
   for (const t of scope.tensors) {
     if (t._kept || survivors.has(t) || t._scope !== scope) continue;
-    t.dispose();
+    doomed.push(t);
   }
+  disposeAll(doomed);
   scope.tensors.length = 0;
+}
+
+let disposeAll: (ts: Scoped[]) => void = (ts) => {
+  for (const t of ts) t.dispose();
+};
+/** @internal lets tensor.ts free a whole scope in one native call. */
+export function setDisposeAll(fn: (ts: Scoped[]) => void): void {
+  disposeAll = fn;
 }

@@ -1,8 +1,8 @@
 // The Tensor class: a typed handle to a libtorch tensor with PyTorch's method names (camelCase)
 // and semantics (broadcasting, type promotion, views share storage). Each method is one native call.
-import { BYTES_PER_ELEMENT, dtypeCode, dtypeFromCode, type DType } from './dtype.js';
+import { BYTES_PER_ELEMENT, dtypeCode, dtypeFromCode, isDType, type DType } from './dtype.js';
 import { native, type BinaryName, type Handle, type UnaryName } from './native.js';
-import { track, type Scope, type Scoped } from './scope.js';
+import { setDisposeAll, track, type Scope, type Scoped } from './scope.js';
 
 export type Scalar = number | boolean;
 export type TensorOrScalar = Tensor | Scalar;
@@ -89,6 +89,10 @@ export class Tensor implements Scoped {
   /** Frees the native tensor now. Later use of this handle throws. Idempotent. */
   dispose(): void {
     native.dispose(this._h);
+  }
+  /** @internal called when the tensor leaves all scopes: from now on the GC may free it. */
+  _escape(): void {
+    finalizers.register(this, this._h);
   }
   [Symbol.dispose](): void {
     this.dispose();
@@ -331,7 +335,7 @@ export class Tensor implements Scoped {
     return new Tensor(native.maskedFill(this._h, mask._h, value));
   }
   lerp(end: Tensor, weight: TensorOrScalar): Tensor {
-    return new Tensor(native.lerp(this._h, end._h, weight instanceof Tensor ? weight._h : weight));
+    return new Tensor(weight instanceof Tensor ? native.lerp(this._h, end._h, weight._h) : native.lerpScalar(this._h, end._h, weight));
   }
   addcmul(a: Tensor, b: Tensor, value: Scalar = 1): Tensor {
     return new Tensor(native.addcmul(this._h, a._h, b._h, value));
@@ -349,20 +353,25 @@ export class Tensor implements Scoped {
 
   // ---- in place (return this) -----------------------------------------------------------------
 
+  /** this += alpha·o */
   add_(o: TensorOrScalar, alpha?: Scalar): this {
-    native.add_(this._h, operand(o), alpha);
+    if (o instanceof Tensor) native.add_(this._h, o._h, alpha);
+    else native.add_Scalar(this._h, alpha === undefined ? o : Number(o) * Number(alpha));
     return this;
   }
   sub_(o: TensorOrScalar): this {
-    native.sub_(this._h, operand(o));
+    if (o instanceof Tensor) native.sub_(this._h, o._h);
+    else native.sub_Scalar(this._h, o);
     return this;
   }
   mul_(o: TensorOrScalar): this {
-    native.mul_(this._h, operand(o));
+    if (o instanceof Tensor) native.mul_(this._h, o._h);
+    else native.mul_Scalar(this._h, o);
     return this;
   }
   div_(o: TensorOrScalar): this {
-    native.div_(this._h, operand(o));
+    if (o instanceof Tensor) native.div_(this._h, o._h);
+    else native.div_Scalar(this._h, o);
     return this;
   }
   copy_(src: Tensor): this {
@@ -370,7 +379,8 @@ export class Tensor implements Scoped {
     return this;
   }
   fill_(v: TensorOrScalar): this {
-    native.fill_(this._h, operand(v));
+    if (v instanceof Tensor) native.fill_(this._h, v._h);
+    else native.fill_Scalar(this._h, v);
     return this;
   }
   zero_(): this {
@@ -590,6 +600,11 @@ export class Tensor implements Scoped {
 
 // ---- helpers ------------------------------------------------------------------------------------
 
+// The backstop for tensors that no scope owns: when such a Tensor object is collected, its native
+// tensor is freed. A handle that was disposed explicitly is simply ignored by the native side
+// (its generation no longer matches), so nothing needs unregistering.
+const finalizers = new FinalizationRegistry<Handle>((h) => native.dispose(h));
+
 function unary(name: UnaryName, t: Tensor): Tensor {
   return new Tensor(native[name](t._h));
 }
@@ -597,10 +612,6 @@ function unary(name: UnaryName, t: Tensor): Tensor {
 function binary(name: BinaryName, a: Tensor, b: TensorOrScalar): Tensor {
   if (b instanceof Tensor) return new Tensor(native[name](a._h, b._h));
   return new Tensor(native[`${name}Scalar`](a._h, b));
-}
-
-function operand(o: TensorOrScalar): Handle | Scalar {
-  return o instanceof Tensor ? o._h : o;
 }
 
 function dims(d: number | number[] | undefined): number[] | undefined {
@@ -611,10 +622,6 @@ function flatArgs(args: number[] | [number[]]): number[] {
   return Array.isArray(args[0]) ? args[0] : (args as number[]);
 }
 
-const DTYPE_NAMES = new Set<string>(['float32', 'float16', 'bfloat16', 'float64', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool']);
-function isDType(s: string): s is DType {
-  return DTYPE_NAMES.has(s);
-}
 
 /** libtorch names devices `cpu`, `cuda:0`; `cuda` alone means the current device, which is 0 here. */
 export function normalizeDevice(d: string): string {
@@ -645,3 +652,5 @@ function typedArrayOf(dtype: DType, buf: ArrayBuffer): ArrayBufferView {
 export function wrap(h: Handle): Tensor {
   return new Tensor(h);
 }
+
+setDisposeAll((ts) => native.disposeMany((ts as Tensor[]).map((t) => t._h)));

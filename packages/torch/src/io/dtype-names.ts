@@ -1,53 +1,16 @@
 /**
- * The dtype vocabulary shared by the whole project, and its mapping to the
- * codes used inside safetensors headers.
- *
- * Names follow PyTorch's canonical spelling (`torch.float32` → 'float32') so
- * that error messages read naturally to people coming from Python.
+ * The dtype vocabulary (from ../dtype.ts, the one source) and its mapping to the codes used inside
+ * safetensors headers. Names follow PyTorch's spelling (`torch.float32` → 'float32').
  */
+import { BYTES_PER_ELEMENT, DTYPES, isDType, type DType } from '../dtype.js';
 
-export type DType =
-  | 'float32'
-  | 'float16'
-  | 'bfloat16'
-  | 'float64'
-  | 'int64'
-  | 'int32'
-  | 'int16'
-  | 'int8'
-  | 'uint8'
-  | 'bool';
+export { DTYPES, isDType, type DType };
 
 /** The subset of safetensors dtype codes that map onto {@link DType}. */
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
-/** All supported dtypes, in a stable order (useful for iteration in tests and messages). */
-export const DTYPES: readonly DType[] = Object.freeze([
-  'float32',
-  'float16',
-  'bfloat16',
-  'float64',
-  'int64',
-  'int32',
-  'int16',
-  'int8',
-  'uint8',
-  'bool',
-]);
-
 /** Bytes per element. `bool` is one byte in both torch and safetensors. */
-export const DTYPE_BYTE_SIZE: Readonly<Record<DType, number>> = Object.freeze({
-  float32: 4,
-  float16: 2,
-  bfloat16: 2,
-  float64: 8,
-  int64: 8,
-  int32: 4,
-  int16: 2,
-  int8: 1,
-  uint8: 1,
-  bool: 1,
-});
+export const DTYPE_BYTE_SIZE: Readonly<Record<DType, number>> = BYTES_PER_ELEMENT;
 
 const TO_SAFETENSORS: Readonly<Record<DType, SafetensorsDType>> = Object.freeze({
   float32: 'F32',
@@ -67,12 +30,6 @@ const TO_SAFETENSORS: Readonly<Record<DType, SafetensorsDType>> = Object.freeze(
 const FROM_SAFETENSORS: ReadonlyMap<string, DType> = new Map(
   (Object.entries(TO_SAFETENSORS) as [DType, SafetensorsDType][]).map(([d, code]) => [code, d]),
 );
-
-const DTYPE_SET: ReadonlySet<string> = new Set(DTYPES);
-
-export function isDType(value: unknown): value is DType {
-  return typeof value === 'string' && DTYPE_SET.has(value);
-}
 
 export function dtypeByteSize(dtype: DType): number {
   return DTYPE_BYTE_SIZE[dtype];

@@ -197,8 +197,11 @@ export interface SafetensorsTensorInput {
   readonly name: string;
   readonly dtype: DType;
   readonly shape: readonly number[];
-  /** Raw little-endian element bytes, row-major contiguous. */
-  readonly bytes: Uint8Array;
+  /**
+   * Raw little-endian element bytes, row-major contiguous; or a function producing them when the
+   * writer reaches this tensor, so that only one tensor's bytes are in JS memory at a time.
+   */
+  readonly bytes: Uint8Array | (() => Uint8Array);
 }
 
 /**
@@ -224,7 +227,14 @@ export function writeSafetensors(
     let position = 0;
     position += writeAll(fd, prefix, position);
     position += writeAll(fd, header, position);
-    for (const t of tensors) position += writeAll(fd, t.bytes, position);
+    for (const t of tensors) {
+      const bytes = typeof t.bytes === 'function' ? t.bytes() : t.bytes;
+      const expected = t.shape.reduce((acc, d) => acc * d, 1) * DTYPE_BYTE_SIZE[t.dtype];
+      if (bytes.byteLength !== expected) {
+        throw new Error(`${path}: cannot write tensor '${t.name}': ${bytes.byteLength} bytes given but ${t.dtype} [${t.shape.join(', ')}] needs ${expected}`);
+      }
+      position += writeAll(fd, bytes, position);
+    }
     // fsync before rename: otherwise a crash can leave a renamed but empty file.
     fs.fsyncSync(fd);
     fs.closeSync(fd);
@@ -273,7 +283,7 @@ function encodeHeader(
     seen.add(t.name);
     if (!t.shape.every(isNonNegativeSafeInt)) throw new Error(`${where}: shape must be non-negative integers`);
     const expected = t.shape.reduce((acc, d) => acc * d, 1) * DTYPE_BYTE_SIZE[t.dtype];
-    if (t.bytes.byteLength !== expected) {
+    if (typeof t.bytes !== 'function' && t.bytes.byteLength !== expected) {
       throw new Error(
         `${where}: ${t.bytes.byteLength} bytes given but ${t.dtype} [${t.shape.join(', ')}] needs ${expected}`,
       );

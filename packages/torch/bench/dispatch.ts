@@ -1,0 +1,84 @@
+// `npm run bench -- dispatch`: per-op dispatch cost of this binding vs Python PyTorch on the same
+// libtorch, measured in the same run: a chain of five small element-wise ops, and one train step of
+// a 2-layer MLP (forward, MSE, backward, clip, AdamW). Prints a table, then one JSON line.
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import * as torch from '../src/index.js';
+import { native } from '../src/native.js';
+import { findTorchPython, median } from './common.js';
+
+const cfg = { threads: 1, chain_size: 16, chain_iters: 20_000, step_iters: 2_000, repeats: 5, mlp: [64, 128, 64, 32] as const };
+
+function timePer(fn: () => void, iters: number, repeats: number): number {
+  const out: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < iters; i++) fn();
+    out.push(Number(process.hrtime.bigint() - t0) / 1e9 / iters);
+  }
+  return median(out);
+}
+
+function ours(): { op_chain_us_per_op: number; train_step_us: number; add_floor_us: number } {
+  torch.setNumThreads(cfg.threads);
+  const gen = new torch.Generator(0);
+  const n = cfg.chain_size;
+  const [a, b, c, d] = [0, 1, 2, 3].map(() => torch.keep(torch.randn([n, n], { generator: gen }))) as [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor];
+  const chain = () => torch.tidy(() => void a.add(b).mul(c).relu().sub(d).tanh());
+  for (let i = 0; i < 1000; i++) chain();
+  const chainS = timePer(chain, cfg.chain_iters, cfg.repeats);
+  // libtorch's own cost of one such op called from C++ with no JS in between: the floor.
+  const floorNs = median([0, 1, 2, 3, 4].map(() => native.benchOpFloor(a._h, b._h, 20_000)));
+
+  const [i, h, o, bs] = cfg.mlp;
+  class Mlp extends torch.nn.Module {
+    readonly l0 = this.module('0', new torch.nn.Linear(i, h, { generator: gen }));
+    readonly l2 = this.module('2', new torch.nn.Linear(h, o, { generator: gen }));
+    forward(x: torch.Tensor): torch.Tensor {
+      return this.l2.forward(this.l0.forward(x).tanh());
+    }
+  }
+  const model = new Mlp();
+  const opt = new torch.optim.AdamW(model.parameters(), { lr: 1e-3 });
+  const params = model.parameters();
+  const x = torch.keep(torch.randn([bs, i], { generator: gen }));
+  const y = torch.keep(torch.randn([bs, o], { generator: gen }));
+  const step = () =>
+    torch.tidy(() => {
+      opt.zeroGrad();
+      torch.mseLoss(model.forward(x), y).backward();
+      torch.optim.clipGradNorm(params, 1.0);
+      opt.step();
+    });
+  for (let k = 0; k < 200; k++) step();
+  const stepS = timePer(step, cfg.step_iters, cfg.repeats);
+  return { op_chain_us_per_op: (chainS * 1e6) / 5, train_step_us: stepS * 1e6, add_floor_us: floorNs / 1e3 };
+}
+
+function python(): { op_chain_us_per_op: number; train_step_us: number; torch_version: string } {
+  const py = findTorchPython();
+  const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'dispatch.py');
+  const r = spawnSync(py, [script, JSON.stringify(cfg)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`python baseline failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() as string);
+}
+
+const us = ours();
+const them = python();
+const result = {
+  bench: 'dispatch',
+  libtorch: torch.buildInfo().torchVersion,
+  python_torch: them.torch_version,
+  threads: cfg.threads,
+  op_chain_us_per_op: { ours: us.op_chain_us_per_op, python: them.op_chain_us_per_op },
+  train_step_us: { ours: us.train_step_us, python: them.train_step_us },
+  libtorch_add_floor_us: us.add_floor_us,
+  op_chain_ratio: us.op_chain_us_per_op / them.op_chain_us_per_op,
+  train_step_ratio: us.train_step_us / them.train_step_us,
+};
+console.log(`op chain (5 ops on ${cfg.chain_size}x${cfg.chain_size}): ours ${us.op_chain_us_per_op.toFixed(2)} µs/op, python ${them.op_chain_us_per_op.toFixed(2)} µs/op, ratio ${result.op_chain_ratio.toFixed(2)} (goal ≤ 0.5)`);
+console.log(`libtorch's own cost of one add on ${cfg.chain_size}x${cfg.chain_size} from C++ (no binding at all): ${us.add_floor_us.toFixed(2)} µs`);
+console.log(`MLP train step ${cfg.mlp.slice(0, 3).join('→')}, batch ${cfg.mlp[3]}: ours ${us.train_step_us.toFixed(1)} µs, python ${them.train_step_us.toFixed(1)} µs, ratio ${result.train_step_ratio.toFixed(2)} (goal ≤ 1.0)`);
+console.log(JSON.stringify(result));
