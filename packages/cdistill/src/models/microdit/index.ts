@@ -1,0 +1,3 @@
+export * from './config.js';
+export * from './dit.js';
+export { sincosPosEmbed2d } from './layers.js';
