@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// The `cdistill` command: one subcommand per pipeline stage and tool. Each command's options, with
+// their defaults, are listed by `cdistill <command> --help`.
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+import { inspect } from './commands/inspect.js';
+import { parity, type ParityDType } from './commands/parity.js';
+
+const program = new Command();
+program.name('cdistill').description('Consistency distillation of text-to-image diffusion models (MicroDiT) on libtorch').showHelpAfterError();
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+
+export function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got '${v}'`);
+  return n;
+}
+
+program
+  .command('parity')
+  .description('run every golden case under a folder (MicroDiT, VAE, tokenizer, text tower) and report relative errors')
+  .argument('<folder>', 'folder with cases in the shared/reference layout')
+  .option('--vocab <path>', 'bpe_simple_vocab_16e6.txt.gz for tokenizer cases (default: found near the folder)')
+  .addOption(new Option('--dtype <dtype>', 'precision to run in').choices(['float32', 'float64', 'both']).default('both'))
+  .action((folder: string, o: { vocab?: string; dtype: string }) => {
+    const dtypes = (o.dtype === 'both' ? ['float32', 'float64'] : [o.dtype]) as ParityDType[];
+    const { failed } = parity(folder, { vocab: o.vocab, dtypes }, print);
+    process.exitCode = failed > 0 ? 1 : 0;
+  });
+
+program
+  .command('inspect')
+  .description('list every tensor of a .safetensors/.pt/.bin file or a diffusers/open_clip folder, and name its architecture')
+  .argument('<path>', 'checkpoint file or model folder')
+  .action((path: string) => inspect(path, print));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  process.stderr.write(`cdistill: ${(e as Error).message}\n`);
+  process.exitCode = 1;
+}

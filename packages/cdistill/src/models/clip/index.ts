@@ -1,0 +1,3 @@
+export * from './config.js';
+export * from './text-tower.js';
+export * from './encoder.js';
