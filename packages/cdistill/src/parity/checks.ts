@@ -11,11 +11,13 @@ export interface ParityCheck {
 
 /** The reference README's measure: ‖ours − ref‖₂ / ‖ref‖₂, computed in float64. */
 export function relativeError(ours: torch.Tensor, ref: torch.Tensor): number {
-  const a = ours.to('float64');
-  const b = ref.to('float64');
+  const a = ours.toOptions({ dtype: 'float64', device: 'cpu' });
+  const b = ref.toOptions({ dtype: 'float64', device: 'cpu' });
   if (a.shape.join() !== b.shape.join()) throw new Error(`shape [${a.shape.join(', ')}] vs reference [${b.shape.join(', ')}]`);
   const den = b.norm().item();
-  return a.sub(b).norm().item() / (den === 0 ? 1 : den);
+  const err = a.sub(b).norm().item() / (den === 0 ? 1 : den);
+  for (const t of [a, b]) if (t !== ours && t !== ref) t.dispose();
+  return err;
 }
 
 /** float32 ≤ 1e-4, float64 ≤ 1e-6 (reference/README.md). */
