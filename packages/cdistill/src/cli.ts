@@ -3,6 +3,9 @@
 // their defaults, are listed by `cdistill <command> --help`.
 import { Command, InvalidArgumentError, Option } from 'commander';
 
+import { defaultDevice } from '@cdistill/torch';
+
+import { generateOne } from './commands/generate-one.js';
 import { inspect } from './commands/inspect.js';
 import { parity, type ParityDType } from './commands/parity.js';
 
@@ -34,6 +37,20 @@ program
   .description('list every tensor of a .safetensors/.pt/.bin file or a diffusers/open_clip folder, and name its architecture')
   .argument('<path>', 'checkpoint file or model folder')
   .action((path: string) => inspect(path, print));
+
+program
+  .command('generate-one')
+  .description('generate one image with a teacher: text encoder → MicroDiT Heun sampler with CFG → VAE → PNG')
+  .requiredOption('--model <path>', 'model manifest (cdistill-model.json) or its folder')
+  .requiredOption('--prompt <text>', 'the prompt')
+  .requiredOption('--out <file.png>', 'output PNG path')
+  .option('--steps <n>', 'sampling steps (default: the model manifest\'s, else 30)', positiveInt)
+  .option('--guidance <w>', 'classifier-free guidance weight (default: the manifest\'s, else 5)', Number)
+  .addOption(new Option('--solver <name>', 'teacher ODE solver').choices(['heun', 'euler']).default('heun'))
+  .option('--seed <n>', 'random seed', Number, 2024)
+  .option('--device <device>', 'cpu, cuda or cuda:N', defaultDevice())
+  .addOption(new Option('--dtype <dtype>', 'model precision').choices(['float32', 'bfloat16', 'float16', 'float64']).default('float32'))
+  .action((o) => generateOne(o, print));
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,53 @@
+// Images on disk: PNG encoding with sharp, written atomically (temp name, then rename), and grids.
+import { renameSync, rmSync } from 'node:fs';
+
+import sharp from 'sharp';
+import * as torch from '@cdistill/torch';
+
+/** [3, H, W] in [0, 1] → interleaved RGB bytes, rounded as diffusers' numpy_to_pil does. */
+export function toRgbBytes(image01: torch.Tensor): { width: number; height: number; rgb: Uint8Array } {
+  if (image01.ndim !== 3 || image01.size(0) !== 3) throw new Error(`expected an image [3, H, W], got [${image01.shape.join(', ')}]`);
+  const [, height, width] = image01.shape as [number, number, number];
+  const rgb = torch.tidy(() => image01.toOptions({ dtype: 'float32', device: 'cpu' }).clamp(0, 1).mul(255).round().permute(1, 2, 0).to('uint8').contiguous().toBytes());
+  return { width, height, rgb };
+}
+
+/** Writes an RGB byte image as PNG at `path` atomically; `scale` enlarges with nearest neighbour. */
+export async function writeRgbPng(path: string, img: { width: number; height: number; rgb: Uint8Array }, scale = 1): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}.png`;
+  try {
+    let s = sharp(Buffer.from(img.rgb.buffer, img.rgb.byteOffset, img.rgb.byteLength), { raw: { width: img.width, height: img.height, channels: 3 } });
+    if (scale !== 1) s = s.resize(img.width * scale, img.height * scale, { kernel: 'nearest' });
+    await s.png().toFile(tmp);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+export async function writeImagePng(path: string, image01: torch.Tensor, scale = 1): Promise<void> {
+  await writeRgbPng(path, toRgbBytes(image01), scale);
+}
+
+/** Tiles images [N, 3, H, W] (in [0, 1]) into rows of `cols`, with a `gap`-pixel white border. */
+export function tile(images: torch.Tensor, cols: number, gap = 2): { width: number; height: number; rgb: Uint8Array } {
+  const [n, , h, w] = images.shape as [number, number, number, number];
+  const rows = Math.ceil(n / cols);
+  const width = cols * w + (cols + 1) * gap;
+  const height = rows * h + (rows + 1) * gap;
+  const rgb = new Uint8Array(width * height * 3).fill(255);
+  for (let i = 0; i < n; i++) {
+    const img = toRgbBytes(torch.tidy(() => images.select(0, i)));
+    const x0 = gap + (i % cols) * (w + gap);
+    const y0 = gap + Math.floor(i / cols) * (h + gap);
+    for (let y = 0; y < h; y++) rgb.set(img.rgb.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * width + x0) * 3);
+  }
+  return { width, height, rgb };
+}
+
+/** Reads an image file as [3, H, W] float in [0, 1] (alpha dropped). */
+export async function readImage01(path: string): Promise<torch.Tensor> {
+  const { data, info } = await sharp(path).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  return torch.tidy(() => torch.fromBytes(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 'uint8', [info.height, info.width, info.channels]).permute(2, 0, 1).to('float32').div(255));
+}
