@@ -54,13 +54,15 @@ export function denoiser(net: Network, sigmaData: number, netDtype: torch.DType)
  * forward of [x; x] with captions [y; 0] (the unconditional caption is the zeroed embedding),
  * out = uncond + w·(cond − uncond). With w = 1 no doubling happens.
  */
-export function guidedNetwork(forward: (x: Tensor, t: Tensor, y: Tensor) => Tensor, y: Tensor, w: number): Network {
+export function guidedNetwork(forward: (x: Tensor, t: Tensor, y: Tensor) => Tensor, y: Tensor, w: number | Tensor): Network {
   if (w === 1) return (x, t) => forward(x, t, y);
   const yBoth = torch.cat([y, torch.zerosLike(y)], 0);
+  // A tensor w [N] guides each sample with its own weight (LCM-style training).
+  const weight = typeof w === 'number' ? w : w.reshape(-1, 1, 1, 1);
   return (x, t) => {
     const out = forward(torch.cat([x, x], 0), t.numel === 1 ? t : torch.cat([t, t], 0), yBoth);
     const [cond, uncond] = out.chunk(2, 0) as [Tensor, Tensor];
-    return uncond.add(cond.sub(uncond).mul(w));
+    return uncond.add(cond.sub(uncond).mul(typeof weight === 'number' ? weight : weight.to(cond.dtype)));
   };
 }
 

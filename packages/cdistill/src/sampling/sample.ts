@@ -23,9 +23,15 @@ export function encodePrompts(model: TextToImageModel, prompts: readonly string[
   return torch.tidy(() => model.text.encode(prompts).to(model.dtype));
 }
 
-/** D(x, σ) of `dit` conditioned on `y`, guided with weight w (w = 1: no guidance, no doubling). */
-export function guidedDenoiser(dit: DiT, model: TextToImageModel, y: Tensor, guidance: number): Denoiser {
-  const forward = (x: Tensor, t: Tensor, yy: Tensor) => dit.forward(x, t, yy).sample;
+/**
+ * D(x, σ) of `dit` conditioned on `y`, guided with weight w (w = 1: no guidance, no doubling).
+ * `embeddedGuidance` feeds w to a student trained with a guidance embedding (no CFG doubling).
+ */
+export function guidedDenoiser(dit: DiT, model: TextToImageModel, y: Tensor, guidance: number, embeddedGuidance?: number): Denoiser {
+  const w = embeddedGuidance === undefined ? undefined : torch.full([y.size(0)], embeddedGuidance, { device: y.device });
+  // Under CFG the batch is [cond; uncond]: the embedded w goes with both halves.
+  const wFor = (n: number) => (w === undefined || n === w.size(0) ? w : torch.cat([w, w]));
+  const forward = (x: Tensor, t: Tensor, yy: Tensor) => dit.forward(x, t, yy, { guidance: wFor(x.size(0)) }).sample;
   return denoiser(guidedNetwork(forward, y, guidance), model.edm.sigmaData, model.dtype);
 }
 
@@ -50,13 +56,13 @@ export function studentSample(
   student: DiT,
   y: Tensor,
   noise: NoiseSource,
-  o: { steps: number; sigmas?: number[]; guidance?: number },
+  o: { steps: number; sigmas?: number[]; guidance?: number; embeddedGuidance?: number },
 ): Tensor {
   return torch.noGrad(() =>
     torch.autocast({ device: model.device, dtype: 'bfloat16', enabled: model.dtype !== 'float64' }, () => {
       const shape = latentShapeOf(model);
       const z = noise.next(shape, model.device).to(STATE_DTYPE);
-      const D = guidedDenoiser(student, model, y, o.guidance ?? 1);
+      const D = guidedDenoiser(student, model, y, o.guidance ?? 1, o.embeddedGuidance);
       const sigmas = o.sigmas ?? karrasSigmas(o.steps, model.edm);
       return consistencySample(D, z, sigmas, () => noise.next(shape, model.device).to(STATE_DTYPE)).to('float32');
     }),

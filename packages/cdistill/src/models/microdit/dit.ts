@@ -37,6 +37,8 @@ export interface ForwardOptions {
   /** Fraction of tokens dropped after the patch-mixer (teacher training only). */
   maskRatio?: number;
   generator?: torch.Generator;
+  /** Guidance weight per sample [N], for a student with a guidance embedding. */
+  guidance?: Tensor;
 }
 
 export class DiT extends nn.Module {
@@ -54,6 +56,8 @@ export class DiT extends nn.Module {
   readonly blocks: torch.nn.ModuleList<DiTBlock>;
   readonly mask_token: Tensor;
   readonly final_layer: T2IFinalLayer;
+  /** LCM-style guidance conditioning; cdistill's addition, absent from upstream checkpoints. */
+  w_embedder: TimestepEmbedder | undefined = undefined;
 
   constructor(config: DiTConfig, o: Init = {}) {
     super();
@@ -89,13 +93,28 @@ export class DiT extends nn.Module {
     if (o.device !== 'meta') initializeWeights(this, o.generator);
   }
 
+  /**
+   * Adds the guidance embedding (LCM, Luo et al. 2023): a sinusoidal embedding of w·1000 through an
+   * MLP whose output layer starts at zero, added to the timestep embedding — so the student starts
+   * out exactly as the teacher it is copied from.
+   */
+  enableGuidanceEmbedding(o: Init = {}): void {
+    if (this.w_embedder) return;
+    const device = this.pos_embed.device;
+    const dtype = this.pos_embed.dtype;
+    this.w_embedder = this.module('w_embedder', new TimestepEmbedder(this.config.dim, 256, { device, dtype, ...o }));
+    torch.nn.init.zeros_(this.w_embedder.fc2.weight);
+    torch.nn.init.zeros_(this.w_embedder.fc2.bias as Tensor);
+  }
+
   /** F(x, t, y): x [N, C, H, W], t = c_noise [N] or [1], y [N, 1, L, caption_channels]. */
   forward(x: Tensor, t: Tensor, y: Tensor, o: ForwardOptions = {}): DiTOutput {
     const n = x.size(0);
     let h = this.patchEmbed.forward(x).flatten(2).transpose(1, 2).add(this.pos_embed); // [N, T, D]
     const temb = this.t_embedder.forward(t.numel === 1 && n > 1 ? t.reshape(1).expand(n) : t);
     const ySeq = this.y_emb_preprocess.forward(this.y_embedder.forward(y).squeeze(1)); // [N, L, D]
-    const cond = temb.add(this.pooled_y_emb_process.forward(ySeq.mean(-2)));
+    let cond = temb.add(this.pooled_y_emb_process.forward(ySeq.mean(-2)));
+    if (this.w_embedder && o.guidance) cond = cond.add(this.w_embedder.forward(o.guidance.mul(1000)));
 
     if (this.patch_mixer) {
       if (this.mapXin) h = this.mapXin.forward(h);

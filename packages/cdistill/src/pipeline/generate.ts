@@ -1,0 +1,128 @@
+// Stage 2, `cdistill generate`: the teacher makes one image per prompt (30 Heun steps, CFG 5, seed
+// 2024 by default), batched. Image i's noise comes from seed + i alone, so results do not depend on
+// batch size or sharding; a killed run continues where it stopped; `--shard i/n` splits the work.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import * as torch from '@cdistill/torch';
+
+import { loadModel, type TextToImageModel } from '../models/load.js';
+import { perImageNoise, imageSeed } from '../sampling/noise.js';
+import { decodeImages, encodePrompts, teacherSample, type TeacherSolverName } from '../sampling/sample.js';
+import { writeJsonAtomic } from '../util/fs.js';
+import { progress } from '../util/progress.js';
+import { writeImagePng } from './images.js';
+import { ensureDirs, imageName, readCaptions, scanLatentShards, shardName } from './teacher-data.js';
+
+export interface GenerateOptions {
+  model: string;
+  prompts: string[];
+  out: string;
+  steps?: number;
+  guidance?: number;
+  seed: number;
+  batch: number;
+  shard: { index: number; count: number };
+  device: string;
+  dtype: torch.DType;
+  solver: TeacherSolverName;
+  /** Storage dtype of the cached text embeddings. */
+  textDtype: torch.DType;
+  /** Stop after this many batches (tests of resume; a real run leaves it undefined). */
+  maxBatches?: number;
+}
+
+/** What fixes the images: a rerun into the same folder must use the same values. */
+interface GenerateSettings {
+  model: string;
+  steps: number;
+  guidance: number;
+  seed: number;
+  solver: TeacherSolverName;
+  prompts: number;
+}
+
+export function parseShard(spec: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(spec);
+  const index = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (!m || count < 1 || index >= count) throw new Error(`--shard must be i/n with 0 ≤ i < n, got '${spec}'`);
+  return { index, count };
+}
+
+function checkSettings(dataDir: string, s: GenerateSettings): void {
+  const path = join(dataDir, 'generate.json');
+  if (!existsSync(path)) {
+    writeJsonAtomic(path, s);
+    return;
+  }
+  const prev = JSON.parse(readFileSync(path, 'utf8')) as GenerateSettings;
+  const diff = (Object.keys(s) as (keyof GenerateSettings)[]).filter((k) => prev[k] !== s[k]);
+  if (diff.length > 0) {
+    throw new Error(
+      `${path}: this folder was generated with different settings (${diff.map((k) => `${k}: ${prev[k]} → ${s[k]}`).join(', ')}); ` +
+        'use a new --out folder or the same settings',
+    );
+  }
+}
+
+export async function generateDataset(o: GenerateOptions, print: (l: string) => void): Promise<{ generated: number; total: number }> {
+  if (o.prompts.length === 0) throw new Error('generate: no prompts');
+  o.prompts.forEach((p, i) => {
+    if (p.trim() === '') throw new Error(`generate: prompt ${i} is empty`);
+  });
+  ensureDirs(o.out);
+  const model = loadModel(o.model, { device: o.device, dtype: o.dtype });
+  try {
+    const steps = o.steps ?? model.defaults.steps;
+    const guidance = o.guidance ?? model.defaults.guidance;
+    checkSettings(o.out, { model: model.name, steps, guidance, seed: o.seed, solver: o.solver, prompts: o.prompts.length });
+    const mine = o.prompts.map((_, i) => i).filter((i) => i % o.shard.count === o.shard.index);
+    const done = scanLatentShards(o.out);
+    const todo = mine.filter((i) => !done.has(i) || !existsSync(join(o.out, 'images', imageName(i))));
+    const captionsFile = o.shard.count === 1 ? 'captions.json' : `captions-shard-${o.shard.index}-of-${o.shard.count}.json`;
+    const captions = readCaptionsOf(o.out, captionsFile);
+    print(`generate: ${mine.length} prompts in this shard, ${mine.length - todo.length} already done, ${todo.length} to go (${steps} ${o.solver} steps, CFG ${guidance}, seed ${o.seed})`);
+    const bar = progress('generate', mine.length, 'img', mine.length - todo.length);
+    let batches = 0;
+    for (let start = 0; start < todo.length; start += o.batch) {
+      if (o.maxBatches !== undefined && batches >= o.maxBatches) break;
+      const indices = todo.slice(start, start + o.batch);
+      await generateBatch(model, o, indices, steps, guidance);
+      for (const i of indices) captions[imageName(i)] = o.prompts[i] as string;
+      writeJsonAtomic(join(o.out, captionsFile), captions);
+      batches += 1;
+      bar.update(mine.length - todo.length + start + indices.length);
+    }
+    bar.stop();
+    return { generated: Math.min(todo.length, batches * o.batch), total: mine.length };
+  } finally {
+    model.dispose();
+  }
+}
+
+function readCaptionsOf(dir: string, file: string): Record<string, string> {
+  const path = join(dir, file);
+  if (!existsSync(path)) return {};
+  return Object.fromEntries(file === 'captions.json' ? readCaptions(dir) : Object.entries(JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>));
+}
+
+async function generateBatch(model: TextToImageModel, o: GenerateOptions, indices: number[], steps: number, guidance: number): Promise<void> {
+  const prompts = indices.map((i) => o.prompts[i] as string);
+  const { latents, text, images } = torch.tidy(() => {
+    const y = encodePrompts(model, prompts);
+    const noise = perImageNoise(indices.map((i) => imageSeed(o.seed, i)));
+    const latents = teacherSample(model, y, noise, { steps, guidance, solver: o.solver });
+    return { latents: latents.cpu(), text: y.toOptions({ dtype: o.textDtype, device: 'cpu' }), images: decodeImages(model, latents) };
+  });
+  // Images first, the shard last: an index counts as done only once its shard exists.
+  for (let k = 0; k < indices.length; k++) {
+    await writeImagePng(join(o.out, 'images', imageName(indices[k] as number)), torch.tidy(() => images.select(0, k)));
+  }
+  torch.io.saveSafetensors(
+    join(o.out, 'latents', shardName(indices[0] as number, indices.length)),
+    { latents, text, index: torch.tensor(indices, { dtype: 'int64' }) },
+    { model: model.name, steps: String(steps), guidance: String(guidance), seed: String(o.seed) },
+  );
+  for (const t of [latents, text, images]) t.dispose();
+}

@@ -1,0 +1,48 @@
+// Consistency-distillation run configuration. The defaults are the seed's recipe (DESIGN.md §4),
+// exactly; every value can be overridden from a JSON file or a flag, and the resolved config is
+// written to RUN_DIR/config.json.
+import { z } from 'zod';
+
+export const TrainConfigSchema = z
+  .object({
+    /** Karras discretisation size N (σmax → σmin, ρ = 7). */
+    numScales: z.number().int().min(2).default(50),
+    guidance: z.number().default(5.0),
+    teacherSolver: z.enum(['euler', 'heun']).default('euler'),
+    /** EMA decay μ of the target network; 0 = the student itself without gradient (the seed). */
+    targetEma: z.number().min(0).max(1).default(0),
+    /** EMA decay of a sampling copy of the student; undefined = none. */
+    ema: z.number().min(0).max(1).optional(),
+    /** Skip-step k: the teacher jumps k Karras levels. */
+    skip: z.number().int().min(1).default(1),
+    loss: z.enum(['huber', 'l2']).default('huber'),
+    huberC: z.number().positive().default(0.001),
+    lr: z.number().positive().default(1e-5),
+    betas: z.tuple([z.number(), z.number()]).default([0.9, 0.999]),
+    eps: z.number().positive().default(1e-8),
+    /** torch.optim.AdamW's default, which the seed keeps (it passes no weight_decay). */
+    weightDecay: z.number().min(0).default(0.01),
+    warmupSteps: z.number().int().min(0).default(100),
+    gradClip: z.number().positive().default(1.0),
+    batchSize: z.number().int().positive().default(2),
+    gradAccumulation: z.number().int().positive().default(4),
+    steps: z.number().int().positive().default(10_000),
+    seed: z.number().int().min(0).default(0),
+    validateEvery: z.number().int().positive().default(500),
+    checkpointEvery: z.number().int().positive().default(1000),
+    validationPrompts: z.array(z.string().min(1)).optional(),
+    validationSteps: z.number().int().positive().default(4),
+    /** LCM-style w-conditioning: the student learns one model for guidance weights in this range. */
+    guidanceEmbedding: z.boolean().default(false),
+    guidanceRange: z.tuple([z.number(), z.number()]).default([2, 8]),
+    /** Mixed precision on CUDA (fp32 on CPU regardless). */
+    precision: z.enum(['bf16', 'fp16', 'fp32']).default('bf16'),
+    teacherDtype: z.enum(['bfloat16', 'float16', 'float32']).default('bfloat16'),
+  })
+  .strict();
+
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+
+export function defaultTrainConfig(): TrainConfig {
+  return TrainConfigSchema.parse({});
+}
