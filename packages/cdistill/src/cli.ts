@@ -1,24 +1,21 @@
 #!/usr/bin/env node
 // The `cdistill` command: one subcommand per pipeline stage and tool. Each command's options, with
 // their defaults, are listed by `cdistill <command> --help`.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 
 import { defaultDevice } from '@cdistill/torch';
 
 import { generateOne } from './commands/generate-one.js';
 import { inspect } from './commands/inspect.js';
+import { positiveInt } from './commands/options.js';
 import { parity, type ParityDType } from './commands/parity.js';
+import { registerStages } from './commands/stages.js';
 
 const program = new Command();
 program.name('cdistill').description('Consistency distillation of text-to-image diffusion models (MicroDiT) on libtorch').showHelpAfterError();
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
-export function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got '${v}'`);
-  return n;
-}
 
 program
   .command('parity')
@@ -51,6 +48,8 @@ program
   .option('--device <device>', 'cpu, cuda or cuda:N', defaultDevice())
   .addOption(new Option('--dtype <dtype>', 'model precision').choices(['float32', 'bfloat16', 'float16', 'float64']).default('float32'))
   .action((o) => generateOne(o, print));
+
+registerStages(program, print);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,195 @@
+// The pipeline stages as commands: prompts, generate, train, sample, grid, bench, report.
+import { existsSync, readFileSync } from 'node:fs';
+
+import { Command, Option } from 'commander';
+import * as torch from '@cdistill/torch';
+
+import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../data/prompts.js';
+import { bench } from '../pipeline/bench.js';
+import { generateDataset, parseShard } from '../pipeline/generate.js';
+import { writeReport } from '../pipeline/report.js';
+import { grid, sample } from '../pipeline/sample.js';
+import { train } from '../pipeline/train.js';
+import { defaultTrainConfig, TrainConfigSchema, type TrainConfig } from '../training/config.js';
+import { formatIssues } from '../models/manifest.js';
+import { collect, finiteNumber, intList, nonNegativeInt, numberList, numberPair, positiveInt } from './options.js';
+
+type Print = (line: string) => void;
+
+const deviceOption = () => new Option('--device <device>', 'cpu, cuda or cuda:N').default(torch.defaultDevice());
+
+/** Prompts from repeated --prompt flags and/or a --prompts file (JSON list or one per line). */
+function promptsFrom(o: { prompt?: string[]; prompts?: string }): string[] {
+  const list = [...(o.prompt ?? []), ...(o.prompts ? readPromptList(o.prompts) : [])];
+  if (list.length === 0) throw new Error('give --prompt "..." (repeatable) or --prompts <file>');
+  return list;
+}
+
+export function registerStages(program: Command, print: Print): void {
+  program
+    .command('prompts')
+    .description('sample N prompts (seeded, without replacement) from a JourneyDB annotation file, a text list or a JSON list')
+    .requiredOption('--from <file>', 'annotations: .jsonl, .jsonl.gz, .tgz holding a .jsonl, .txt or .json list')
+    .requiredOption('--out <file>', 'output JSON list (prompts_to_generate.json)')
+    .option('--n <n>', 'number of prompts', positiveInt, 5000)
+    .option('--seed <n>', 'sampling seed', nonNegativeInt, 0)
+    .option('--field <path>', 'prompt field of each JSONL object (dotted paths allowed)', 'prompt')
+    .action(async (o: { from: string; out: string; n: number; seed: number; field: string }) => {
+      const { prompts, stats } = await sampleJourneyDbPrompts(o.from, { n: o.n, seed: o.seed, field: o.field });
+      writePromptList(o.out, prompts);
+      print(`prompts: ${prompts.length} written to ${o.out} (${stats.lines} lines read; skipped ${stats.skippedBlank} blank, ${stats.skippedInvalid} invalid, ${stats.skippedNoField} without '${o.field}')${stats.short ? `; only ${stats.valid} valid prompts, fewer than --n` : ''}`);
+    });
+
+  program
+    .command('generate')
+    .description('the teacher makes one image per prompt: images/, captions.json, latents/ shards with text embeddings')
+    .requiredOption('--model <path>', 'teacher model manifest or folder')
+    .requiredOption('--prompts <file>', 'prompts_to_generate.json')
+    .requiredOption('--out <dir>', 'DATA_DIR')
+    .option('--steps <n>', 'Heun steps (default: the manifest\'s, else 30)', positiveInt)
+    .option('--guidance <w>', 'CFG weight (default: the manifest\'s, else 5)', finiteNumber)
+    .option('--seed <n>', 'base seed; image i uses seed + i', nonNegativeInt, 2024)
+    .option('--batch <n>', 'images per batch', positiveInt, 16)
+    .option('--shard <i/n>', 'generate only indices with index % n == i', '0/1')
+    .addOption(new Option('--solver <name>', 'teacher ODE solver').choices(['heun', 'euler']).default('heun'))
+    .addOption(new Option('--dtype <dtype>', 'teacher precision').choices(['float32', 'bfloat16', 'float16']).default('float32'))
+    .addOption(new Option('--text-dtype <dtype>', 'storage dtype of cached text embeddings').choices(['float16', 'float32', 'bfloat16']).default('float16'))
+    .addOption(deviceOption())
+    .action(async (o) => {
+      const r = await generateDataset({ ...o, prompts: readPromptList(o.prompts), shard: parseShard(o.shard) }, print);
+      print(`generate: ${r.generated} images made this run; ${o.out} holds ${r.total} of this shard's prompts`);
+    });
+
+  const d = defaultTrainConfig();
+  program
+    .command('train')
+    .description('consistency-distill a student from the teacher on DATA_DIR (defaults = the seed recipe)')
+    .requiredOption('--model <path>', 'teacher model manifest or folder')
+    .requiredOption('--data <dir>', 'DATA_DIR from `generate` (or images + captions.json)')
+    .requiredOption('--out <dir>', 'RUN_DIR')
+    .option('--config <file>', 'JSON file of training options (flags override it)')
+    .option('--resume', 'continue from RUN_DIR\'s latest checkpoint', false)
+    .option('--dry-run', 'print the resolved config and stop', false)
+    .option('--steps <n>', 'optimizer steps', positiveInt, d.steps)
+    .option('--num-scales <n>', 'Karras discretisation N', positiveInt, d.numScales)
+    .option('--guidance <w>', 'teacher CFG weight', finiteNumber, d.guidance)
+    .addOption(new Option('--teacher-solver <name>', 'teacher ODE step').choices(['euler', 'heun']).default(d.teacherSolver))
+    .option('--target-ema <mu>', 'EMA decay of the target network (0 = the student, stop-grad)', finiteNumber, d.targetEma)
+    .option('--ema <mu>', 'keep an EMA copy of the student for sampling, with this decay', finiteNumber)
+    .option('--skip <k>', 'skip-step: the teacher jumps k Karras levels', positiveInt, d.skip)
+    .addOption(new Option('--loss <kind>', 'distance').choices(['huber', 'l2']).default(d.loss))
+    .option('--huber-c <c>', 'pseudo-Huber c', finiteNumber, d.huberC)
+    .option('--lr <lr>', 'AdamW learning rate', finiteNumber, d.lr)
+    .option('--betas <b1,b2>', 'AdamW betas', numberPair, d.betas)
+    .option('--eps <eps>', 'AdamW eps', finiteNumber, d.eps)
+    .option('--weight-decay <wd>', 'AdamW decoupled weight decay', finiteNumber, d.weightDecay)
+    .option('--warmup-steps <n>', 'linear warmup steps, then constant', nonNegativeInt, d.warmupSteps)
+    .option('--grad-clip <norm>', 'gradient-norm clip', finiteNumber, d.gradClip)
+    .option('--batch-size <n>', 'micro-batch size', positiveInt, d.batchSize)
+    .option('--grad-accumulation <n>', 'micro-batches per optimizer step', positiveInt, d.gradAccumulation)
+    .option('--seed <n>', 'training seed (data order, σ indices, noise)', nonNegativeInt, d.seed)
+    .option('--validate-every <n>', 'validation grid every n steps', positiveInt, d.validateEvery)
+    .option('--checkpoint-every <n>', 'checkpoint every n steps', positiveInt, d.checkpointEvery)
+    .option('--validation-prompt <text>', 'validation prompt (repeatable; default: the first 4 captions)', collect)
+    .option('--validation-steps <n>', 'consistency steps of validation images', positiveInt, d.validationSteps)
+    .option('--guidance-embedding', 'LCM-style w-conditioning: one student for a range of guidance weights', d.guidanceEmbedding)
+    .option('--guidance-range <lo,hi>', 'range w is sampled from with --guidance-embedding', numberPair, d.guidanceRange)
+    .addOption(new Option('--precision <p>', 'autocast on CUDA (fp32 on CPU regardless)').choices(['bf16', 'fp16', 'fp32']).default(d.precision))
+    .addOption(new Option('--teacher-dtype <dtype>', 'teacher weights on CUDA').choices(['bfloat16', 'float16', 'float32']).default(d.teacherDtype))
+    .addOption(deviceOption())
+    .action(async (o, cmd: Command) => {
+      const config = resolveTrainConfig(o, cmd);
+      if (o.dryRun) {
+        print(JSON.stringify(config, null, 2));
+        return;
+      }
+      const r = await train({ model: o.model, data: o.data, out: o.out, config, device: o.device, resume: o.resume }, print);
+      if (r.stoppedOnNonFinite) process.exitCode = 1;
+      else print(`train: done at step ${r.step}; checkpoint ${r.lastCheckpoint}`);
+    });
+
+  program
+    .command('sample')
+    .description('the student makes images in 1..8 consistency steps')
+    .requiredOption('--checkpoint <path>', 'a checkpoint folder, or RUN_DIR for its latest')
+    .option('--prompt <text>', 'prompt (repeatable)', collect)
+    .option('--prompts <file>', 'JSON list or text file of prompts')
+    .requiredOption('--out <path>', 'x.png for one prompt, else a folder')
+    .option('--steps <n>', 'consistency steps (1..8)', positiveInt, 4)
+    .option('--seed <n>', 'noise seed of the batch', nonNegativeInt, 0)
+    .option('--sigmas <list>', 'explicit descending sigma list instead of karras(steps)', numberList)
+    .option('--guidance <w>', 'guidance weight for students trained with --guidance-embedding', finiteNumber)
+    .option('--ema', 'use the EMA copy of the student', false)
+    .addOption(deviceOption())
+    .action(async (o) => {
+      await sample({ ...o, prompts: promptsFrom(o) }, print);
+    });
+
+  program
+    .command('grid')
+    .description('the steps-comparison figure: prompts × {1, 2, 4, 8} steps (grid.png + grid.json)')
+    .requiredOption('--checkpoint <path>', 'a checkpoint folder, or RUN_DIR for its latest')
+    .option('--prompt <text>', 'prompt (repeatable)', collect)
+    .option('--prompts <file>', 'JSON list or text file of prompts')
+    .requiredOption('--out <file.png>', 'output PNG (grid.json is written beside it)')
+    .option('--steps <list>', 'step counts, the columns', intList, [1, 2, 4, 8])
+    .option('--seed <n>', 'noise seed (row i uses seed + i)', nonNegativeInt, 0)
+    .option('--scale <k>', 'enlarge the figure k× (nearest neighbour)', positiveInt, 1)
+    .option('--ema', 'use the EMA copy of the student', false)
+    .addOption(deviceOption())
+    .action(async (o) => {
+      await grid({ ...o, prompts: promptsFrom(o), stepsList: o.steps }, print);
+    });
+
+  program
+    .command('bench')
+    .description('PartiPrompts through the student (and the teacher with --teacher): NNNN.png, prompts.txt, summary.json')
+    .requiredOption('--checkpoint <path>', 'a checkpoint folder, or RUN_DIR for its latest')
+    .requiredOption('--tsv <file>', 'PartiPrompts.tsv (column Prompt)')
+    .requiredOption('--out <dir>', 'output folder (the teacher writes to <dir>-teacher)')
+    .option('--n <n>', 'first N prompts', positiveInt, 200)
+    .option('--steps <n>', 'student consistency steps', positiveInt, 4)
+    .option('--batch <n>', 'batch size', positiveInt, 4)
+    .option('--seed <n>', 'base seed; the batch starting at prompt i uses seed + i', nonNegativeInt, 2024)
+    .option('--teacher', 'also run the teacher on the same prompts', false)
+    .option('--teacher-steps <n>', 'teacher Heun steps', positiveInt, 30)
+    .option('--teacher-guidance <w>', 'teacher CFG weight', finiteNumber, 5)
+    .option('--ema', 'use the EMA copy of the student', false)
+    .addOption(deviceOption())
+    .action(async (o) => {
+      await bench(o, print);
+    });
+
+  program
+    .command('report')
+    .description('write one self-contained report.html for a run folder')
+    .argument('<run-dir>', 'RUN_DIR (config.json, log.jsonl, validation/, grid.png, bench/, metrics.json)')
+    .option('--out <path>', 'output file (default: RUN_DIR/report.html)')
+    .option('--title <title>', 'page title')
+    .action(async (dir: string, o: { out?: string; title?: string }) => {
+      print(await writeReport(dir, o));
+    });
+}
+
+/** Config file, then flags given on the command line; zod fills and checks the rest. */
+export function resolveTrainConfig(o: Record<string, unknown>, cmd: Command): TrainConfig {
+  let fromFile: Record<string, unknown> = {};
+  if (typeof o.config === 'string') {
+    if (!existsSync(o.config)) throw new Error(`${o.config}: no such config file`);
+    try {
+      fromFile = JSON.parse(readFileSync(o.config, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new Error(`${o.config}: not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  const keys = Object.keys(TrainConfigSchema.shape) as (keyof TrainConfig)[];
+  const flags: Record<string, unknown> = {};
+  for (const k of keys) {
+    const flag = k === 'validationPrompts' ? 'validationPrompt' : k;
+    if (cmd.getOptionValueSource(flag) === 'cli') flags[k] = o[flag];
+    else if (!(k in fromFile) && o[flag] !== undefined) flags[k] = o[flag];
+  }
+  const parsed = TrainConfigSchema.safeParse({ ...fromFile, ...flags });
+  if (!parsed.success) throw new Error(formatIssues(typeof o.config === 'string' ? o.config : 'train options', parsed.error));
+  return parsed.data;
+}
