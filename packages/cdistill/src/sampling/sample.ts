@@ -69,7 +69,17 @@ export function studentSample(
   );
 }
 
-/** Latents → images in [0, 1], [B, 3, H, W] float32 on the CPU. */
+/**
+ * Latents → images in [0, 1], [B, 3, H, W] float32 on the CPU. Decoded one image at a time: the
+ * convolution kernels pick algorithms by batch size, and their float rounding then differs in the
+ * last bits, enough to flip a pixel's 8-bit value; per-image decoding keeps an image independent
+ * of the batch it was made in (the DiT's matmuls are row-wise and need no such care on CPU).
+ */
 export function decodeImages(model: TextToImageModel, latents: Tensor): Tensor {
-  return torch.noGrad(() => torch.tidy(() => model.codec.toImage01(model.codec.decode(latents.to(model.dtype))).toOptions({ dtype: 'float32', device: 'cpu' })));
+  return torch.noGrad(() =>
+    torch.tidy(() => {
+      const one = (i: number) => model.codec.toImage01(model.codec.decode(latents.narrow(0, i, 1).to(model.dtype)));
+      return torch.cat(Array.from({ length: latents.size(0) }, (_, i) => one(i))).toOptions({ dtype: 'float32', device: 'cpu' });
+    }),
+  );
 }

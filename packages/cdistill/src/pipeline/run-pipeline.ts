@@ -1,0 +1,120 @@
+// `cdistill pipeline --config run.json`: prompts → generate → train → grid → bench → report into
+// one folder, skipping every stage whose output is already complete (and resuming the others).
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import { z } from 'zod';
+
+import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../data/prompts.js';
+import { formatIssues } from '../models/manifest.js';
+import { latestCheckpoint, readCheckpointState } from '../training/checkpoint.js';
+import { TrainConfigSchema } from '../training/config.js';
+import { bench } from './bench.js';
+import { generateDataset } from './generate.js';
+import { writeReport } from './report.js';
+import { grid } from './sample.js';
+import { scanLatentShards } from './teacher-data.js';
+import { train } from './train.js';
+
+export const PipelineConfigSchema = z
+  .object({
+    /** Root folder: prompts_to_generate.json, data/, run/ (report, grid, bench) go inside. */
+    out: z.string(),
+    model: z.string(),
+    device: z.string().default('cpu'),
+    prompts: z.union([
+      z.object({ file: z.string() }).strict(),
+      z.object({ from: z.string(), n: z.number().int().positive().default(5000), seed: z.number().int().min(0).default(0), field: z.string().default('prompt') }).strict(),
+    ]),
+    generate: z
+      .object({
+        steps: z.number().int().positive().optional(),
+        guidance: z.number().optional(),
+        seed: z.number().int().min(0).default(2024),
+        batch: z.number().int().positive().default(16),
+        solver: z.enum(['heun', 'euler']).default('heun'),
+      })
+      .strict()
+      .default({}),
+    train: TrainConfigSchema.default({}),
+    grid: z.object({ prompts: z.array(z.string().min(1)).min(1), steps: z.array(z.number().int().min(1).max(8)).default([1, 2, 4, 8]), seed: z.number().int().min(0).default(0) }).strict().optional(),
+    bench: z
+      .object({
+        tsv: z.string(),
+        n: z.number().int().positive().default(200),
+        steps: z.number().int().min(1).max(8).default(4),
+        batch: z.number().int().positive().default(4),
+        seed: z.number().int().min(0).default(2024),
+        teacher: z.boolean().default(true),
+        teacherSteps: z.number().int().positive().default(30),
+        teacherGuidance: z.number().default(5),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type PipelineConfig = z.infer<typeof PipelineConfigSchema>;
+
+export function readPipelineConfig(path: string): PipelineConfig {
+  if (!existsSync(path)) throw new Error(`${path}: no such pipeline config`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON: ${(e as Error).message}`);
+  }
+  const parsed = PipelineConfigSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(formatIssues(path, parsed.error));
+  return parsed.data;
+}
+
+export async function runPipeline(c: PipelineConfig, print: (l: string) => void): Promise<void> {
+  const root = resolve(c.out);
+  const promptsFile = join(root, 'prompts_to_generate.json');
+  const dataDir = join(root, 'data');
+  const runDir = join(root, 'run');
+  const skip = (stage: string, why: string) => print(`pipeline: ${stage}: skipped (${why})`);
+  mkdirSync(root, { recursive: true });
+
+  // 1. prompts
+  if (existsSync(promptsFile)) skip('prompts', `${promptsFile} exists`);
+  else if ('file' in c.prompts) writePromptList(promptsFile, readPromptList(c.prompts.file));
+  else {
+    const { prompts, stats } = await sampleJourneyDbPrompts(c.prompts.from, c.prompts);
+    writePromptList(promptsFile, prompts);
+    print(`pipeline: prompts: ${prompts.length} sampled (${stats.skippedBlank + stats.skippedInvalid + stats.skippedNoField} lines skipped)`);
+  }
+  const prompts = readPromptList(promptsFile);
+
+  // 2. generate
+  if (scanLatentShards(dataDir).size >= prompts.length) skip('generate', `all ${prompts.length} images exist`);
+  else {
+    await generateDataset(
+      { model: c.model, prompts, out: dataDir, ...c.generate, shard: { index: 0, count: 1 }, device: c.device, dtype: 'float32', textDtype: 'float16' },
+      print,
+    );
+  }
+
+  // 3. train
+  const latest = latestCheckpoint(runDir);
+  if (latest && readCheckpointState(latest).step >= c.train.steps) skip('train', `checkpoint at step ${c.train.steps} exists`);
+  else await train({ model: c.model, data: dataDir, out: runDir, config: c.train, device: c.device, resume: latest !== undefined }, print);
+
+  // 4. steps comparison
+  if (c.grid) {
+    const gridPath = join(runDir, 'grid.png');
+    if (existsSync(gridPath)) skip('grid', `${gridPath} exists`);
+    else await grid({ checkpoint: runDir, prompts: c.grid.prompts, stepsList: c.grid.steps, seed: c.grid.seed, out: gridPath, device: c.device }, print);
+  }
+
+  // 5. benchmark
+  if (c.bench) {
+    const benchDir = join(runDir, 'bench');
+    if (existsSync(join(benchDir, 'summary.json'))) skip('bench', `${benchDir}/summary.json exists`);
+    else await bench({ checkpoint: runDir, out: benchDir, device: c.device, ...c.bench }, print);
+  }
+
+  // 6. report (always rewritten: it is cheap and reflects what exists now)
+  print(`pipeline: report: ${await writeReport(runDir, { title: `cdistill: ${c.model}` })}`);
+}
