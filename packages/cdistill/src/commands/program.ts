@@ -1,12 +1,16 @@
 // The `cdistill` command tree (built separately from running it, so tests can inspect --help).
 import { Command, Option } from 'commander';
-import { defaultDevice } from '@cdistill/torch';
+import { defaultDevice, setNumThreads } from '@cdistill/torch';
 
+import { demo } from '../demo/demo.js';
+import { dataFilePath, formatIssues } from '../models/manifest.js';
 import { readPipelineConfig, runPipeline } from '../pipeline/run-pipeline.js';
+import { trainTeacher } from '../pipeline/train-teacher.js';
+import { TeacherConfigSchema } from '../training/teacher-config.js';
 import { generateOne } from './generate-one.js';
 import { inspect } from './inspect.js';
 import { finiteNumber, nonNegativeInt, positiveInt } from './options.js';
-import { parity, type ParityDType } from './parity.js';
+import { parity, VOCAB_NAME, type ParityDType } from './parity.js';
 import { registerStages } from './stages.js';
 
 export function buildProgram(print: (line: string) => void): Command {
@@ -46,6 +50,49 @@ export function buildProgram(print: (line: string) => void): Command {
     .action((o) => generateOne(o, print));
 
   registerStages(program, print);
+
+  const t = TeacherConfigSchema.parse({});
+  program
+    .command('train-teacher')
+    .description("train a teacher (DiT + text tower jointly) on a world with micro_diffusion's EDM objective; exports a model folder")
+    .addOption(new Option('--world <name>', 'the world to learn').choices(['shapes']).default('shapes'))
+    .requiredOption('--out <dir>', 'model folder to write (resumes if it holds a checkpoint)')
+    .requiredOption('--vocab <file>', 'bpe_simple_vocab_16e6.txt.gz (the manifest names it; found again via CDISTILL_DATA_DIR or shared/data)')
+    .option('--steps <n>', 'optimizer steps', positiveInt, t.steps)
+    .option('--batch-size <n>', 'images per step', positiveInt, t.batchSize)
+    .option('--lr <lr>', 'AdamW learning rate', finiteNumber, t.lr)
+    .option('--weight-decay <wd>', 'AdamW weight decay', finiteNumber, t.weightDecay)
+    .option('--warmup-steps <n>', 'linear warmup steps', nonNegativeInt, t.warmupSteps)
+    .option('--grad-clip <norm>', 'gradient-norm clip', finiteNumber, t.gradClip)
+    .option('--ema <mu>', 'EMA decay of the exported weights', finiteNumber, t.ema)
+    .option('--caption-dropout <p>', 'share of captions replaced by the zero embedding', finiteNumber, t.captionDropout)
+    .option('--mask-ratio <r>', 'patch masking ratio (0 = off)', finiteNumber, t.maskRatio)
+    .option('--seed <n>', 'seed of weights, data and noise', nonNegativeInt, t.seed)
+    .option('--checkpoint-every <n>', 'checkpoint every n steps', positiveInt, t.checkpointEvery)
+    .option('--threads <n>', 'CPU threads for libtorch', positiveInt)
+    .option('--device <device>', 'cpu, cuda or cuda:N', defaultDevice())
+    .action(async (o) => {
+      if (o.threads) setNumThreads(o.threads);
+      const { world, out, vocab, device, threads: _t, ...rest } = o;
+      const parsed = TeacherConfigSchema.safeParse(rest);
+      if (!parsed.success) throw new Error(formatIssues('train-teacher options', parsed.error));
+      const r = await trainTeacher({ world, out, vocab, device, config: parsed.data }, print);
+      print(`train-teacher: ${r.step} steps; model folder ${r.dir}`);
+    });
+
+  program
+    .command('demo')
+    .description('the embedded default end to end on this machine: bundled shapes teacher → dataset → distilled student → evaluation → report.html + metrics.json')
+    .option('--out <dir>', 'output folder', 'demo-out')
+    .option('--quick', 'a one-minute run that checks the path, not quality', false)
+    .option('--teacher <dir>', 'teacher model folder (default: the bundled shapes teacher)')
+    .option('--vocab <file>', 'bpe_simple_vocab_16e6.txt.gz (default: found via CDISTILL_DATA_DIR or shared/data)')
+    .option('--threads <n>', 'CPU threads for libtorch', positiveInt)
+    .option('--device <device>', 'cpu, cuda or cuda:N', defaultDevice())
+    .action(async (o) => {
+      if (o.threads) setNumThreads(o.threads);
+      await demo({ out: o.out, quick: o.quick, teacher: o.teacher, device: o.device, vocab: o.vocab ?? dataFilePath(process.cwd(), VOCAB_NAME) }, print);
+    });
 
   program
     .command('pipeline')

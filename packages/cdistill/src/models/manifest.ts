@@ -13,6 +13,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 
+import { fileURLToPath } from 'node:url';
+
 import { z } from 'zod';
 
 export const MANIFEST_FILE = 'cdistill-model.json';
@@ -105,3 +107,22 @@ export function readManifest(path: string): { manifest: Manifest; dir: string; f
 export function partPath(dir: string, p: string): string {
   return isAbsolute(p) ? p : join(dir, p);
 }
+
+/**
+ * A shared data file (the CLIP BPE vocabulary) named by a manifest: beside the manifest, else in
+ * $CDISTILL_DATA_DIR, else in the `shared/data` folder beside this checkout (where the project's
+ * tests and demo find it). The project does not commit copies of these files.
+ */
+export function dataFilePath(dir: string, p: string): string {
+  const candidates = [partPath(dir, p)];
+  if (!isAbsolute(p)) {
+    if (process.env.CDISTILL_DATA_DIR) candidates.push(join(process.env.CDISTILL_DATA_DIR, p));
+    candidates.push(join(REPO_ROOT, '..', 'shared', 'data', p));
+  }
+  const found = candidates.find((c) => existsSync(c));
+  if (found === undefined) throw new Error(`${p}: not found (looked in ${candidates.join(', ')}); set CDISTILL_DATA_DIR to the folder holding it`);
+  return found;
+}
+
+// dist/src/models/manifest.js → the repository root is five levels up.
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', '..');

@@ -62,3 +62,4 @@ export const ShapesWorld = {
   detect: detectScene,
   score: scoreImages,
 } as const;
+export * from './teacher-model.js';

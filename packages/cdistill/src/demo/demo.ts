@@ -1,0 +1,135 @@
+// `cdistill demo` (= `npm run demo`): the whole system on the embedded default, with no downloads and
+// no GPU. The bundled shapes teacher makes a dataset, a student is consistency-distilled from it,
+// every sampler is scored by reading its images back into attributes, and one folder gets
+// report.html and metrics.json.
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import * as torch from '@cdistill/torch';
+
+import { writePromptList } from '../data/prompts.js';
+import { MANIFEST_FILE, readManifest } from '../models/manifest.js';
+import { generateDataset } from '../pipeline/generate.js';
+import { tile, writeRgbPng } from '../pipeline/images.js';
+import { writeReport } from '../pipeline/report.js';
+import { grid } from '../pipeline/sample.js';
+import { loadStudent } from '../pipeline/student.js';
+import { train } from '../pipeline/train.js';
+import { TrainConfigSchema, type TrainConfig } from '../training/config.js';
+import { writeJsonAtomic } from '../util/fs.js';
+import { renderToTensor, samplePrompts, shapesTeacherManifest } from '../worlds/shapes/index.js';
+import { evaluate, type EvalSet } from './evaluate.js';
+
+/** The bundled teacher (trained by `cdistill train-teacher`, see README). */
+export const BUNDLED_TEACHER = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'teachers', 'shapes');
+
+export interface DemoSize {
+  dataPrompts: number;
+  generateSteps: number;
+  evalTrainPrompts: number;
+  evalHeldOutPrompts: number;
+  batch: number;
+  /** The demo's tuned distillation (the real-model defaults stay the seed's recipe). */
+  distill: Partial<TrainConfig>;
+}
+
+export const DEMO_FULL: DemoSize = {
+  dataPrompts: 256,
+  generateSteps: 30,
+  evalTrainPrompts: 64,
+  evalHeldOutPrompts: 32,
+  batch: 64,
+  distill: { numScales: 18, targetEma: 0.95, lr: 5e-5, warmupSteps: 20, steps: 250, batchSize: 32, gradAccumulation: 1, checkpointEvery: 50, validateEvery: 50, precision: 'fp32' },
+};
+
+export const DEMO_QUICK: DemoSize = {
+  dataPrompts: 8,
+  generateSteps: 4,
+  evalTrainPrompts: 6,
+  evalHeldOutPrompts: 2,
+  batch: 8,
+  distill: { numScales: 18, targetEma: 0.95, lr: 5e-5, warmupSteps: 1, steps: 3, batchSize: 4, gradAccumulation: 1, checkpointEvery: 3, validateEvery: 3, precision: 'fp32' },
+};
+
+export interface DemoOptions {
+  out: string;
+  quick: boolean;
+  teacher?: string;
+  device: string;
+  vocab: string;
+}
+
+function teacherDir(o: DemoOptions, print: (l: string) => void): string {
+  const dir = o.teacher ?? BUNDLED_TEACHER;
+  if (existsSync(join(dir, MANIFEST_FILE))) return dir;
+  if (!o.quick) {
+    throw new Error(
+      `demo: no teacher at ${dir}. Train the bundled one with: cdistill train-teacher --world shapes --out ${dir} --vocab <bpe_simple_vocab_16e6.txt.gz>`,
+    );
+  }
+  // --quick checks the path, not quality: an untrained teacher of the same architecture will do.
+  const random = join(o.out, 'teacher-untrained');
+  mkdirSync(random, { recursive: true });
+  writeJsonAtomic(join(random, MANIFEST_FILE), shapesTeacherManifest(resolve(o.vocab)));
+  print(`demo: no teacher at ${dir}; --quick uses an untrained one`);
+  return random;
+}
+
+export async function demo(o: DemoOptions, print: (l: string) => void): Promise<{ report: string; metrics: string }> {
+  const t0 = performance.now();
+  const size = o.quick ? DEMO_QUICK : DEMO_FULL;
+  const out = resolve(o.out);
+  mkdirSync(out, { recursive: true });
+  const teacher = teacherDir(o, print);
+  const guidance = readManifest(teacher).manifest.sampling?.guidance ?? 3;
+
+  // 1. prompts of the world's training split → the teacher's dataset
+  const data = samplePrompts(size.dataPrompts, 1, { split: 'train' });
+  writePromptList(join(out, 'prompts_to_generate.json'), data.map((d) => d.prompt));
+  print(`demo: 1/4 the teacher generates ${data.length} images (${size.generateSteps} Heun steps, CFG ${guidance})`);
+  await generateDataset(
+    { model: teacher, prompts: data.map((d) => d.prompt), out: join(out, 'data'), steps: size.generateSteps, guidance, seed: 2024, batch: size.batch, shard: { index: 0, count: 1 }, device: o.device, dtype: 'float32', solver: 'heun', textDtype: 'float32' },
+    () => {},
+  );
+
+  // 2. consistency distillation
+  const config = TrainConfigSchema.parse({ ...size.distill, guidance, seed: 0 });
+  print(`demo: 2/4 distilling the student (${config.steps} steps, N = ${config.numScales}, target EMA ${config.targetEma}, lr ${config.lr})`);
+  const resume = existsSync(join(out, 'checkpoints', 'latest.json'));
+  await train({ model: teacher, data: join(out, 'data'), out, config, device: o.device, resume, quiet: false }, print);
+  if (existsSync(join(teacher, 'teacher_log.jsonl'))) copyFileSync(join(teacher, 'teacher_log.jsonl'), join(out, 'teacher_log.jsonl'));
+
+  // 3. evaluation on fixed prompts the dataset did not use, including held-out combinations
+  const evalSamples = [...samplePrompts(size.evalTrainPrompts, 101, { split: 'train' }), ...samplePrompts(size.evalHeldOutPrompts, 102, { split: 'heldout' })];
+  const set: EvalSet = { prompts: evalSamples.map((s) => s.prompt), scenes: evalSamples.map((s) => s.scene), seeds: evalSamples.map((_, i) => 50_000 + i) };
+  print(`demo: 3/4 evaluating 7 samplers on ${set.prompts.length} prompts (same noise for each)`);
+  const s = loadStudent(out, { device: o.device });
+  const result = evaluate(s.model, s.student, set, { guidance, batch: size.batch, onSampler: (n) => print(`demo:   ${n}`) });
+
+  // 4. pictures and the report: ground truth beside teacher and student images for the same prompts
+  const show = Math.min(16, set.prompts.length);
+  mkdirSync(join(out, 'world'), { recursive: true });
+  const truth = renderToTensor(set.scenes.slice(0, show));
+  await writeRgbPng(join(out, 'world', '1-ground-truth.png'), torch.tidy(() => tile(truth.add(1).div(2), 8)), 3);
+  truth.dispose();
+  const pictures = ['teacher_heun30', 'teacher_euler4', 'student_4', 'student_1'] as const;
+  for (const [k, name] of pictures.entries()) {
+    const imgs = result.images.get(name)!;
+    await writeRgbPng(join(out, 'world', `${k + 2}-${name}.png`), torch.tidy(() => tile(imgs.narrow(0, 0, show), 8)), 3);
+  }
+  writeJsonAtomic(join(out, 'world', 'prompts.json'), set.prompts.slice(0, show));
+  for (const t of result.images.values()) t.dispose();
+  s.dispose();
+  await grid({ checkpoint: out, prompts: set.prompts.slice(0, 6), stepsList: [1, 2, 4, 8], seed: 7, out: join(out, 'grid.png'), device: o.device, scale: 3 }, () => {});
+
+  const metrics = { seconds_total: (performance.now() - t0) / 1000, eval: result.eval };
+  const metricsPath = join(out, 'metrics.json');
+  writeJsonAtomic(metricsPath, metrics);
+  const report = await writeReport(out, { title: 'cdistill demo: shapes world' });
+  print(`demo: 4/4 done in ${metrics.seconds_total.toFixed(0)} s`);
+  const row = (n: keyof typeof result.eval) => `${n.padEnd(15)} all ${(result.eval[n].all * 100).toFixed(1).padStart(5)}%  ${result.eval[n].ms_per_image.toFixed(1)} ms/img`;
+  for (const n of Object.keys(result.eval) as (keyof typeof result.eval)[]) print(`  ${row(n)}`);
+  print(`report:  ${report}\nmetrics: ${metricsPath}`);
+  return { report, metrics: metricsPath };
+}

@@ -1,0 +1,24 @@
+// Options of `cdistill train-teacher`: micro_diffusion's EDM objective (log-normal σ, P_mean −0.6,
+// P_std 1.2, weight (σ² + σd²)/(σ·σd)²) with caption dropout for CFG, and optional patch masking.
+import { z } from 'zod';
+
+export const TeacherConfigSchema = z
+  .object({
+    steps: z.number().int().positive().default(6000),
+    batchSize: z.number().int().positive().default(32),
+    lr: z.number().positive().default(3e-4),
+    weightDecay: z.number().min(0).default(0),
+    warmupSteps: z.number().int().min(0).default(200),
+    gradClip: z.number().positive().default(1.0),
+    /** EMA decay of the exported weights (diffusion models sample much better from an EMA). */
+    ema: z.number().min(0).max(1).default(0.999),
+    /** Share of captions replaced by the zero embedding (the unconditional model CFG needs). */
+    captionDropout: z.number().min(0).max(1).default(0.1),
+    /** Patch masking ratio (micro_diffusion's cheap-training trick); 0 = off. */
+    maskRatio: z.number().min(0).max(0.95).default(0),
+    seed: z.number().int().min(0).default(0),
+    checkpointEvery: z.number().int().positive().default(500),
+  })
+  .strict();
+
+export type TeacherConfig = z.infer<typeof TeacherConfigSchema>;

@@ -1,0 +1,51 @@
+// One step of teacher training: the DiT and the text tower learn jointly from (image, caption)
+// pairs with the EDM loss; 10% of captions become the zero embedding so that CFG has an
+// unconditional model. Free of global state, like CdTrainer.
+import * as torch from '@cdistill/torch';
+
+import { edmLoss, type EdmConfig } from '../diffusion/edm.js';
+import type { ClipTextEncoder } from '../models/clip/encoder.js';
+import type { DiT } from '../models/microdit/index.js';
+import type { TeacherConfig } from './teacher-config.js';
+
+type Tensor = torch.Tensor;
+
+export class TeacherTrainer {
+  readonly optimizer: torch.optim.AdamW;
+  readonly rng: torch.Generator;
+  readonly params: Tensor[];
+  private readonly lrAt: (step: number) => number;
+
+  constructor(readonly dit: DiT, readonly text: ClipTextEncoder, readonly ema: { dit: DiT; tower: torch.nn.Module }, readonly cfg: TeacherConfig, readonly edm: EdmConfig, readonly device: string) {
+    this.params = [...dit.parameters(), ...text.tower.parameters()];
+    this.optimizer = new torch.optim.AdamW(this.params, { lr: cfg.lr, weightDecay: cfg.weightDecay });
+    this.lrAt = torch.optim.warmupConstant(cfg.lr, cfg.warmupSteps);
+    this.rng = new torch.Generator(cfg.seed + 7);
+  }
+
+  /** 1. encode captions (with grad), drop some to zero; 2. EDM loss; 3. clip, AdamW; 4. EMA. */
+  step(step: number, x0: Tensor, captions: string[]): { loss: number; gradNorm: number; lr: number } {
+    const loss = torch.tidy(() => {
+      const ids = this.text.tokenize(captions);
+      const y = this.text.tower.forward(ids).unsqueeze(1); // [B, 1, L, D], with grad
+      const keep = torch.rand([captions.length], { generator: this.rng }).ge(this.cfg.captionDropout).to('float32').to(this.device).reshape(-1, 1, 1, 1);
+      const yDropped = y.mul(keep);
+      const x = x0.to(this.device);
+      const l = edmLoss((xIn, cNoise, maskRatio) => this.dit.forward(xIn, cNoise, yDropped, { maskRatio, generator: this.rng }), x, this.edm, {
+        generator: this.rng,
+        maskRatio: this.cfg.maskRatio,
+        patchSize: this.dit.config.patchSize,
+      });
+      this.optimizer.zeroGrad();
+      l.backward();
+      return l.item();
+    });
+    const gradNorm = torch.optim.clipGradNorm(this.params, this.cfg.gradClip);
+    const lr = this.lrAt(step);
+    this.optimizer.lr = lr;
+    this.optimizer.step();
+    this.optimizer.zeroGrad();
+    torch.optim.lerpParameters([...this.ema.dit.parameters(), ...this.ema.tower.parameters()], this.params, 1 - this.cfg.ema);
+    return { loss, gradNorm, lr };
+  }
+}

@@ -1,0 +1,27 @@
+// The embedded default's teacher architecture: a small MicroDiT in pixel space (32×32 RGB, patch 4
+// → 64 tokens, expert-choice MoE in every 2nd block as upstream) and a small CLIP-architecture text
+// tower read through the real CLIP tokenizer (context 32: the world's captions are under 20 tokens).
+// σ_data is 0.5 here: pixels in [−1, 1] have about that spread, unlike SDXL latents (0.9).
+import type { Manifest } from '../../models/manifest.js';
+
+export const SHAPES_TEXT_CONFIG = { width: 64, heads: 2, layers: 2, context_length: 32, vocab_size: 49408, act: 'quick_gelu' };
+
+export const SHAPES_DIT_CONFIG = {
+  input_size: 32, patch_size: 4, in_channels: 3, dim: 128, depth: 4, head_dim: 32, multiple_of: 32, caption_channels: 64,
+  qkv_multipliers: [1.0], ffn_multipliers: [4.0], use_patch_mixer: true, patch_mixer_depth: 1, patch_mixer_dim: 128,
+  use_bias: false, num_experts: 4, expert_capacity: 2.0, experts_every_n: 2,
+};
+
+export const SHAPES_EDM = { sigmaData: 0.5 };
+
+/** The manifest of an untrained shapes teacher (seeded random weights). */
+export function shapesTeacherManifest(vocab: string, seed = 0): Manifest {
+  return {
+    name: 'shapes-teacher',
+    dit: { weights: null, config: SHAPES_DIT_CONFIG, seed },
+    text: { weights: null, config: SHAPES_TEXT_CONFIG, vocab, seed: seed + 1 },
+    vae: 'identity',
+    edm: SHAPES_EDM,
+    sampling: { steps: 30, guidance: 3 },
+  };
+}
