@@ -36,6 +36,19 @@ if (needTorch || needBlas) {
   }
 }
 
+// 1b. Chromium, for the report's browser test (Debian's package; playwright-core drives it).
+if (!existsSync('/usr/bin/chromium')) {
+  const apt = quiet('sh', ['-c', 'command -v apt-get']).status === 0;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (apt && isRoot) {
+    console.log('provision: apt-get install chromium (for the report test)');
+    run('apt-get', ['update', '-qq']);
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  } else {
+    process.stderr.write('provision: /usr/bin/chromium is missing; the report test needs it (apt-get install chromium)\n');
+  }
+}
+
 // 2. node_modules (their install hook builds the addon).
 if (!existsSync(join(root, 'node_modules/typescript')) || !existsSync(join(root, 'node_modules/node-addon-api'))) {
   run('npm', ['ci', '--no-audit', '--no-fund']);

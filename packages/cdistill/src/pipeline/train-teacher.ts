@@ -49,7 +49,10 @@ export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) =>
   const text = new ClipTextEncoder(model.text.tokenizer, tower);
   const ema = { dit: dit.copy().requiresGrad_(false), tower: tower.copy().requiresGrad_(false) };
   const trainer = new TeacherTrainer(dit, text, ema, cfg, model.edm, o.device);
-  const configJson = JSON.stringify({ world: o.world, ...cfg });
+  // What must match to resume: everything but the length of the run and the checkpoint interval,
+  // so a run can be extended (or cut short) without starting over.
+  const { steps: _steps, checkpointEvery: _every, ...fixed } = cfg;
+  const configJson = JSON.stringify({ world: o.world, ...fixed });
 
   // Resume: weights, EMA, optimizer moments, RNG and step from work/checkpoint.
   let step = 0;
