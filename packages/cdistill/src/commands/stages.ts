@@ -1,6 +1,4 @@
 // The pipeline stages as commands: prompts, generate, train, sample, grid, bench, report.
-import { existsSync, readFileSync } from 'node:fs';
-
 import { Command, Option } from 'commander';
 import * as torch from '@cdistill/torch';
 
@@ -11,7 +9,7 @@ import { writeReport } from '../pipeline/report.js';
 import { grid, sample } from '../pipeline/sample.js';
 import { train } from '../pipeline/train.js';
 import { defaultTrainConfig, TrainConfigSchema, type TrainConfig } from '../training/config.js';
-import { formatIssues } from '../models/manifest.js';
+import { parseWith, readJson } from '../util/json.js';
 import { collect, finiteNumber, intList, nonNegativeInt, numberList, numberPair, positiveInt } from './options.js';
 
 type Print = (line: string) => void;
@@ -173,15 +171,7 @@ export function registerStages(program: Command, print: Print): void {
 
 /** Config file, then flags given on the command line; zod fills and checks the rest. */
 export function resolveTrainConfig(o: Record<string, unknown>, cmd: Command): TrainConfig {
-  let fromFile: Record<string, unknown> = {};
-  if (typeof o.config === 'string') {
-    if (!existsSync(o.config)) throw new Error(`${o.config}: no such config file`);
-    try {
-      fromFile = JSON.parse(readFileSync(o.config, 'utf8')) as Record<string, unknown>;
-    } catch (e) {
-      throw new Error(`${o.config}: not valid JSON: ${(e as Error).message}`);
-    }
-  }
+  const fromFile = (typeof o.config === 'string' ? readJson(o.config, 'training config') : {}) as Record<string, unknown>;
   const keys = Object.keys(TrainConfigSchema.shape) as (keyof TrainConfig)[];
   const flags: Record<string, unknown> = {};
   for (const k of keys) {
@@ -189,7 +179,5 @@ export function resolveTrainConfig(o: Record<string, unknown>, cmd: Command): Tr
     if (cmd.getOptionValueSource(flag) === 'cli') flags[k] = o[flag];
     else if (!(k in fromFile) && o[flag] !== undefined) flags[k] = o[flag];
   }
-  const parsed = TrainConfigSchema.safeParse({ ...fromFile, ...flags });
-  if (!parsed.success) throw new Error(formatIssues(typeof o.config === 'string' ? o.config : 'train options', parsed.error));
-  return parsed.data;
+  return parseWith(TrainConfigSchema, { ...fromFile, ...flags }, typeof o.config === 'string' ? o.config : 'train options');
 }

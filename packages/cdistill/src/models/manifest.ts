@@ -10,12 +10,16 @@
 //     "sampling": { "steps": 30, "guidance": 5 } }
 //
 // `weights: null` builds seeded random weights (tests, benchmarks, teachers about to be trained).
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 
 import { fileURLToPath } from 'node:url';
 
 import { z } from 'zod';
+
+import { readJsonWith } from '../util/json.js';
+
+export { formatIssues } from '../util/json.js';
 
 export const MANIFEST_FILE = 'cdistill-model.json';
 
@@ -84,23 +88,10 @@ export function manifestPath(path: string): string {
   return statSync(path).isDirectory() ? join(path, MANIFEST_FILE) : path;
 }
 
-/** Zod's issues as one line each: `file: dit.weights: Expected string, received number`. */
-export function formatIssues(source: string, error: z.ZodError): string {
-  return error.issues.map((i) => `${source}: ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('\n');
-}
-
 export function readManifest(path: string): { manifest: Manifest; dir: string; file: string } {
   const file = manifestPath(path);
   if (!existsSync(file)) throw new Error(`${path}: no ${MANIFEST_FILE} in this folder`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: not valid JSON: ${(e as Error).message}`);
-  }
-  const parsed = ManifestSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(formatIssues(file, parsed.error));
-  return { manifest: parsed.data, dir: dirname(resolve(file)), file };
+  return { manifest: readJsonWith(ManifestSchema, file, 'model manifest'), dir: dirname(resolve(file)), file };
 }
 
 /** A manifest path made absolute against the manifest's folder. */

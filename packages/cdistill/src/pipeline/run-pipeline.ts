@@ -1,12 +1,12 @@
 // `cdistill pipeline --config run.json`: prompts → generate → train → grid → bench → report into
 // one folder, skipping every stage whose output is already complete (and resuming the others).
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { z } from 'zod';
 
 import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../data/prompts.js';
-import { formatIssues } from '../models/manifest.js';
+import { readJsonWith } from '../util/json.js';
 import { latestCheckpoint, readCheckpointState } from '../training/checkpoint.js';
 import { TrainConfigSchema } from '../training/config.js';
 import { bench } from './bench.js';
@@ -57,16 +57,7 @@ export const PipelineConfigSchema = z
 export type PipelineConfig = z.infer<typeof PipelineConfigSchema>;
 
 export function readPipelineConfig(path: string): PipelineConfig {
-  if (!existsSync(path)) throw new Error(`${path}: no such pipeline config`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON: ${(e as Error).message}`);
-  }
-  const parsed = PipelineConfigSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(formatIssues(path, parsed.error));
-  return parsed.data;
+  return readJsonWith(PipelineConfigSchema, path, 'pipeline config');
 }
 
 export async function runPipeline(c: PipelineConfig, print: (l: string) => void): Promise<void> {

@@ -15,6 +15,7 @@
 import * as fs from 'node:fs';
 
 import { type DType, DTYPE_BYTE_SIZE, dtypeFromSafetensors, dtypeToSafetensors, isDType } from './dtype-names.js';
+import { openForRead, readExact } from './positional-read.js';
 
 /** Same cap as the reference Rust implementation; protects us from allocating for a bogus length prefix. */
 export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
@@ -53,7 +54,7 @@ export interface SafetensorsHeader {
  * no holes, no trailing bytes) — which also catches truncated files.
  */
 export function readSafetensorsHeader(path: string): SafetensorsHeader {
-  const fd = openForRead(path);
+  const fd = openForRead(path, 'safetensors file');
   try {
     const fileSize = fs.fstatSync(fd).size;
     if (fileSize < 8) {
@@ -303,26 +304,7 @@ function encodeHeader(
 // ---------------------------------------------------------------------------
 // Small positional-I/O helpers (kept private; each format module owns its reads).
 
-function openForRead(path: string): number {
-  try {
-    return fs.openSync(path, 'r');
-  } catch (err) {
-    throw new Error(`${path}: cannot open safetensors file: ${(err as Error).message}`);
-  }
-}
 
-function readExact(fd: number, length: number, position: number, path: string, what: string): Uint8Array {
-  const buf = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const n = fs.readSync(fd, buf, done, length - done, position + done);
-    if (n === 0) {
-      throw new Error(`${path}: truncated file: wanted ${length} bytes of ${what} at offset ${position}, got ${done}`);
-    }
-    done += n;
-  }
-  return buf;
-}
 
 /** fs.writeSync may write less than asked (e.g. >2 GiB buffers on Linux), so loop. */
 function writeAll(fd: number, bytes: Uint8Array, position: number): number {

@@ -13,6 +13,7 @@
 
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
+import { openForRead, readExact } from './positional-read.js';
 
 export const ZIP_METHOD_STORED = 0;
 export const ZIP_METHOD_DEFLATE = 8;
@@ -58,7 +59,7 @@ const MAX_CENTRAL_DIRECTORY_BYTES = 256 * 1024 * 1024;
 
 /** Reads the central directory and resolves every entry's data offset. */
 export function readZipDirectory(path: string): ZipDirectory {
-  const fd = openForRead(path);
+  const fd = openForRead(path, 'zip archive');
   try {
     const fileSize = fs.fstatSync(fd).size;
     const eocd = findEndOfCentralDirectory(fd, path, fileSize);
@@ -82,7 +83,7 @@ export function readZipEntry(dir: ZipDirectory, entry: ZipEntry, maxBytes = 1 <<
   if (entry.size > maxBytes || entry.compressedSize > maxBytes) {
     throw new Error(`${where} is ${entry.size} bytes, over the ${maxBytes}-byte limit for whole-entry reads`);
   }
-  const fd = openForRead(dir.path);
+  const fd = openForRead(dir.path, 'zip archive');
   let raw: Uint8Array;
   try {
     raw = readExact(fd, entry.compressedSize, entry.dataOffset, dir.path, `zip entry '${entry.name}'`);
@@ -287,23 +288,4 @@ function readU32At(fd: number, path: string, position: number): number {
   return Buffer.from(readExact(fd, 4, position, path, 'zip signature')).readUInt32LE(0);
 }
 
-function openForRead(path: string): number {
-  try {
-    return fs.openSync(path, 'r');
-  } catch (err) {
-    throw new Error(`${path}: cannot open zip archive: ${(err as Error).message}`);
-  }
-}
 
-function readExact(fd: number, length: number, position: number, path: string, what: string): Uint8Array {
-  const buf = Buffer.alloc(length);
-  let done = 0;
-  while (done < length) {
-    const n = fs.readSync(fd, buf, done, length - done, position + done);
-    if (n === 0) {
-      throw new Error(`${path}: truncated file: wanted ${length} bytes of ${what} at offset ${position}, got ${done}`);
-    }
-    done += n;
-  }
-  return buf;
-}

@@ -1,0 +1,340 @@
+// `npm run bench -- microdit [--preset tiny|small|xl] [--threads n] [--repeats n] [--warmup n]
+//   [--device cpu|cuda] [--dtype float32|bfloat16] [--batch n] [--ref-moe einsum|gather] [--json-out file]`
+//
+// Forward and forward+backward time of MicroDiT in this TypeScript implementation vs a PyTorch
+// reference (bench/reference/microdit_ref.py, a re-implementation of micro_diffusion's DiT module
+// tree) on the same libtorch, same random weights and inputs, measured in the same run. It first
+// checks that both forwards agree (relative L2 error ≤ 1e-4 in float32), then times each side
+// (warmup, then the median of the repeats), prints a table and, last, one JSON line.
+//
+// Weights are the DiT constructor's from a seeded torch.Generator, then redrawn at unit scale:
+// upstream zero-initialises the modulation and output layers, which would make every output zero
+// and the parity check vacuous.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import * as torch from '@cdistill/torch';
+
+import { DiT, linspace, microDiTXL2, parseDitConfig, type DiTConfig } from '../src/models/microdit/index.js';
+
+type Tensor = torch.Tensor;
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository root: this file runs from packages/cdistill/dist/bench/. */
+export const repoRoot = join(here, '..', '..', '..', '..');
+export const REFERENCE_SCRIPT = join(repoRoot, 'bench', 'reference', 'microdit_ref.py');
+export const PARITY_TOL = 1e-4;
+
+// ---- configurations --------------------------------------------------------------------------
+
+/** A DiT configuration in upstream's snake_case argument names, as the Python reference takes it. */
+export type SnakeDitConfig = Record<string, number | boolean | number[]>;
+
+export interface BenchCase {
+  preset: string;
+  dit: SnakeDitConfig;
+  batch: number;
+  captionLen: number;
+  /** The batch holds [cond; uncond] halves, as forward_with_cfg builds it (captions zero in the second). */
+  cfgDoubled: boolean;
+}
+
+export function toSnakeConfig(c: DiTConfig): SnakeDitConfig {
+  const out: SnakeDitConfig = {};
+  for (const [k, v] of Object.entries(c)) out[k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`)] = v as number | boolean | number[];
+  return out;
+}
+
+function smallish(o: { inputSize: number; dim: number; depth: number; headDim: number; multipleOf: number; captionChannels: number; mixerDepth: number; mixerDim: number; experts: number }): SnakeDitConfig {
+  return {
+    input_size: o.inputSize, patch_size: 2, in_channels: 4, dim: o.dim, depth: o.depth, head_dim: o.headDim,
+    multiple_of: o.multipleOf, caption_channels: o.captionChannels, pos_interp_scale: 1.0, norm_eps: 1e-6, depth_init: true,
+    qkv_multipliers: linspace(0.5, 1.0, o.depth), ffn_multipliers: linspace(0.5, 4.0, o.depth),
+    use_patch_mixer: true, patch_mixer_depth: o.mixerDepth, patch_mixer_dim: o.mixerDim, patch_mixer_qkv_ratio: 1.0,
+    patch_mixer_mlp_ratio: 4.0, use_bias: false, num_experts: o.experts, expert_capacity: 2.0, experts_every_n: 2,
+  };
+}
+
+export type PresetName = 'tiny' | 'small' | 'xl';
+export function benchCase(preset: PresetName, batch?: number): BenchCase {
+  switch (preset) {
+    case 'tiny': // 16 tokens, MoE in the mixer and in backbone block 1: for tests (well under a second)
+      return { preset, batch: batch ?? 2, captionLen: 8, cfgDoubled: false,
+        dit: smallish({ inputSize: 8, dim: 64, depth: 3, headDim: 16, multipleOf: 32, captionChannels: 32, mixerDepth: 2, mixerDim: 48, experts: 4 }) };
+    case 'small': // 64 tokens, caption 77×256; mixer width ≠ backbone width, so the map projections run too
+      return { preset, batch: batch ?? 8, captionLen: 77, cfgDoubled: false,
+        dit: smallish({ inputSize: 16, dim: 256, depth: 6, headDim: 32, multipleOf: 256, captionChannels: 256, mixerDepth: 2, mixerDim: 192, experts: 8 }) };
+    case 'xl': // MicroDiT_XL_2 at 512 px (latent 64, pos_interp_scale 2), CFG-doubled batch 8 → 16
+      return { preset, batch: 2 * (batch ?? 8), captionLen: 77, cfgDoubled: true,
+        dit: toSnakeConfig(microDiTXL2({ inputSize: 64, posInterpScale: 2.0 })) };
+  }
+}
+
+// ---- shared with the test --------------------------------------------------------------------
+
+/** A python3 whose `import torch` works (Debian's python3-torch installs for /usr/bin/python3). */
+export function findTorchPython(): string | undefined {
+  const candidates = [process.env.PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p);
+  for (const py of new Set(candidates)) {
+    if (spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return py;
+  }
+  return undefined;
+}
+export const NO_PYTHON_MESSAGE =
+  'no python3 with torch found: the MicroDiT reference needs PyTorch on the same libtorch; run `apt-get install python3-torch` (Debian), or set PYTHON=/path/to/python';
+
+/**
+ * Redraws every parameter at unit scale, so no layer is zero and activations stay O(1): matrices
+ * N(0, 1/fan_in) (MoE experts [E, in, out]: fan_in = in), LayerNorm scales 1 + N(0, 0.1²), biases N(0, 0.1²).
+ */
+export function randomizeParameters(model: torch.nn.Module, gen: torch.Generator): void {
+  torch.noGrad(() => {
+    for (const [name, p] of model.namedParameters()) {
+      if (p.ndim === 1) p.normal_(/norm[^.]*\.weight$/.test(name) ? 1 : 0, 0.1, gen);
+      else p.normal_(0, 1 / Math.sqrt(p.ndim === 3 ? p.size(1) : p.numel / p.size(0)), gen);
+    }
+  });
+}
+
+/** x [N,C,H,W] ~ N(0,1), t [N] ~ N(0,1) (c_noise), y [N,1,L,caption_channels] ~ N(0,1). */
+export function makeInputs(bc: BenchCase, gen: torch.Generator): { x: Tensor; t: Tensor; y: Tensor } {
+  const c = bc.dit;
+  const n = bc.cfgDoubled ? bc.batch / 2 : bc.batch;
+  const size = c.input_size as number;
+  let x = torch.randn([n, c.in_channels as number, size, size], { generator: gen });
+  let t = torch.randn([n], { generator: gen });
+  let y = torch.randn([n, 1, bc.captionLen, c.caption_channels as number], { generator: gen });
+  if (bc.cfgDoubled) {
+    x = torch.cat([x, x], 0);
+    t = torch.cat([t, t], 0);
+    y = torch.cat([y, torch.zerosLike(y)], 0);
+  }
+  return { x, t, y };
+}
+
+/** ‖a − b‖₂ / ‖b‖₂, in float64 on the CPU. */
+export function relativeError(a: Tensor, b: Tensor): number {
+  return torch.tidy(() => {
+    const a64 = a.to('cpu').to('float64');
+    const b64 = b.to('cpu').to('float64');
+    return a64.sub(b64).norm().item() / b64.norm().item();
+  });
+}
+
+/** Runs the reference CLI's forward (float32) and returns its output. */
+export function referenceForward(
+  py: string,
+  files: { config: string; weights: string; inputs: string; out: string },
+  o: { device?: string; threads?: number } = {},
+): Tensor {
+  const args = [REFERENCE_SCRIPT, '--config', files.config, '--weights', files.weights, '--inputs', files.inputs, '--out', files.out, '--device', o.device ?? 'cpu'];
+  if (o.threads) args.push('--threads', String(o.threads));
+  const r = spawnSync(py, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`microdit reference forward failed (${py} ${args.join(' ')}):\n${r.stderr}`);
+  const out = torch.io.loadSafetensors(files.out).get('out');
+  if (!out) throw new Error(`${files.out}: no tensor 'out'`);
+  return out;
+}
+
+/** Writes config.json, weights.safetensors and inputs.safetensors into `dir`. */
+export function writeCase(dir: string, bc: BenchCase, model: DiT, inputs: { x: Tensor; t: Tensor; y: Tensor }) {
+  const files = { config: join(dir, 'config.json'), weights: join(dir, 'weights.safetensors'), inputs: join(dir, 'inputs.safetensors'), out: join(dir, 'ref_out.safetensors') };
+  writeFileSync(files.config, JSON.stringify({ dit_config: bc.dit }));
+  torch.io.saveSafetensors(files.weights, model.stateDict());
+  torch.io.saveSafetensors(files.inputs, inputs);
+  return files;
+}
+
+// ---- the benchmark ----------------------------------------------------------------------------
+
+interface Options {
+  preset: PresetName;
+  threads: number;
+  repeats: number;
+  warmup: number;
+  device: 'cpu' | 'cuda';
+  dtype: 'float32' | 'bfloat16';
+  batch?: number;
+  refMoe: 'einsum' | 'gather';
+  jsonOut?: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { preset: 'small', threads: availableParallelism(), repeats: 5, warmup: 2, device: 'cpu', dtype: 'float32', refMoe: 'einsum' };
+  const fail = (m: string): never => {
+    console.error(`bench microdit: ${m}`);
+    console.error('usage: npm run bench -- microdit [--preset tiny|small|xl] [--threads n] [--repeats n] [--warmup n] [--device cpu|cuda] [--dtype float32|bfloat16] [--batch n] [--ref-moe einsum|gather] [--json-out file]');
+    process.exit(2);
+  };
+  const int = (flag: string, v: string | undefined, min: number) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) fail(`${flag} needs an integer ≥ ${min}, got ${v}`);
+    return n;
+  };
+  const oneOf = <T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T => {
+    if (!allowed.includes(v as T)) fail(`${flag} must be one of ${allowed.join(', ')}, got ${v}`);
+    return v as T;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i] as string;
+    const [name, inline] = flag.includes('=') ? (flag.split(/=(.*)/s, 2) as [string, string]) : [flag, undefined];
+    const value = () => inline ?? argv[++i];
+    switch (name) {
+      case '--preset': o.preset = oneOf(name, value(), ['tiny', 'small', 'xl'] as const); break;
+      case '--threads': o.threads = int(name, value(), 1); break;
+      case '--repeats': o.repeats = int(name, value(), 1); break;
+      case '--warmup': o.warmup = int(name, value(), 0); break;
+      case '--device': o.device = oneOf(name, value(), ['cpu', 'cuda'] as const); break;
+      case '--dtype': o.dtype = oneOf(name, value(), ['float32', 'bfloat16'] as const); break;
+      case '--batch': o.batch = int(name, value(), 1); break;
+      case '--ref-moe': o.refMoe = oneOf(name, value(), ['einsum', 'gather'] as const); break;
+      case '--json-out': o.jsonOut = value() ?? fail('--json-out needs a file'); break;
+      default: fail(`unknown argument ${flag}`);
+    }
+  }
+  if (o.preset === 'xl' && o.device === 'cpu') {
+    console.error('bench microdit: --preset xl (MicroDiT_XL_2, 1.16B parameters, latent 64, CFG-doubled batch 16) is a GPU benchmark; it would take minutes per step on a CPU. Use --device cuda, or --preset small on the CPU.');
+    process.exit(2);
+  }
+  if (o.device === 'cuda' && !torch.cuda.isAvailable()) fail('--device cuda, but this libtorch build sees no CUDA device');
+  return o;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+interface Timings {
+  forward_ms: number;
+  fwd_bwd_ms: number;
+  forward_all_ms: number[];
+  fwd_bwd_all_ms: number[];
+}
+
+function timeOurs(model: DiT, inputs: { x: Tensor; t: Tensor; y: Tensor }, o: Options): Timings {
+  const device = o.device === 'cuda' ? 'cuda:0' : 'cpu';
+  const sync = () => {
+    if (o.device === 'cuda') torch.cuda.synchronize();
+  };
+  const params = model.parameters();
+  const ac = { device, dtype: 'bfloat16' as const, enabled: o.device === 'cuda' && o.dtype !== 'float32' };
+  const fwd = () => torch.autocast(ac, () => model.forward(inputs.x, inputs.t, inputs.y).sample);
+  const timed = (fn: () => void): number[] => {
+    const out: number[] = [];
+    for (let i = 0; i < o.warmup + o.repeats; i++) {
+      for (const p of params) p.grad = undefined;
+      sync();
+      const t0 = process.hrtime.bigint();
+      torch.tidy(fn);
+      sync();
+      if (i >= o.warmup) out.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    return out;
+  };
+  const fw = timed(() => void torch.noGrad(fwd));
+  const fb = timed(() => fwd().float().square().sum().backward());
+  for (const p of params) p.grad = undefined;
+  return { forward_ms: median(fw), fwd_bwd_ms: median(fb), forward_all_ms: fw, fwd_bwd_all_ms: fb };
+}
+
+interface PythonTimings extends Timings {
+  torch_version: string;
+  threads: number;
+  sdpa: boolean;
+  moe: string;
+  forward_peak_mb?: number;
+  fwd_bwd_peak_mb?: number;
+}
+
+function timePython(py: string, files: { config: string; weights: string; inputs: string }, o: Options): PythonTimings {
+  const spec = { warmup: o.warmup, repeats: o.repeats, backward: true, threads: o.threads, device: o.device, dtype: o.dtype, moe: o.refMoe };
+  const args = [REFERENCE_SCRIPT, '--config', files.config, '--weights', files.weights, '--inputs', files.inputs, '--bench', JSON.stringify(spec)];
+  const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`python reference bench failed:\n${r.stderr}`);
+  const last = r.stdout.trim().split('\n').pop() as string;
+  return JSON.parse(last) as PythonTimings;
+}
+
+function main(): void {
+  const o = parseArgs(process.argv.slice(2));
+  const py = findTorchPython();
+  if (!py) {
+    console.error(`bench microdit: ${NO_PYTHON_MESSAGE}`);
+    process.exit(1);
+  }
+  torch.setNumThreads(o.threads);
+  const bc = benchCase(o.preset, o.batch);
+  const cfg = parseDitConfig(bc.dit, `preset ${o.preset}`);
+  const device = o.device === 'cuda' ? 'cuda:0' : 'cpu';
+  const dir = mkdtempSync(join(tmpdir(), 'microdit-bench-'));
+  try {
+    const gen = new torch.Generator(0);
+    const model = new DiT(cfg, { generator: gen });
+    randomizeParameters(model, gen);
+    const cpuInputs = torch.tidy(() => makeInputs(bc, gen));
+    for (const t of Object.values(cpuInputs)) torch.keep(t);
+    const files = writeCase(dir, bc, model, cpuInputs);
+    const params = model.parameterCount();
+
+    // 1. parity, float32 on the bench device
+    model.to({ device });
+    let inputs = { x: torch.keep(cpuInputs.x.to(device)), t: torch.keep(cpuInputs.t.to(device)), y: torch.keep(cpuInputs.y.to(device)) };
+    const relErr = torch.tidy(() => {
+      const ours = torch.noGrad(() => model.forward(inputs.x, inputs.t, inputs.y).sample);
+      const ref = referenceForward(py, files, { device: o.device, threads: o.threads });
+      return relativeError(ours, ref);
+    });
+    const shape = `dim ${cfg.dim}, depth ${cfg.depth}, mixer ${cfg.patchMixerDepth}×${cfg.patchMixerDim}, ${(cfg.inputSize / cfg.patchSize) ** 2} tokens, caption ${bc.captionLen}×${cfg.captionChannels}, batch ${bc.batch}${bc.cfgDoubled ? ' (CFG-doubled)' : ''}, ${(params / 1e6).toFixed(2)}M params`;
+    console.log(`MicroDiT ${o.preset} (${shape}); ${o.device} ${o.dtype}, ${o.threads} thread(s), warmup ${o.warmup}, median of ${o.repeats}`);
+    console.log(`parity (float32 forward, ours vs python): relative L2 error ${relErr.toExponential(2)} (tolerance ${PARITY_TOL})`);
+    if (!(relErr <= PARITY_TOL)) {
+      console.error(`bench microdit: parity FAILED: relative error ${relErr} > ${PARITY_TOL}; timings would compare different computations`);
+      process.exitCode = 1;
+      return;
+    }
+
+    // 2. timings (ours first, then the Python process; never both at once)
+    if (o.dtype !== 'float32') {
+      model.to({ dtype: o.dtype });
+      inputs = { x: torch.keep(inputs.x.to(o.dtype)), t: inputs.t, y: torch.keep(inputs.y.to(o.dtype)) };
+    }
+    const ours = timeOurs(model, inputs, o);
+    const python = timePython(py, files, o);
+
+    const result = {
+      bench: 'microdit',
+      config: {
+        preset: o.preset, input_size: cfg.inputSize, patch_size: cfg.patchSize, in_channels: cfg.inChannels, dim: cfg.dim, depth: cfg.depth,
+        head_dim: cfg.headDim, patch_mixer_depth: cfg.patchMixerDepth, patch_mixer_dim: cfg.patchMixerDim, num_experts: cfg.numExperts,
+        experts_every_n: cfg.expertsEveryN, caption_len: bc.captionLen, caption_channels: cfg.captionChannels, batch: bc.batch,
+        cfg_doubled: bc.cfgDoubled, params, device: o.device, dtype: o.dtype, warmup: o.warmup, repeats: o.repeats, ref_moe: python.moe,
+      },
+      libtorch: torch.buildInfo().torchVersion,
+      python_torch: python.torch_version,
+      python_sdpa: python.sdpa,
+      threads: o.threads,
+      forward_ms: { ours: ours.forward_ms, python: python.forward_ms },
+      fwd_bwd_ms: { ours: ours.fwd_bwd_ms, python: python.fwd_bwd_ms },
+      forward_ratio: ours.forward_ms / python.forward_ms,
+      fwd_bwd_ratio: ours.fwd_bwd_ms / python.fwd_bwd_ms,
+      parity_rel_err: relErr,
+      ...(python.forward_peak_mb !== undefined ? { python_peak_mb: { forward: python.forward_peak_mb, fwd_bwd: python.fwd_bwd_peak_mb } } : {}),
+      samples_ms: { ours: { forward: ours.forward_all_ms, fwd_bwd: ours.fwd_bwd_all_ms }, python: { forward: python.forward_all_ms, fwd_bwd: python.fwd_bwd_all_ms } },
+    };
+    const row = (label: string, a: number, b: number) =>
+      `${label.padEnd(18)}${a.toFixed(1).padStart(11)}${b.toFixed(1).padStart(13)}${(a / b).toFixed(2).padStart(9)}`;
+    console.log(`${''.padEnd(18)}${'ours (ms)'.padStart(11)}${'python (ms)'.padStart(13)}${'ratio'.padStart(9)}   (goal ratio ≤ 1.0)`);
+    console.log(row('forward', ours.forward_ms, python.forward_ms));
+    console.log(row('forward+backward', ours.fwd_bwd_ms, python.fwd_bwd_ms));
+    console.log(`python: torch ${python.torch_version}, ${python.threads} thread(s), ${python.sdpa ? 'F.scaled_dot_product_attention' : 'attention in math form (no SDPA in this torch)'}, MoE ${python.moe}; ours: libtorch ${result.libtorch}`);
+    if (python.forward_peak_mb !== undefined) console.log(`python CUDA peak memory: forward ${python.forward_peak_mb.toFixed(0)} MiB, forward+backward ${python.fwd_bwd_peak_mb?.toFixed(0)} MiB`);
+    const line = JSON.stringify(result);
+    if (o.jsonOut) writeFileSync(o.jsonOut, `${line}\n`);
+    console.log(line);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main();
