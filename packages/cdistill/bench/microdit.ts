@@ -15,6 +15,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 import * as torch from '@cdistill/torch';
 
@@ -64,8 +66,9 @@ export function benchCase(preset: PresetName, batch?: number): BenchCase {
     case 'tiny': // 16 tokens, MoE in the mixer and in backbone block 1: for tests (well under a second)
       return { preset, batch: batch ?? 2, captionLen: 8, cfgDoubled: false,
         dit: smallish({ inputSize: 8, dim: 64, depth: 3, headDim: 16, multipleOf: 32, captionChannels: 32, mixerDepth: 2, mixerDim: 48, experts: 4 }) };
-    case 'small': // 64 tokens, caption 77×256; mixer width ≠ backbone width, so the map projections run too
-      return { preset, batch: batch ?? 8, captionLen: 77, cfgDoubled: false,
+    case 'small': // 64 tokens, caption 77×256; mixer width ≠ backbone width, so the map projections run too.
+      // Batch 4: one forward is ~80 ms of CPU time on one core (~40 ms on two).
+      return { preset, batch: batch ?? 4, captionLen: 77, cfgDoubled: false,
         dit: smallish({ inputSize: 16, dim: 256, depth: 6, headDim: 32, multipleOf: 256, captionChannels: 256, mixerDepth: 2, mixerDim: 192, experts: 8 }) };
     case 'xl': // MicroDiT_XL_2 at 512 px (latent 64, pos_interp_scale 2), CFG-doubled batch 8 → 16
       return { preset, batch: 2 * (batch ?? 8), captionLen: 77, cfgDoubled: true,
@@ -203,6 +206,16 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
+/**
+ * A full V8 collection now. Writing the case files leaves tens of MB of ArrayBuffers as garbage
+ * (tensor bytes); collected in the middle of the timed loop, their release showed up as 100+ ms of
+ * system time per forward on our side (measured: 305 ms vs 129 ms wall for the small forward).
+ */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 interface Timings {
@@ -210,6 +223,9 @@ interface Timings {
   fwd_bwd_ms: number;
   forward_all_ms: number[];
   fwd_bwd_all_ms: number[];
+  /** Median CPU time of the whole process (all threads) per iteration. */
+  forward_cpu_ms: number;
+  fwd_bwd_cpu_ms: number;
 }
 
 function timeOurs(model: DiT, inputs: { x: Tensor; t: Tensor; y: Tensor }, o: Options): Timings {
@@ -220,22 +236,31 @@ function timeOurs(model: DiT, inputs: { x: Tensor; t: Tensor; y: Tensor }, o: Op
   const params = model.parameters();
   const ac = { device, dtype: 'bfloat16' as const, enabled: o.device === 'cuda' && o.dtype !== 'float32' };
   const fwd = () => torch.autocast(ac, () => model.forward(inputs.x, inputs.t, inputs.y).sample);
-  const timed = (fn: () => void): number[] => {
-    const out: number[] = [];
+  const timed = (fn: () => void): { wall: number[]; cpu: number[] } => {
+    const wall: number[] = [];
+    const cpu: number[] = [];
     for (let i = 0; i < o.warmup + o.repeats; i++) {
       for (const p of params) p.grad = undefined;
       sync();
+      const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
       torch.tidy(fn);
       sync();
-      if (i >= o.warmup) out.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (i >= o.warmup) {
+        wall.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        const c = process.cpuUsage(c0);
+        cpu.push((c.user + c.system) / 1e3);
+      }
     }
-    return out;
+    return { wall, cpu };
   };
   const fw = timed(() => void torch.noGrad(fwd));
   const fb = timed(() => fwd().float().square().sum().backward());
   for (const p of params) p.grad = undefined;
-  return { forward_ms: median(fw), fwd_bwd_ms: median(fb), forward_all_ms: fw, fwd_bwd_all_ms: fb };
+  return {
+    forward_ms: median(fw.wall), fwd_bwd_ms: median(fb.wall), forward_all_ms: fw.wall, fwd_bwd_all_ms: fb.wall,
+    forward_cpu_ms: median(fw.cpu), fwd_bwd_cpu_ms: median(fb.cpu),
+  };
 }
 
 interface PythonTimings extends Timings {
@@ -295,6 +320,7 @@ function main(): void {
     }
 
     // 2. timings (ours first, then the Python process; never both at once)
+    collectGarbage();
     if (o.dtype !== 'float32') {
       model.to({ dtype: o.dtype });
       inputs = { x: torch.keep(inputs.x.to(o.dtype)), t: inputs.t, y: torch.keep(inputs.y.to(o.dtype)) };
@@ -319,6 +345,18 @@ function main(): void {
       forward_ratio: ours.forward_ms / python.forward_ms,
       fwd_bwd_ratio: ours.fwd_bwd_ms / python.fwd_bwd_ms,
       parity_rel_err: relErr,
+      // Process CPU time per iteration (all threads): on a busy machine wall time also measures the
+      // neighbours; CPU time is what to compare there.
+      ...(o.device === 'cpu'
+        ? {
+            cpu_ms: {
+              forward: { ours: ours.forward_cpu_ms, python: python.forward_cpu_ms },
+              fwd_bwd: { ours: ours.fwd_bwd_cpu_ms, python: python.fwd_bwd_cpu_ms },
+              forward_ratio: ours.forward_cpu_ms / python.forward_cpu_ms,
+              fwd_bwd_ratio: ours.fwd_bwd_cpu_ms / python.fwd_bwd_cpu_ms,
+            },
+          }
+        : {}),
       ...(python.forward_peak_mb !== undefined ? { python_peak_mb: { forward: python.forward_peak_mb, fwd_bwd: python.fwd_bwd_peak_mb } } : {}),
       samples_ms: { ours: { forward: ours.forward_all_ms, fwd_bwd: ours.fwd_bwd_all_ms }, python: { forward: python.forward_all_ms, fwd_bwd: python.fwd_bwd_all_ms } },
     };
@@ -327,6 +365,10 @@ function main(): void {
     console.log(`${''.padEnd(18)}${'ours (ms)'.padStart(11)}${'python (ms)'.padStart(13)}${'ratio'.padStart(9)}   (goal ratio ≤ 1.0)`);
     console.log(row('forward', ours.forward_ms, python.forward_ms));
     console.log(row('forward+backward', ours.fwd_bwd_ms, python.fwd_bwd_ms));
+    if (o.device === 'cpu') {
+      console.log(row('forward, CPU ms', ours.forward_cpu_ms, python.forward_cpu_ms));
+      console.log(row('fwd+bwd, CPU ms', ours.fwd_bwd_cpu_ms, python.fwd_bwd_cpu_ms));
+    }
     console.log(`python: torch ${python.torch_version}, ${python.threads} thread(s), ${python.sdpa ? 'F.scaled_dot_product_attention' : 'attention in math form (no SDPA in this torch)'}, MoE ${python.moe}; ours: libtorch ${result.libtorch}`);
     if (python.forward_peak_mb !== undefined) console.log(`python CUDA peak memory: forward ${python.forward_peak_mb.toFixed(0)} MiB, forward+backward ${python.fwd_bwd_peak_mb?.toFixed(0)} MiB`);
     const line = JSON.stringify(result);

@@ -27,8 +27,9 @@ function attend(q: Tensor, k: Tensor, v: Tensor, heads: number, eps: number): Te
   const [b, lq, hidden] = q.shape as [number, number, number];
   const lk = k.size(1);
   const hd = hidden / heads;
-  const qn = torch.layerNorm(q, [hidden], undefined, undefined, eps).view(b, lq, heads, hd).transpose(1, 2);
-  const kn = torch.layerNorm(k, [hidden], undefined, undefined, eps).view(b, lk, heads, hd).transpose(1, 2);
+  // Under autocast LayerNorm returns float32: cast back as upstream does, so attention runs in bf16.
+  const qn = torch.layerNorm(q, [hidden], undefined, undefined, eps).to(q.dtype).view(b, lq, heads, hd).transpose(1, 2);
+  const kn = torch.layerNorm(k, [hidden], undefined, undefined, eps).to(k.dtype).view(b, lk, heads, hd).transpose(1, 2);
   const vh = v.reshape(b, lk, heads, hd).transpose(1, 2);
   return torch.scaledDotProductAttention(qn, kn, vh).transpose(1, 2).reshape(b, lq, hidden);
 }
