@@ -69,6 +69,7 @@ export function buildProgram(print: (line: string) => void): Command {
     .option('--mask-ratio <r>', 'patch masking ratio (0 = off)', finiteNumber, t.maskRatio)
     .option('--seed <n>', 'seed of weights, data and noise', nonNegativeInt, t.seed)
     .option('--checkpoint-every <n>', 'checkpoint every n steps', positiveInt, t.checkpointEvery)
+    .addOption(new Option('--export-weights <which>', 'weights the exported teacher gets').choices(['ema', 'raw']).default(t.exportWeights))
     .option('--threads <n>', 'CPU threads for libtorch', positiveInt)
     .option('--device <device>', 'cpu, cuda or cuda:N', defaultDevice())
     .action(async (o) => {

@@ -51,7 +51,7 @@ export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) =>
   const trainer = new TeacherTrainer(dit, text, ema, cfg, model.edm, o.device);
   // What must match to resume: everything but the length of the run and the checkpoint interval,
   // so a run can be extended (or cut short) without starting over.
-  const { steps: _steps, checkpointEvery: _every, ...fixed } = cfg;
+  const { steps: _steps, checkpointEvery: _every, exportWeights: _export, ...fixed } = cfg;
   const configJson = JSON.stringify({ world: o.world, ...fixed });
 
   // Resume: weights, EMA, optimizer moments, RNG and step from work/checkpoint.
@@ -109,7 +109,10 @@ export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) =>
     if (step % cfg.checkpointEvery === 0 || step === cfg.steps) saveCheckpoint();
   }
   bar?.stop();
-  if (step >= cfg.steps) exportTeacher(o.out, initManifest, ema, vocabName, { steps: step, seconds: (performance.now() - t0) / 1000, config: cfg });
+  if (step >= cfg.steps) {
+    const weights = cfg.exportWeights === 'ema' ? ema : { dit, tower };
+    exportTeacher(o.out, initManifest, weights, vocabName, { steps: step, exported: cfg.exportWeights, secondsThisProcess: (performance.now() - t0) / 1000, config: cfg });
+  }
   model.dispose();
   ema.dit.dispose();
   ema.tower.dispose();

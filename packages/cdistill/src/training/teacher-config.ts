@@ -18,6 +18,8 @@ export const TeacherConfigSchema = z
     maskRatio: z.number().min(0).max(0.95).default(0),
     seed: z.number().int().min(0).default(0),
     checkpointEvery: z.number().int().positive().default(500),
+    /** Which weights the exported teacher gets: the EMA (default) or the last raw weights. */
+    exportWeights: z.enum(['ema', 'raw']).default('ema'),
   })
   .strict();
 
