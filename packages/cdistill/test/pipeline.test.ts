@@ -145,3 +145,19 @@ test('train: resume after kill -9 ends bit-identical to an uninterrupted run', a
   const steps = readFileSync(logPath, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
   assert.deepEqual(steps, Array.from({ length: 40 }, (_, i) => i + 1), 'the log has each step once');
 });
+
+test('generate --shard i/n: two shards into one folder make the same images as one run', () => {
+  const root = mkdtempSync(join(tmpdir(), 'cdistill-shard-'));
+  const model = tinyModelDir();
+  const promptsFile = join(root, 'prompts.json');
+  writeFileSync(promptsFile, JSON.stringify(PROMPTS));
+  const gen = (out: string, extra: string[]) => run(['generate', '--model', model, '--prompts', promptsFile, '--out', out, '--steps', '2', '--device', 'cpu', ...extra]);
+  assert.equal(gen(join(root, 'one'), []).status, 0);
+  for (const s of ['0/2', '1/2']) assert.equal(gen(join(root, 'sharded'), ['--shard', s]).status, 0);
+  const names = readdirSync(join(root, 'one', 'images')).sort();
+  assert.deepEqual(readdirSync(join(root, 'sharded', 'images')).sort(), names);
+  for (const n of names) assert.ok(readFileSync(join(root, 'one', 'images', n)).equals(readFileSync(join(root, 'sharded', 'images', n))), n);
+  const shard0 = JSON.parse(readFileSync(join(root, 'sharded', 'captions-shard-0-of-2.json'), 'utf8')) as Record<string, string>;
+  assert.deepEqual(Object.keys(shard0).sort(), ['000000.png', '000002.png', '000004.png']);
+  assert.equal(gen(join(root, 'bad'), ['--shard', '2/2']).status, 1);
+});

@@ -40,7 +40,7 @@ export const DEMO_FULL: DemoSize = {
   evalTrainPrompts: 64,
   evalHeldOutPrompts: 32,
   batch: 64,
-  distill: { numScales: 18, targetEma: 0.95, lr: 5e-5, warmupSteps: 20, steps: 250, batchSize: 32, gradAccumulation: 1, checkpointEvery: 50, validateEvery: 50, precision: 'fp32' },
+  distill: { numScales: 18, targetEma: 0.95, lr: 2e-5, warmupSteps: 20, steps: 250, batchSize: 32, gradAccumulation: 1, checkpointEvery: 50, validateEvery: 50, precision: 'fp32' },
 };
 
 export const DEMO_QUICK: DemoSize = {

@@ -12,7 +12,7 @@ import { decodeImages, encodePrompts, teacherSample, type TeacherSolverName } fr
 import { writeJsonAtomic } from '../util/fs.js';
 import { progress } from '../util/progress.js';
 import { writeImagePng } from './images.js';
-import { ensureDirs, imageName, readCaptions, scanLatentShards, shardName } from './teacher-data.js';
+import { ensureDirs, imageName, scanLatentShards, shardName } from './teacher-data.js';
 
 export interface GenerateOptions {
   model: string;
@@ -101,10 +101,10 @@ export async function generateDataset(o: GenerateOptions, print: (l: string) => 
   }
 }
 
+/** This run's own captions file (one per shard), to be extended batch by batch. */
 function readCaptionsOf(dir: string, file: string): Record<string, string> {
   const path = join(dir, file);
-  if (!existsSync(path)) return {};
-  return Object.fromEntries(file === 'captions.json' ? readCaptions(dir) : Object.entries(JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>));
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>) : {};
 }
 
 async function generateBatch(model: TextToImageModel, o: GenerateOptions, indices: number[], steps: number, guidance: number): Promise<void> {
