@@ -69,6 +69,8 @@ export function buildProgram(print: (line: string) => void): Command {
     .option('--mask-ratio <r>', 'patch masking ratio (0 = off)', finiteNumber, t.maskRatio)
     .option('--seed <n>', 'seed of weights, data and noise', nonNegativeInt, t.seed)
     .option('--checkpoint-every <n>', 'checkpoint every n steps', positiveInt, t.checkpointEvery)
+    .option('--p-mean <m>', "log-normal σ mean of the loss (default: the model's, -0.6)", finiteNumber)
+    .option('--p-std <s>', "log-normal σ std of the loss (default: the model's, 1.2)", finiteNumber)
     .addOption(new Option('--export-weights <which>', 'weights the exported teacher gets').choices(['ema', 'raw']).default(t.exportWeights))
     .option('--threads <n>', 'CPU threads for libtorch', positiveInt)
     .option('--device <device>', 'cpu, cuda or cuda:N', defaultDevice())

@@ -48,10 +48,11 @@ export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) =>
   const tower = model.text.tower.requiresGrad_(true);
   const text = new ClipTextEncoder(model.text.tokenizer, tower);
   const ema = { dit: dit.copy().requiresGrad_(false), tower: tower.copy().requiresGrad_(false) };
-  const trainer = new TeacherTrainer(dit, text, ema, cfg, model.edm, o.device);
-  // What must match to resume: everything but the length of the run and the checkpoint interval,
-  // so a run can be extended (or cut short) without starting over.
-  const { steps: _steps, checkpointEvery: _every, exportWeights: _export, ...fixed } = cfg;
+  const edm = { ...model.edm, ...(cfg.pMean !== undefined ? { pMean: cfg.pMean } : {}), ...(cfg.pStd !== undefined ? { pStd: cfg.pStd } : {}) };
+  const trainer = new TeacherTrainer(dit, text, ema, cfg, edm, o.device);
+  // What must match to resume: everything but the schedule (length, σ distribution) and outputs,
+  // so a run can be extended, cut short or continued in a second phase without starting over.
+  const { steps: _steps, checkpointEvery: _every, exportWeights: _export, pMean: _pm, pStd: _ps, ...fixed } = cfg;
   const configJson = JSON.stringify({ world: o.world, ...fixed });
 
   // Resume: weights, EMA, optimizer moments, RNG and step from work/checkpoint.
@@ -59,7 +60,9 @@ export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) =>
   const ckpt = join(work, 'checkpoint');
   if (existsSync(join(ckpt, 'state.json'))) {
     const state = JSON.parse(readFileSync(join(ckpt, 'state.json'), 'utf8')) as { step: number; config: string; optimizer: torch.optim.AdamWMeta };
-    if (state.config !== configJson) throw new Error(`${ckpt}: was trained with other options; use the same options or a new --out`);
+    const stored = JSON.parse(state.config) as Record<string, unknown>;
+    for (const k of ['steps', 'checkpointEvery', 'exportWeights', 'pMean', 'pStd']) delete stored[k];
+    if (JSON.stringify(stored) !== configJson) throw new Error(`${ckpt}: was trained with other options; use the same options or a new --out`);
     const load = (f: string) => torch.io.loadSafetensors(join(ckpt, f), { device: o.device });
     dit.loadStateDict(load('dit.safetensors'));
     tower.loadStateDict(load('text.safetensors'));
@@ -111,7 +114,8 @@ export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) =>
   bar?.stop();
   if (step >= cfg.steps) {
     const weights = cfg.exportWeights === 'ema' ? ema : { dit, tower };
-    exportTeacher(o.out, initManifest, weights, vocabName, { steps: step, exported: cfg.exportWeights, secondsThisProcess: (performance.now() - t0) / 1000, config: cfg });
+    const manifest = { ...initManifest, edm: { ...initManifest.edm, pMean: edm.pMean, pStd: edm.pStd } };
+    exportTeacher(o.out, manifest, weights, vocabName, { steps: step, exported: cfg.exportWeights, secondsThisProcess: (performance.now() - t0) / 1000, config: cfg });
   }
   model.dispose();
   ema.dit.dispose();

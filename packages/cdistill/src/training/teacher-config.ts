@@ -18,6 +18,12 @@ export const TeacherConfigSchema = z
     maskRatio: z.number().min(0).max(0.95).default(0),
     seed: z.number().int().min(0).default(0),
     checkpointEvery: z.number().int().positive().default(500),
+    /**
+     * Log-normal σ of the loss, overriding the model's (micro_diffusion: −0.6, 1.2). A world whose
+     * captions fix the image needs more training at high σ, where the caption decides everything.
+     */
+    pMean: z.number().optional(),
+    pStd: z.number().positive().optional(),
     /** Which weights the exported teacher gets: the EMA (default) or the last raw weights. */
     exportWeights: z.enum(['ema', 'raw']).default('ema'),
   })
