@@ -4,23 +4,23 @@
 
 using namespace cdt;
 
-// adamw(params[], grads[], expAvg[], expAvgSq[], step, lr, beta1, beta2, eps, weightDecay)
+// adamw(params[], expAvg[], expAvgSq[], step, lr, beta1, beta2, eps, weightDecay)
 // Decoupled weight decay (Loshchilov & Hutter), bias-corrected moments, as torch.optim.AdamW.
+// Gradients are read here, natively: no JS handle is made for them; a parameter without one is skipped.
 CDT_FN(adamw) {
   auto params = TensorList(info, 0);
-  auto grads = TensorList(info, 1);
-  auto m = TensorList(info, 2);
-  auto v = TensorList(info, 3);
-  double step = Num(info, 4), lr = Num(info, 5), beta1 = Num(info, 6), beta2 = Num(info, 7), eps = Num(info, 8), wd = Num(info, 9);
-  if (grads.size() != params.size() || m.size() != params.size() || v.size() != params.size())
-    throw std::invalid_argument("params, grads and state lists differ in length");
+  auto m = TensorList(info, 1);
+  auto v = TensorList(info, 2);
+  double step = Num(info, 3), lr = Num(info, 4), beta1 = Num(info, 5), beta2 = Num(info, 6), eps = Num(info, 7), wd = Num(info, 8);
+  if (m.size() != params.size() || v.size() != params.size()) throw std::invalid_argument("params and state lists differ in length");
   at::NoGradGuard noGrad;
   double biasCorrection1 = 1.0 - std::pow(beta1, step);
   double biasCorrection2Sqrt = std::sqrt(1.0 - std::pow(beta2, step));
   double stepSize = lr / biasCorrection1;
   for (size_t i = 0; i < params.size(); ++i) {
     at::Tensor& p = params[i];
-    const at::Tensor& g = grads[i];
+    const at::Tensor& g = p.grad();
+    if (!g.defined()) continue;
     if (wd != 0) p.mul_(1.0 - lr * wd);
     m[i].lerp_(g, 1.0 - beta1);
     v[i].mul_(beta2).addcmul_(g, g, 1.0 - beta2);
@@ -30,9 +30,14 @@ CDT_FN(adamw) {
   return info.Env().Undefined();
 }
 
-// clipGradNorm(grads[], maxNorm) → the total L2 norm before clipping (as torch.nn.utils.clip_grad_norm_).
+// clipGradNorm(params[], maxNorm) → the total L2 norm of their gradients before clipping (as
+// torch.nn.utils.clip_grad_norm_); parameters without a gradient are left out.
 CDT_FN(clipGradNorm) {
-  auto grads = TensorList(info, 0);
+  std::vector<at::Tensor> grads;
+  for (const auto& p : TensorList(info, 0)) {
+    const at::Tensor& g = p.grad();
+    if (g.defined()) grads.push_back(g);
+  }
   double maxNorm = Num(info, 1);
   at::NoGradGuard noGrad;
   if (grads.empty()) return Napi::Number::New(info.Env(), 0.0);
@@ -43,6 +48,12 @@ CDT_FN(clipGradNorm) {
   at::Tensor coef = at::clamp_max(at::div(at::full({}, maxNorm, total.options()), total.add(1e-6)), 1.0);
   for (auto& g : grads) g.mul_(coef.to(g.scalar_type()));
   return Napi::Number::New(info.Env(), total.item<double>());
+}
+
+// zeroGrads(params[]): drops every gradient (PyTorch's zero_grad(set_to_none=True)).
+CDT_FN(zeroGrads) {
+  for (auto& p : TensorList(info, 0)) p.mutable_grad().reset();
+  return info.Env().Undefined();
 }
 
 // lerpAll(dst[], src[], weight): dst += weight·(src − dst) for every pair (EMA of parameters).

@@ -177,8 +177,9 @@ export interface NativeBinding {
   setGradEnabled(on: boolean): void;
   setAutocast(deviceType: 'cuda' | 'cpu', enabled: boolean, dtype: number): boolean;
   // optimizers
-  adamw(params: H[], grads: H[], m: H[], v: H[], step: number, lr: number, beta1: number, beta2: number, eps: number, wd: number): void;
-  clipGradNorm(grads: H[], maxNorm: number): number;
+  adamw(params: H[], m: H[], v: H[], step: number, lr: number, beta1: number, beta2: number, eps: number, wd: number): void;
+  clipGradNorm(params: H[], maxNorm: number): number;
+  zeroGrads(params: H[]): void;
   lerpAll(dst: H[], src: H[], weight: number): void;
   copyAll(dst: H[], src: H[]): void;
   // devices

@@ -1,7 +1,7 @@
 // AdamW (decoupled weight decay), as torch.optim.AdamW with amsgrad off. The per-parameter update
 // runs natively over the whole list in one call; the state lives in tensors this class owns.
 import { zerosLike } from '../factories.js';
-import { native } from '../native.js';
+import { native, type Handle } from '../native.js';
 import { keep } from '../scope.js';
 import type { Tensor } from '../tensor.js';
 
@@ -42,27 +42,18 @@ export class AdamW {
 
   /** Sets every parameter's gradient to none (PyTorch's `zero_grad(set_to_none=True)`). */
   zeroGrad(): void {
-    for (const p of this.params) p.grad = undefined;
+    native.zeroGrads(this.handles);
   }
 
-  /** One update of every parameter that has a gradient. */
+  /** One update of every parameter that has a gradient (read natively: no JS handles per step). */
   step(): void {
-    const ps: Tensor[] = [];
-    const gs: Tensor[] = [];
-    const ms: Tensor[] = [];
-    const vs: Tensor[] = [];
-    this.params.forEach((p, i) => {
-      const g = p.grad;
-      if (g === undefined) return;
-      ps.push(p);
-      gs.push(g);
-      ms.push(this.expAvg[i] as Tensor);
-      vs.push(this.expAvgSq[i] as Tensor);
-    });
     this.stepCount += 1;
-    native.adamw(ps.map((t) => t._h), gs.map((t) => t._h), ms.map((t) => t._h), vs.map((t) => t._h),
+    native.adamw(this.handles, this.expAvg.map((t) => t._h), this.expAvgSq.map((t) => t._h),
       this.stepCount, this.lr, this.betas[0], this.betas[1], this.eps, this.weightDecay);
-    for (const g of gs) g.dispose(); // handles only; the gradient memory stays with the parameter
+  }
+
+  private get handles(): Handle[] {
+    return this.params.map((p) => p._h);
   }
 
   meta(): AdamWMeta {

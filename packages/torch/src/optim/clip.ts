@@ -6,10 +6,7 @@ import type { Tensor } from '../tensor.js';
  * Returns the norm before clipping.
  */
 export function clipGradNorm(params: Tensor[], maxNorm: number): number {
-  const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== undefined);
-  const norm = native.clipGradNorm(grads.map((g) => g._h), maxNorm);
-  for (const g of grads) g.dispose();
-  return norm;
+  return native.clipGradNorm(params.map((p) => p._h), maxNorm);
 }
 
 /** target ← target + weight·(source − target) for each pair, without autograd (EMA). */
