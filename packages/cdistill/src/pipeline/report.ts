@@ -11,11 +11,13 @@
 //   bench/, bench-teacher/               NNNN.png, prompts.txt (file<TAB>prompt), summary.json
 //   metrics.json                         {"seconds_total", "eval": {sampler: {all, shape, ..., ms_per_image}}}
 //   world/                               any *.png (name order) and prompts.json
-import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+
+import { writeFileAtomic } from '../util/fs.js';
 
 export interface ReportOptions {
   /** Output path (default RUN_DIR/report.html). */
@@ -739,13 +741,6 @@ ${body}
 </html>
 `;
 
-  const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.${Date.now()}.tmp`);
-  try {
-    writeFileSync(tmp, html);
-    renameSync(tmp, out);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(out, html);
   return out;
 }
