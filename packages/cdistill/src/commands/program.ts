@@ -62,6 +62,7 @@ export function buildProgram(print: (line: string) => void): Command {
     .option('--batch-size <n>', 'images per step', positiveInt, t.batchSize)
     .option('--lr <lr>', 'AdamW learning rate', finiteNumber, t.lr)
     .option('--weight-decay <wd>', 'AdamW weight decay', finiteNumber, t.weightDecay)
+    .option('--text-lr-scale <x>', "the text tower's learning rate as a multiple of --lr (0 = frozen at its random init)", finiteNumber, t.textLrScale)
     .option('--warmup-steps <n>', 'linear warmup steps', nonNegativeInt, t.warmupSteps)
     .option('--grad-clip <norm>', 'gradient-norm clip', finiteNumber, t.gradClip)
     .option('--ema <mu>', 'EMA decay of the exported weights', finiteNumber, t.ema)

@@ -59,7 +59,7 @@ export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) =>
   let step = 0;
   const ckpt = join(work, 'checkpoint');
   if (existsSync(join(ckpt, 'state.json'))) {
-    const state = JSON.parse(readFileSync(join(ckpt, 'state.json'), 'utf8')) as { step: number; config: string; optimizer: torch.optim.AdamWMeta };
+    const state = JSON.parse(readFileSync(join(ckpt, 'state.json'), 'utf8')) as { step: number; config: string; optimizer: torch.optim.AdamWMeta; textOptimizer?: torch.optim.AdamWMeta };
     const stored = JSON.parse(state.config) as Record<string, unknown>;
     for (const k of ['steps', 'checkpointEvery', 'exportWeights', 'pMean', 'pStd']) delete stored[k];
     if (JSON.stringify(stored) !== configJson) throw new Error(`${ckpt}: was trained with other options; use the same options or a new --out`);
@@ -69,6 +69,7 @@ export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) =>
     ema.dit.loadStateDict(load('ema_dit.safetensors'));
     ema.tower.loadStateDict(load('ema_text.safetensors'));
     trainer.optimizer.loadState(state.optimizer, load('optimizer.safetensors'));
+    if (trainer.textOptimizer) trainer.textOptimizer.loadState(state.textOptimizer!, load('text_optimizer.safetensors'));
     trainer.rng.setState(torch.io.loadSafetensors(join(ckpt, 'rng.safetensors')).get('rng')!);
     step = state.step;
     print(`train-teacher: resumed at step ${step}`);
@@ -87,8 +88,9 @@ export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) =>
     torch.io.saveSafetensors(join(tmp, 'ema_dit.safetensors'), ema.dit.stateDict());
     torch.io.saveSafetensors(join(tmp, 'ema_text.safetensors'), ema.tower.stateDict());
     torch.io.saveSafetensors(join(tmp, 'optimizer.safetensors'), trainer.optimizer.stateTensors());
+    if (trainer.textOptimizer) torch.io.saveSafetensors(join(tmp, 'text_optimizer.safetensors'), trainer.textOptimizer.stateTensors());
     torch.io.saveSafetensors(join(tmp, 'rng.safetensors'), { rng: trainer.rng.getState() });
-    writeJsonAtomic(join(tmp, 'state.json'), { step, config: configJson, optimizer: trainer.optimizer.meta() });
+    writeJsonAtomic(join(tmp, 'state.json'), { step, config: configJson, optimizer: trainer.optimizer.meta(), ...(trainer.textOptimizer ? { textOptimizer: trainer.textOptimizer.meta() } : {}) });
     rmSync(`${ckpt}.old`, { recursive: true, force: true });
     if (existsSync(ckpt)) renameSync(ckpt, `${ckpt}.old`);
     renameSync(tmp, ckpt);
@@ -121,6 +123,7 @@ export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) =>
   ema.dit.dispose();
   ema.tower.dispose();
   trainer.optimizer.dispose();
+  trainer.textOptimizer?.dispose();
   return { step, dir: o.out };
 }
 

@@ -24,6 +24,12 @@ export const TeacherConfigSchema = z
      */
     pMean: z.number().optional(),
     pStd: z.number().positive().optional(),
+    /**
+     * The text tower's learning rate as a multiple of `lr`; 0 freezes it at its seeded random init.
+     * Trained from scratch at the DiT's rate, the tower collapses: while the DiT cannot yet use the
+     * caption, the loss falls fastest by making every caption embed alike (left and right ended 8% apart).
+     */
+    textLrScale: z.number().min(0).default(1),
     /** Which weights the exported teacher gets: the EMA (default) or the last raw weights. */
     exportWeights: z.enum(['ema', 'raw']).default('ema'),
   })

@@ -12,13 +12,19 @@ type Tensor = torch.Tensor;
 
 export class TeacherTrainer {
   readonly optimizer: torch.optim.AdamW;
+  /** The text tower's own optimizer (its lr is lr × textLrScale); absent when the tower is frozen. */
+  readonly textOptimizer: torch.optim.AdamW | undefined;
   readonly rng: torch.Generator;
   readonly params: Tensor[];
   private readonly lrAt: (step: number) => number;
 
   constructor(readonly dit: DiT, readonly text: ClipTextEncoder, readonly ema: { dit: DiT; tower: torch.nn.Module }, readonly cfg: TeacherConfig, readonly edm: EdmConfig, readonly device: string) {
-    this.params = [...dit.parameters(), ...text.tower.parameters()];
-    this.optimizer = new torch.optim.AdamW(this.params, { lr: cfg.lr, weightDecay: cfg.weightDecay });
+    const ditParams = dit.parameters();
+    const textParams = cfg.textLrScale > 0 ? text.tower.parameters() : [];
+    if (cfg.textLrScale === 0) text.tower.requiresGrad_(false);
+    this.params = [...ditParams, ...textParams];
+    this.optimizer = new torch.optim.AdamW(ditParams, { lr: cfg.lr, weightDecay: cfg.weightDecay });
+    this.textOptimizer = textParams.length ? new torch.optim.AdamW(textParams, { lr: cfg.lr * cfg.textLrScale, weightDecay: cfg.weightDecay }) : undefined;
     this.lrAt = torch.optim.warmupConstant(cfg.lr, cfg.warmupSteps);
     this.rng = new torch.Generator(cfg.seed + 7);
   }
@@ -37,6 +43,7 @@ export class TeacherTrainer {
         patchSize: this.dit.config.patchSize,
       });
       this.optimizer.zeroGrad();
+      this.textOptimizer?.zeroGrad();
       l.backward();
       return l.item();
     });
@@ -45,7 +52,12 @@ export class TeacherTrainer {
     this.optimizer.lr = lr;
     this.optimizer.step();
     this.optimizer.zeroGrad();
-    torch.optim.lerpParameters([...this.ema.dit.parameters(), ...this.ema.tower.parameters()], this.params, 1 - this.cfg.ema);
+    if (this.textOptimizer) {
+      this.textOptimizer.lr = lr * this.cfg.textLrScale;
+      this.textOptimizer.step();
+      this.textOptimizer.zeroGrad();
+    }
+    torch.optim.lerpParameters([...this.ema.dit.parameters(), ...this.ema.tower.parameters()], [...this.dit.parameters(), ...this.text.tower.parameters()], 1 - this.cfg.ema);
     return { loss, gradNorm, lr };
   }
 }
