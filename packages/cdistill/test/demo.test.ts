@@ -24,8 +24,19 @@ test('demo --quick writes report.html and metrics.json with every sampler', asyn
     assert.ok(m.ms_per_image! > 0, `${name}.ms_per_image`);
     if (name !== 'teacher_heun30') assert.ok(Number.isFinite(m.psnr_vs_teacher30), `${name}.psnr_vs_teacher30`);
   }
+  // The seed's recipe ran on the same budget and is scored on the same prompts.
+  const recipes = (JSON.parse(readFileSync(r.metrics, 'utf8')) as { recipes: Record<string, unknown> }).recipes;
+  assert.deepEqual(Object.keys(recipes), ['steps', 'batch_size', 'demo', 'seed']);
+  const seed = recipes.seed as Record<string, unknown>;
+  assert.deepEqual([seed.lr, seed.num_scales, seed.target_ema], [1e-5, 50, 0]);
+  assert.equal((recipes.demo as Record<string, unknown>).num_scales, 18);
+  for (const n of ['demo', 'seed']) {
+    const e = (recipes[n] as Record<string, Record<string, number>>).student_4!;
+    assert.ok(e.all! >= 0 && e.all! <= 1 && Number.isFinite(e.psnr_vs_teacher30), `${n}.student_4`);
+  }
+  assert.ok(existsSync(join(out, 'seed-recipe', 'log.jsonl')));
   assert.deepEqual(readdirSync(join(out, 'world')).sort(), ['1-ground-truth.png', '2-teacher_heun30.png', '3-teacher_euler4.png', '4-student_4.png', '5-student_1.png', 'prompts.json']);
   for (const f of ['grid.png', 'grid.json', 'log.jsonl', 'config.json', 'prompts_to_generate.json']) assert.ok(existsSync(join(out, f)), f);
   const html = readFileSync(r.report, 'utf8');
-  for (const section of ['id="metrics"', 'id="world"', 'id="grid"', 'id="training"']) assert.ok(html.includes(section), section);
+  for (const section of ['id="metrics"', 'id="world"', 'id="grid"', 'id="training"', 'id="recipes"']) assert.ok(html.includes(section), section);
 });

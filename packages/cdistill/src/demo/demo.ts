@@ -19,7 +19,7 @@ import { train } from '../pipeline/train.js';
 import { TrainConfigSchema, type TrainConfig } from '../training/config.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { renderToTensor, samplePrompts, shapesTeacherManifest } from '../worlds/shapes/index.js';
-import { evaluate, type EvalSet } from './evaluate.js';
+import { evaluate, type EvalSet, type SamplerEval, type SamplerName } from './evaluate.js';
 
 /** The bundled teacher (trained by `cdistill train-teacher`, see README). */
 export const BUNDLED_TEACHER = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'teachers', 'shapes');
@@ -51,6 +51,22 @@ export const DEMO_QUICK: DemoSize = {
   batch: 8,
   distill: { numScales: 18, targetEma: 0.95, lr: 5e-5, warmupSteps: 1, steps: 3, batchSize: 4, gradAccumulation: 1, checkpointEvery: 3, validateEvery: 3, precision: 'fp32' },
 };
+
+/** Where the comparison run with the seed's recipe goes, inside the demo folder. */
+export const SEED_RECIPE_DIR = 'seed-recipe';
+const RECIPE_SAMPLERS: readonly SamplerName[] = ['student_1', 'student_4'];
+
+/**
+ * The seed's recipe (TrainConfig's defaults: lr 1e-5, N 50, stop-grad target, 100 warmup steps) with
+ * the demo's budget: the same steps, batch, guidance, seed and logging, so only the recipe differs.
+ */
+export function seedRecipeAtBudget(demoConfig: TrainConfig): TrainConfig {
+  const c = demoConfig;
+  return TrainConfigSchema.parse({
+    steps: c.steps, batchSize: c.batchSize, gradAccumulation: c.gradAccumulation, guidance: c.guidance, seed: c.seed,
+    checkpointEvery: c.checkpointEvery, validateEvery: c.validateEvery, precision: c.precision,
+  });
+}
 
 export interface DemoOptions {
   out: string;
@@ -98,6 +114,11 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
   print(`demo: 2/4 distilling the student (${config.steps} steps, N = ${config.numScales}, target EMA ${config.targetEma}, lr ${config.lr})`);
   const resume = existsSync(join(out, 'checkpoints', 'latest.json'));
   await train({ model: teacher, data: join(out, 'data'), out, config, device: o.device, resume, quiet: false }, print);
+  // 2b. the seed's recipe (the real model's defaults) on the same data, steps and batch, for comparison
+  const seedConfig = seedRecipeAtBudget(config);
+  const seedOut = join(out, SEED_RECIPE_DIR);
+  print(`demo: 2/4 the seed's recipe at the same budget (N = ${seedConfig.numScales}, target EMA ${seedConfig.targetEma}, lr ${seedConfig.lr})`);
+  await train({ model: teacher, data: join(out, 'data'), out: seedOut, config: seedConfig, device: o.device, resume: existsSync(join(seedOut, 'checkpoints', 'latest.json')), quiet: false }, print);
   if (existsSync(join(teacher, 'teacher_log.jsonl'))) copyFileSync(join(teacher, 'teacher_log.jsonl'), join(out, 'teacher_log.jsonl'));
 
   // 3. evaluation on fixed prompts the dataset did not use, including held-out combinations
@@ -106,6 +127,12 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
   print(`demo: 3/4 evaluating 7 samplers on ${set.prompts.length} prompts (same noise for each)`);
   const s = loadStudent(out, { device: o.device });
   const result = evaluate(s.model, s.student, set, { guidance, batch: size.batch, onSampler: (n) => print(`demo:   ${n}`) });
+  const seedStudent = loadStudent(seedOut, { device: o.device });
+  const seedResult = evaluate(seedStudent.model, seedStudent.student, set, {
+    guidance, batch: size.batch, only: RECIPE_SAMPLERS, reference: result.images.get('teacher_heun30'), onSampler: (n) => print(`demo:   ${n} (seed's recipe)`),
+  });
+  for (const t of seedResult.images.values()) t.dispose();
+  seedStudent.dispose();
 
   // 4. pictures and the report: ground truth beside teacher and student images for the same prompts
   const show = Math.min(16, set.prompts.length);
@@ -123,13 +150,22 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
   s.dispose();
   await grid({ checkpoint: out, prompts: set.prompts.slice(0, 6), stepsList: [1, 2, 4, 8], seed: 7, out: join(out, 'grid.png'), device: o.device, scale: 3 }, () => {});
 
-  const metrics = { seconds_total: (performance.now() - t0) / 1000, eval: result.eval };
+  const recipe = (c: TrainConfig, e: Partial<Record<SamplerName, SamplerEval>>) => ({
+    lr: c.lr, num_scales: c.numScales, target_ema: c.targetEma, warmup_steps: c.warmupSteps,
+    ...Object.fromEntries(RECIPE_SAMPLERS.map((n) => [n, e[n]])),
+  });
+  const metrics = {
+    seconds_total: (performance.now() - t0) / 1000,
+    eval: result.eval,
+    recipes: { steps: config.steps, batch_size: config.batchSize * config.gradAccumulation, demo: recipe(config, result.eval), seed: recipe(seedConfig, seedResult.eval) },
+  };
   const metricsPath = join(out, 'metrics.json');
   writeJsonAtomic(metricsPath, metrics);
   const report = await writeReport(out, { title: 'cdistill demo: shapes world' });
   print(`demo: 4/4 done in ${metrics.seconds_total.toFixed(0)} s`);
   const row = (n: keyof typeof result.eval) => `${n.padEnd(15)} all ${(result.eval[n].all * 100).toFixed(1).padStart(5)}%  ${result.eval[n].ms_per_image.toFixed(1)} ms/img`;
   for (const n of Object.keys(result.eval) as (keyof typeof result.eval)[]) print(`  ${row(n)}`);
+  for (const n of RECIPE_SAMPLERS) print(`  ${n} with the seed's recipe: all ${(seedResult.eval[n].all * 100).toFixed(1)}%`);
   print(`report:  ${report}\nmetrics: ${metricsPath}`);
   return { report, metrics: metricsPath };
 }

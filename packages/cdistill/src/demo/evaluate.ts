@@ -61,11 +61,22 @@ export interface EvalResult {
   images: Map<SamplerName, torch.Tensor>;
 }
 
-export function evaluate(teacher: TextToImageModel, student: DiT, set: EvalSet, o: { guidance: number; batch: number; onSampler?: (name: SamplerName) => void }): EvalResult {
+export interface EvaluateOptions {
+  guidance: number;
+  batch: number;
+  onSampler?: (name: SamplerName) => void;
+  /** Run only these samplers (default: all seven). */
+  only?: readonly SamplerName[];
+  /** teacher_heun30's images from an earlier evaluation of the same set, for PSNR when it is not rerun. */
+  reference?: torch.Tensor;
+}
+
+export function evaluate(teacher: TextToImageModel, student: DiT, set: EvalSet, o: EvaluateOptions): EvalResult {
   const heldOut = set.scenes.map((s) => isHeldOut(s));
   const out = {} as Record<SamplerName, SamplerEval>;
   const images = new Map<SamplerName, torch.Tensor>();
   for (const [name, run] of samplers(teacher, student, o.guidance)) {
+    if (o.only && !o.only.includes(name)) continue;
     o.onSampler?.(name);
     const parts: torch.Tensor[] = [];
     const t0 = performance.now();
@@ -89,7 +100,7 @@ export function evaluate(teacher: TextToImageModel, student: DiT, set: EvalSet, 
       ms_per_image: ms,
       all_heldout_combos: held.all,
     };
-    const ref = images.get('teacher_heun30');
+    const ref = images.get('teacher_heun30') ?? o.reference;
     if (name !== 'teacher_heun30' && ref) out[name].psnr_vs_teacher30 = meanPsnr(all, ref);
   }
   return { eval: out, images };

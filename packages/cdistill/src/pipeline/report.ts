@@ -9,7 +9,9 @@
 //   validation/step-NNNNNN.png           validation grids over training
 //   grid.png + grid.json                 steps comparison, {"prompts": [...], "steps": [...]}
 //   bench/, bench-teacher/               NNNN.png, prompts.txt (file<TAB>prompt), summary.json
-//   metrics.json                         {"seconds_total", "eval": {sampler: {all, shape, ..., ms_per_image}}}
+//   metrics.json                         {"seconds_total", "eval": {sampler: {all, shape, ..., ms_per_image}},
+//                                         "recipes"?: {"steps", "batch_size", name: {lr, num_scales, ..., student_4}}}
+//   seed-recipe/log.jsonl                the comparison run's training log (demo)
 //   world/                               any *.png (name order) and prompts.json
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -596,6 +598,33 @@ function metricsSection(runDir: string): string | null {
   return parts.join('\n');
 }
 
+/**
+ * metrics.json's `recipes` (the demo's distillation settings vs the seed's, same data, steps and batch):
+ * a table of each recipe's settings and scores, then the seed-recipe run's own training log.
+ */
+async function recipesSection(runDir: string): Promise<string | null> {
+  const r = readJson(join(runDir, 'metrics.json'));
+  if (!r.ok || !isObject(r.value) || !isObject(r.value.recipes)) return null;
+  const rec = r.value.recipes;
+  const names = Object.keys(rec).filter((k) => isObject(rec[k]));
+  const cell = (v: unknown, f: (x: number) => string) => (isNum(v) ? esc(f(v)) : '—');
+  const score = (v: unknown, key: string, f: (x: number) => string) => (isObject(v) ? cell(v[key], f) : '—');
+  const rows = names.map((n) => {
+    const x = rec[n] as Record<string, unknown>;
+    return `<tr><th>${esc(n)}</th><td>${cell(x.lr, (v) => v.toExponential(0))}</td><td>${cell(x.num_scales, String)}</td><td>${cell(x.target_ema, String)}</td><td>${cell(x.warmup_steps, String)}</td>`
+      + `<td>${score(x.student_1, 'all', fmtPct)}</td><td>${score(x.student_4, 'all', fmtPct)}</td><td>${score(x.student_4, 'psnr_vs_teacher30', (v) => `${v.toFixed(2)} dB`)}</td></tr>`;
+  });
+  const budget = isNum(rec.steps) && isNum(rec.batch_size) ? `${fmtNum(rec.steps)} steps of ${fmtNum(rec.batch_size)} images each` : 'the same budget';
+  const parts = [
+    `<p class="meta">Both students are distilled from the same teacher dataset with ${esc(budget)}; only the recipe differs.</p>`,
+    `<table class="grid-table metrics"><thead><tr><th>recipe</th><th>lr</th><th>N</th><th>target EMA</th><th>warmup</th><th>student 1 step: all</th><th>student 4 steps: all</th><th>4 steps: PSNR vs teacher (30)</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
+    '<p class="dim">Losses of runs with different N are not comparable (neighbouring σ levels lie closer at larger N); compare the scores.</p>',
+  ];
+  const seedLog = join(runDir, 'seed-recipe', 'log.jsonl');
+  if (isFile(seedLog)) parts.push(`<h3>Training with the seed's recipe</h3>`, await logSection(seedLog, "student (seed's recipe)"));
+  return parts.join('\n');
+}
+
 function worldSection(runDir: string, max: number): string | null {
   const dir = join(runDir, 'world');
   if (!isDir(dir)) return null;
@@ -709,6 +738,7 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
   sections.push({ id: 'grid', title: 'Steps comparison', html: gridSection(dir), absent: 'grid.png not present.' });
   sections.push({ id: 'bench', title: 'Benchmark', html: benchSection(dir, max), absent: 'bench/ and bench-teacher/ not present.' });
   sections.push({ id: 'metrics', title: 'Metrics', html: metricsSection(dir), absent: 'metrics.json not present.' });
+  sections.push({ id: 'recipes', title: "Distillation recipes: the demo's vs the seed's", html: await recipesSection(dir), absent: 'metrics.json has no recipes.' });
   sections.push({ id: 'world', title: 'Ground truth vs teacher vs student', html: worldSection(dir, max), absent: 'world/ not present.' });
 
   const now = new Date();
