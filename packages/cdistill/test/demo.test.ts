@@ -26,11 +26,11 @@ test('demo --quick writes report.html and metrics.json with every sampler', asyn
   }
   // The seed's recipe ran on the same budget and is scored on the same prompts.
   const recipes = (JSON.parse(readFileSync(r.metrics, 'utf8')) as { recipes: Record<string, unknown> }).recipes;
-  assert.deepEqual(Object.keys(recipes), ['steps', 'batch_size', 'demo', 'seed']);
+  assert.deepEqual(Object.keys(recipes), ['steps', 'batch_size', 'before_distillation', 'demo', 'seed']);
   const seed = recipes.seed as Record<string, unknown>;
   assert.deepEqual([seed.lr, seed.num_scales, seed.target_ema], [1e-5, 50, 0]);
   assert.equal((recipes.demo as Record<string, unknown>).num_scales, 18);
-  for (const n of ['demo', 'seed']) {
+  for (const n of ['before_distillation', 'demo', 'seed']) {
     const e = (recipes[n] as Record<string, Record<string, number>>).student_4!;
     assert.ok(e.all! >= 0 && e.all! <= 1 && Number.isFinite(e.psnr_vs_teacher30), `${n}.student_4`);
   }

@@ -133,6 +133,12 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
   });
   for (const t of seedResult.images.values()) t.dispose();
   seedStudent.dispose();
+  // Where both started: the student is initialised from the teacher's DiT, so consistency sampling
+  // with the teacher's own weights (unguided) is the score before any distillation step.
+  const before = evaluate(s.model, s.model.dit, set, {
+    guidance, batch: size.batch, only: RECIPE_SAMPLERS, reference: result.images.get('teacher_heun30'), onSampler: (n) => print(`demo:   ${n} (before distillation)`),
+  });
+  for (const t of before.images.values()) t.dispose();
 
   // 4. pictures and the report: ground truth beside teacher and student images for the same prompts
   const show = Math.min(16, set.prompts.length);
@@ -150,14 +156,14 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
   s.dispose();
   await grid({ checkpoint: out, prompts: set.prompts.slice(0, 6), stepsList: [1, 2, 4, 8], seed: 7, out: join(out, 'grid.png'), device: o.device, scale: 3 }, () => {});
 
+  const scores = (e: Partial<Record<SamplerName, SamplerEval>>) => Object.fromEntries(RECIPE_SAMPLERS.map((n) => [n, e[n]]));
   const recipe = (c: TrainConfig, e: Partial<Record<SamplerName, SamplerEval>>) => ({
-    lr: c.lr, num_scales: c.numScales, target_ema: c.targetEma, warmup_steps: c.warmupSteps,
-    ...Object.fromEntries(RECIPE_SAMPLERS.map((n) => [n, e[n]])),
+    lr: c.lr, num_scales: c.numScales, target_ema: c.targetEma, warmup_steps: c.warmupSteps, ...scores(e),
   });
   const metrics = {
     seconds_total: (performance.now() - t0) / 1000,
     eval: result.eval,
-    recipes: { steps: config.steps, batch_size: config.batchSize * config.gradAccumulation, demo: recipe(config, result.eval), seed: recipe(seedConfig, seedResult.eval) },
+    recipes: { steps: config.steps, batch_size: config.batchSize * config.gradAccumulation, before_distillation: scores(before.eval), demo: recipe(config, result.eval), seed: recipe(seedConfig, seedResult.eval) },
   };
   const metricsPath = join(out, 'metrics.json');
   writeJsonAtomic(metricsPath, metrics);
@@ -165,7 +171,9 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
   print(`demo: 4/4 done in ${metrics.seconds_total.toFixed(0)} s`);
   const row = (n: keyof typeof result.eval) => `${n.padEnd(15)} all ${(result.eval[n].all * 100).toFixed(1).padStart(5)}%  ${result.eval[n].ms_per_image.toFixed(1)} ms/img`;
   for (const n of Object.keys(result.eval) as (keyof typeof result.eval)[]) print(`  ${row(n)}`);
-  for (const n of RECIPE_SAMPLERS) print(`  ${n} with the seed's recipe: all ${(seedResult.eval[n].all * 100).toFixed(1)}%`);
+  for (const n of RECIPE_SAMPLERS) {
+    print(`  ${n} with the seed's recipe: all ${(seedResult.eval[n].all * 100).toFixed(1)}%; before distillation: ${(before.eval[n].all * 100).toFixed(1)}%`);
+  }
   print(`report:  ${report}\nmetrics: ${metricsPath}`);
   return { report, metrics: metricsPath };
 }

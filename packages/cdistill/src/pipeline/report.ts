@@ -616,7 +616,7 @@ async function recipesSection(runDir: string): Promise<string | null> {
   });
   const budget = isNum(rec.steps) && isNum(rec.batch_size) ? `${fmtNum(rec.steps)} steps of ${fmtNum(rec.batch_size)} images each` : 'the same budget';
   const parts = [
-    `<p class="meta">Both students are distilled from the same teacher dataset with ${esc(budget)}; only the recipe differs.</p>`,
+    `<p class="meta">Both students are distilled from the same teacher dataset with ${esc(budget)}; only the recipe differs. <code>before_distillation</code> is where both start: consistency sampling with the teacher's own DiT, unguided.</p>`,
     `<table class="grid-table metrics"><thead><tr><th>recipe</th><th>lr</th><th>N</th><th>target EMA</th><th>warmup</th><th>student 1 step: all</th><th>student 4 steps: all</th><th>4 steps: PSNR vs teacher (30)</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
     '<p class="dim">Losses of runs with different N are not comparable (neighbouring σ levels lie closer at larger N); compare the scores.</p>',
   ];
