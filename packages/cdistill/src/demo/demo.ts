@@ -127,18 +127,20 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
   print(`demo: 3/4 evaluating 7 samplers on ${set.prompts.length} prompts (same noise for each)`);
   const s = loadStudent(out, { device: o.device });
   const result = evaluate(s.model, s.student, set, { guidance, batch: size.batch, onSampler: (n) => print(`demo:   ${n}`) });
+  // The comparison students: 1 and 4 steps only, PSNR against the same teacher images.
+  const scoreStudent = (model: typeof s.model, dit: typeof s.student, label: string) => {
+    const r = evaluate(model, dit, set, {
+      guidance, batch: size.batch, only: RECIPE_SAMPLERS, reference: result.images.get('teacher_heun30'), onSampler: (n) => print(`demo:   ${n} (${label})`),
+    });
+    for (const t of r.images.values()) t.dispose();
+    return r;
+  };
   const seedStudent = loadStudent(seedOut, { device: o.device });
-  const seedResult = evaluate(seedStudent.model, seedStudent.student, set, {
-    guidance, batch: size.batch, only: RECIPE_SAMPLERS, reference: result.images.get('teacher_heun30'), onSampler: (n) => print(`demo:   ${n} (seed's recipe)`),
-  });
-  for (const t of seedResult.images.values()) t.dispose();
+  const seedResult = scoreStudent(seedStudent.model, seedStudent.student, "seed's recipe");
   seedStudent.dispose();
   // Where both started: the student is initialised from the teacher's DiT, so consistency sampling
   // with the teacher's own weights (unguided) is the score before any distillation step.
-  const before = evaluate(s.model, s.model.dit, set, {
-    guidance, batch: size.batch, only: RECIPE_SAMPLERS, reference: result.images.get('teacher_heun30'), onSampler: (n) => print(`demo:   ${n} (before distillation)`),
-  });
-  for (const t of before.images.values()) t.dispose();
+  const before = scoreStudent(s.model, s.model.dit, 'before distillation');
 
   // 4. pictures and the report: ground truth beside teacher and student images for the same prompts
   const show = Math.min(16, set.prompts.length);

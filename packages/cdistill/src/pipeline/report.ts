@@ -561,7 +561,7 @@ function metricsSection(runDir: string): string | null {
   if (!r.ok || !isObject(r.value)) return `<p class="warn">metrics.json is not readable${r.ok ? ': not a JSON object' : `: ${esc(r.error)}`}.</p>`;
   const m = r.value;
   const parts: string[] = [];
-  if (isNum(m.seconds_total)) parts.push(`<p class="meta">Evaluation took ${esc(fmtSeconds(m.seconds_total))}.</p>`);
+  if (isNum(m.seconds_total)) parts.push(`<p class="meta">The whole run took ${esc(fmtSeconds(m.seconds_total))} (metrics.json <code>seconds_total</code>).</p>`);
   const evalObj = isObject(m.eval) ? m.eval : {};
   const samplers = Object.entries(evalObj).filter((e): e is [string, Record<string, unknown>] => isObject(e[1]));
   if (samplers.length === 0) {
