@@ -1,7 +1,7 @@
 // The whole system end to end on tiny random models: every stage's files, skipping finished stages,
 // bit-exact resume after kill -9, generation that survives a kill and does not depend on batch size.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,9 +13,8 @@ import sharp from 'sharp';
 import { loadStudent } from '../src/pipeline/student.js';
 import { readPipelineConfig, runPipeline } from '../src/pipeline/run-pipeline.js';
 import { PROMPTS, tinyModelDir } from './fixtures.js';
-import { repoRoot, sharedDir } from './util.js';
+import { cliPath as cli, killWhen, sharedDir } from './util.js';
 
-const cli = join(repoRoot, 'packages', 'cdistill', 'dist', 'src', 'cli.js');
 const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
 
 test('pipeline: every stage on tiny random models, then a rerun skips them all', async () => {
@@ -83,19 +82,6 @@ test('pipeline: every stage on tiny random models, then a rerun skips them all',
 function trainArgs(model: string, data: string, out: string): string[] {
   return ['train', '--model', model, '--data', data, '--out', out, '--device', 'cpu', '--steps', '40', '--checkpoint-every', '5',
     '--validate-every', '100', '--num-scales', '10', '--warmup-steps', '3', '--lr', '1e-4', '--target-ema', '0.9', '--ema', '0.99'];
-}
-
-async function killWhen(args: string[], ready: () => boolean): Promise<void> {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: 'ignore' });
-  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  const deadline = Date.now() + 60_000;
-  while (!ready()) {
-    if (Date.now() > deadline) throw new Error('the child never reached the kill point');
-    if (child.exitCode !== null) throw new Error('the child finished before it could be killed: make the run longer');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  child.kill('SIGKILL');
-  await exited;
 }
 
 test('generate: killed mid-way then rerun equals one run; batch 1 equals batch 4', async () => {

@@ -1,5 +1,6 @@
 // Paths to the shared reference data: compiled tests run from packages/cdistill/dist/test/, the repo
 // root is four levels up, and shared/ sits beside the repo.
+import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -7,3 +8,20 @@ export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..'
 export const sharedDir = join(repoRoot, '..', 'shared');
 export const referenceDir = join(sharedDir, 'reference');
 export const vocabPath = join(sharedDir, 'data', 'bpe_simple_vocab_16e6.txt.gz');
+
+/** The compiled CLI, for tests that run it as a child process. */
+export const cliPath = join(repoRoot, 'packages', 'cdistill', 'dist', 'src', 'cli.js');
+
+/** Runs the CLI with `args` and kills it with SIGKILL (no chance to clean up) once `ready()` holds. */
+export async function killWhen(args: string[], ready: () => boolean): Promise<void> {
+  const child = spawn(process.execPath, [cliPath, ...args], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  const deadline = Date.now() + 60_000;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error('the child never reached the kill point');
+    if (child.exitCode !== null) throw new Error('the child finished before it could be killed: make the run longer');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill('SIGKILL');
+  await exited;
+}

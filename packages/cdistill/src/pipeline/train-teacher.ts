@@ -11,7 +11,7 @@ import { loadModel } from '../models/load.js';
 import { MANIFEST_FILE, type Manifest } from '../models/manifest.js';
 import { TeacherTrainer } from '../training/teacher-trainer.js';
 import type { TeacherConfig } from '../training/teacher-config.js';
-import { writeJsonAtomic, writeFileAtomic } from '../util/fs.js';
+import { truncateStepLog, writeJsonAtomic } from '../util/fs.js';
 import { progress } from '../util/progress.js';
 import { renderToTensor, samplePrompts, shapesTeacherManifest } from '../worlds/shapes/index.js';
 
@@ -75,10 +75,7 @@ export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) =>
     print(`train-teacher: resumed at step ${step}`);
   }
   const logPath = join(o.out, 'teacher_log.jsonl');
-  if (existsSync(logPath)) {
-    const kept = readFileSync(logPath, 'utf8').split('\n').filter((l) => l.trim() !== '' && (JSON.parse(l) as { step: number }).step <= step);
-    writeFileAtomic(logPath, kept.length ? `${kept.join('\n')}\n` : '');
-  }
+  truncateStepLog(logPath, step);
 
   const saveCheckpoint = () => {
     const tmp = `${ckpt}.tmp-${process.pid}`;

@@ -1,7 +1,7 @@
 // Stage 3, `cdistill train`: consistency-distills a student (initialised from the teacher) on the
 // teacher's dataset. Logs JSONL, writes validation grids and atomic checkpoints, resumes exactly
 // (`--resume`), and stops on a non-finite loss with the last good checkpoint intact.
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import * as torch from '@cdistill/torch';
@@ -14,7 +14,7 @@ import { CdTrainer } from '../training/cd-trainer.js';
 import { latestCheckpoint, loadCheckpointPart, readCheckpointState, saveCheckpoint } from '../training/checkpoint.js';
 import type { TrainConfig } from '../training/config.js';
 import { encodeImageData, EpochSampler, loadCachedData, type TrainData } from '../training/data.js';
-import { writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
+import { truncateStepLog, writeJsonAtomic } from '../util/fs.js';
 import { progress } from '../util/progress.js';
 import { tile, writeRgbPng } from './images.js';
 
@@ -58,20 +58,6 @@ function loadInto(net: DiT | undefined, sd: Map<string, torch.Tensor> | undefine
   for (const t of sd.values()) t.dispose();
 }
 
-/** Keeps only log lines up to `step` (a resumed run rewrites what came after its checkpoint). */
-function truncateLog(path: string, step: number): void {
-  if (!existsSync(path)) return;
-  const kept = readFileSync(path, 'utf8').split('\n').filter((l) => {
-    if (l.trim() === '') return false;
-    try {
-      return (JSON.parse(l) as { step: number }).step <= step;
-    } catch {
-      return false;
-    }
-  });
-  writeFileAtomic(path, kept.length ? `${kept.join('\n')}\n` : '');
-}
-
 export async function train(o: TrainOptions, print: (l: string) => void): Promise<TrainResult> {
   const cfg = o.config;
   mkdirSync(join(o.out, 'validation'), { recursive: true });
@@ -105,7 +91,7 @@ export async function train(o: TrainOptions, print: (l: string) => void): Promis
     print(`train: resumed from ${ckptDir} at step ${step}`);
   }
   const logPath = join(o.out, 'log.jsonl');
-  truncateLog(logPath, step);
+  truncateStepLog(logPath, step);
   const validationPrompts = cfg.validationPrompts ?? data.captions.slice(0, 4);
 
   const checkpoint = () =>

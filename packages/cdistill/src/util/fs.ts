@@ -1,5 +1,5 @@
 // Files written so that a crash never leaves a half-written file under its final name.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
@@ -16,4 +16,21 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 
 export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Keeps only the lines of a JSON-lines training log whose `step` is ≤ `step`: a resumed run rewrites
+ * what came after its checkpoint. A line that does not parse (torn by a kill mid-write) is dropped.
+ */
+export function truncateStepLog(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, 'utf8').split('\n').filter((l) => {
+    if (l.trim() === '') return false;
+    try {
+      return (JSON.parse(l) as { step: number }).step <= step;
+    } catch {
+      return false;
+    }
+  });
+  writeFileAtomic(path, kept.length ? `${kept.join('\n')}\n` : '');
 }
