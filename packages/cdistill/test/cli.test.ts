@@ -8,7 +8,7 @@ import { test } from 'node:test';
 
 import { buildProgram } from '../src/commands/program.js';
 import { PROMPTS, tinyModelDir } from './fixtures.js';
-import { referenceDir, repoRoot, sharedDir } from './util.js';
+import { referenceDir, repoRoot } from './util.js';
 
 const cli = join(repoRoot, 'packages', 'cdistill', 'dist', 'src', 'cli.js');
 const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
@@ -169,5 +169,4 @@ test('bad input: one clear error naming the file and line or key', () => {
   r = run(['prompts', '--from', join(dir, 'ann.jsonl'), '--out', join(dir, 'p2.json'), '--n', '5']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /skipped 1 blank, 1 invalid, 1 without 'prompt'/);
-  void sharedDir;
 });

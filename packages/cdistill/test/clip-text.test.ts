@@ -2,8 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as torch from '@cdistill/torch';
 
 import {
@@ -13,12 +12,10 @@ import { ClipTokenizer } from '../src/models/tokenizer.js';
 import { runClipTextParityCase } from '../src/parity/clip-case.js';
 import { relativeError } from '../src/parity/checks.js';
 
-// Compiled to packages/cdistill/dist/test/: the repo root is 4 levels up, shared data sits beside it.
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-const shared = resolve(repoRoot, '../shared');
-const clipDir = join(shared, 'reference/clip');
+import { referenceDir, vocabPath } from './util.js';
+
+const clipDir = join(referenceDir, 'clip');
 const casePath = join(clipDir, 'clip_text_tiny.json');
-const vocabPath = join(shared, 'data/bpe_simple_vocab_16e6.txt.gz');
 const tinyConfig = loadClipTextConfig(casePath);
 
 function loadIo(): { ids: torch.Tensor; ref: torch.Tensor } {

@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { loadStudent } from '../src/pipeline/student.js';
 import { readPipelineConfig, runPipeline } from '../src/pipeline/run-pipeline.js';
 import { PROMPTS, tinyModelDir } from './fixtures.js';
-import { cliPath as cli, killWhen, sharedDir } from './util.js';
+import { cliPath as cli, killWhen } from './util.js';
 
 const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
 
@@ -29,7 +29,7 @@ test('pipeline: every stage on tiny random models, then a rerun skips them all',
     generate: { steps: 2, batch: 2 },
     train: { steps: 8, checkpointEvery: 4, validateEvery: 4, numScales: 10, warmupSteps: 2, lr: 1e-4, batchSize: 2, gradAccumulation: 2 },
     grid: { prompts: ['a red circle', 'a dog'] },
-    bench: { tsv: join(sharedDir, 'data', 'PartiPrompts.tsv'), n: 3, batch: 2, teacherSteps: 2 },
+    bench: { n: 3, batch: 2, teacherSteps: 2 },
   }));
   const lines: string[] = [];
   await runPipeline(readPipelineConfig(configPath), (l) => lines.push(l));

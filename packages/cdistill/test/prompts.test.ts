@@ -3,19 +3,17 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { checkPrompt } from '../src/data/prompt-checks.js';
 import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../src/data/prompts.js';
 import { Reservoir, mulberry32 } from '../src/data/reservoir.js';
 import { readTsvColumn } from '../src/data/tsv.js';
 
-// Compiled to packages/cdistill/dist/test/: the repo root is 4 levels up, shared data sits beside it.
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-const dataDir = resolve(repoRoot, '../shared/data');
-const partiPath = join(dataDir, 'PartiPrompts.tsv');
-const promptsJsonPath = join(dataDir, 'prompts_to_generate.json');
+import { partiPromptsPath as partiPath, repoRoot } from './util.js';
+
+/** A prompt list written by Python's json.dumps(indent=2) (see test/data/README.md). */
+const promptsJsonPath = join(repoRoot, 'packages/cdistill/test/data/prompts_python.json');
 
 const dir = mkdtempSync(join(tmpdir(), 'cdistill-prompts-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -201,10 +199,12 @@ test('JSON list: sampling, n >= count returns all in order', async () => {
   assert.deepEqual(pick(three.stats, ['lines', 'valid', 'used', 'short']), { lines: 5, valid: 5, used: 3, short: false });
 });
 
-test('readPromptList: the real prompts_to_generate.json', () => {
+test('readPromptList: a list written by Python', () => {
   const list = readPromptList(promptsJsonPath);
-  assert.equal(list.length, 5000);
-  assert.ok(list.every((p) => typeof p === 'string' && p.trim() !== ''));
+  assert.equal(list.length, 16);
+  assert.equal(list[2], 'café terrace at night ☕, impressionist style');
+  assert.equal(list[4], 'back\\slash and tab\tinside a prompt');
+  assert.equal(list[7], '  leading and trailing spaces  ');
 });
 
 test('readPromptList: errors name the file and the entry', () => {
@@ -223,7 +223,7 @@ test('readPromptList: errors name the file and the entry', () => {
   }
 });
 
-test('writePromptList: atomic, byte-identical round trip of the reference file, refuses empty prompts', () => {
+test('writePromptList: atomic, byte-identical round trip of a Python-written list, refuses empty prompts', () => {
   const out = join(dir, 'out', 'prompts.json');
   mkdirSync(dirname(out));
   const list = readPromptList(promptsJsonPath);

@@ -1,13 +1,12 @@
-// Paths to the shared reference data: compiled tests run from packages/cdistill/dist/test/, the repo
-// root is four levels up, and shared/ sits beside the repo.
+// Paths to the repository's golden reference cases (reference/) and the package's bundled data:
+// compiled tests run from packages/cdistill/dist/test/, the repo root is four levels up.
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
-export const sharedDir = join(repoRoot, '..', 'shared');
-export const referenceDir = join(sharedDir, 'reference');
-export const vocabPath = join(sharedDir, 'data', 'bpe_simple_vocab_16e6.txt.gz');
+export const referenceDir = join(repoRoot, 'reference');
+export { BUNDLED_VOCAB as vocabPath, PARTI_PROMPTS as partiPromptsPath } from '../src/assets.js';
 
 /** The compiled CLI, for tests that run it as a child process. */
 export const cliPath = join(repoRoot, 'packages', 'cdistill', 'dist', 'src', 'cli.js');

@@ -2,8 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import * as torch from '@cdistill/torch';
 
@@ -12,9 +11,9 @@ import {
 } from '../src/models/vae.js';
 import { relativeError, runVaeParityCase } from '../src/parity/vae-case.js';
 
-// Compiled to packages/cdistill/dist/test/: the repo root is 4 levels up, shared data sits beside it.
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-const refDir = resolve(repoRoot, '../shared/reference/vae');
+import { referenceDir } from './util.js';
+
+const refDir = join(referenceDir, 'vae');
 const tinyDir = join(refDir, 'vae_tiny');
 const ioPath = join(refDir, 'vae_tiny.io.safetensors');
 const weightsName = 'diffusion_pytorch_model.safetensors';

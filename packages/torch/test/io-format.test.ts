@@ -2,7 +2,7 @@
  * Tests for the pure-TypeScript tensor file-format layer: safetensors,
  * zip (incl. ZIP64), the allow-listed unpickler and torch.save archives.
  *
- * Reference files come from <repoRoot>/../shared/reference. Everything else
+ * Reference files come from <repoRoot>/reference. Everything else
  * (malicious pickles, strided views, ZIP64 archives past 4 GiB, corrupted
  * files) is built here, byte by byte, so no Python is needed to run this.
  */
@@ -12,7 +12,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import * as zlib from 'node:zlib';
 
 import { type DType, DTYPE_BYTE_SIZE, DTYPES, dtypeFromSafetensors, dtypeToSafetensors } from '../src/io/dtype-names.js';
@@ -26,15 +25,11 @@ import {
 import { type SafetensorsHeader, readSafetensorsHeader, writeSafetensors } from '../src/io/safetensors-format.js';
 import { PickleGlobal, UnpicklingError, isPickledTensor, unpickle } from '../src/io/unpickler.js';
 import { readZipDirectory, readZipEntry } from '../src/io/zip.js';
+import { referenceDir } from './util.js';
 
-// Compiled location: packages/torch/dist/test/io-format.test.js → repo root is 4 levels up.
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-const sharedDir = path.resolve(repoRoot, '../shared');
-const microditDir = path.join(sharedDir, 'reference/microdit/golden');
+const microditDir = path.join(referenceDir, 'microdit/golden');
 const teacherSafetensors = path.join(microditDir, 'microdit_small.teacher.safetensors');
-const clipDir = path.join(sharedDir, 'reference/clip');
-const haveReference = fs.existsSync(teacherSafetensors) && fs.existsSync(path.join(clipDir, 'clip_text_tiny.pt'));
-const skipReference = haveReference ? false : `reference files not found under ${sharedDir}`;
+const clipDir = path.join(referenceDir, 'clip');
 
 let tmp = '';
 before(() => {
@@ -403,7 +398,7 @@ describe('dtype names', () => {
   });
 });
 
-describe('safetensors header', { skip: skipReference }, () => {
+describe('safetensors header', () => {
   test('parses the microdit teacher header', () => {
     const h = readSafetensorsHeader(teacherSafetensors);
     assert.equal(h.entries.length, 114);
@@ -749,7 +744,7 @@ describe('zip', () => {
   });
 });
 
-describe('torch.save checkpoints', { skip: skipReference }, () => {
+describe('torch.save checkpoints', () => {
   const pairs = [
     ['microdit_small.teacher.f32.pt', teacherSafetensors, 'float32'],
     ['microdit_small.teacher.bf16.pt', teacherSafetensors, 'bfloat16'],

@@ -1,4 +1,4 @@
-// Test helpers: element-wise comparison with a tolerance, and paths to the shared reference data.
+// Test helpers: element-wise comparison with a tolerance, and the path to the golden reference cases.
 import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,8 +25,7 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
   return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
 }
 
-// Compiled tests run from packages/<pkg>/dist/test/; the repo root is four levels up and the
-// shared reference data sits beside the repo as ../shared.
+// Compiled tests run from packages/<pkg>/dist/test/; the repo root is four levels up and holds the
+// golden reference cases in reference/.
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
-export const sharedDir = join(repoRoot, '..', 'shared');
-export const referenceDir = join(sharedDir, 'reference');
+export const referenceDir = join(repoRoot, 'reference');

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
+import { BUNDLED_VOCAB, VOCAB_NAME } from '../assets.js';
 import type { ParityCheck } from '../parity/checks.js';
 import { runClipTextParityCase } from '../parity/clip-case.js';
 import { discoverCases, type ParityCase } from '../parity/discover.js';
@@ -13,17 +14,15 @@ import { runVaeParityCase } from '../parity/vae-case.js';
 /** The precisions golden cases run in (the reference README's two tolerances). */
 export type ParityDType = 'float32' | 'float64';
 
-export const VOCAB_NAME = 'bpe_simple_vocab_16e6.txt.gz';
-
-/** The BPE vocab beside the cases: <folder>/.../data/, walking up from the folder. */
-export function findVocab(folder: string): string | undefined {
+/** A BPE vocab beside the cases (<folder>/.../data/, walking up from the folder), else the bundled one. */
+export function findVocab(folder: string): string {
   for (let d = resolve(folder); ; d = dirname(d)) {
     for (const p of [join(d, VOCAB_NAME), join(d, 'data', VOCAB_NAME)]) if (existsSync(p)) return p;
-    if (dirname(d) === d) return undefined;
+    if (dirname(d) === d) return BUNDLED_VOCAB;
   }
 }
 
-function runCase(c: ParityCase, dtype: ParityDType, vocab: string | undefined, print: (l: string) => void): ParityCheck[] {
+function runCase(c: ParityCase, dtype: ParityDType, vocab: string, print: (l: string) => void): ParityCheck[] {
   switch (c.kind) {
     case 'microdit':
       return runMicroDiTCase(c.json, dtype);
@@ -33,7 +32,6 @@ function runCase(c: ParityCase, dtype: ParityDType, vocab: string | undefined, p
       return runClipTextParityCase(c.json, dtype);
     case 'tokenizer': {
       if (dtype !== 'float32') return [];
-      if (vocab === undefined) throw new Error(`${c.json}: no ${VOCAB_NAME} found near the folder; pass --vocab`);
       const r = runTokenizerCase(c.json, vocab);
       for (const m of r.mismatches.slice(0, 10)) print(`  mismatch: ${m}`);
       return r.checks;

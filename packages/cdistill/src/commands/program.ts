@@ -3,14 +3,14 @@ import { Command, Option } from 'commander';
 import { defaultDevice, setNumThreads } from '@cdistill/torch';
 
 import { demo } from '../demo/demo.js';
-import { dataFilePath, formatIssues } from '../models/manifest.js';
+import { formatIssues } from '../models/manifest.js';
 import { readPipelineConfig, runPipeline } from '../pipeline/run-pipeline.js';
 import { trainTeacher } from '../pipeline/train-teacher.js';
 import { TeacherConfigSchema } from '../training/teacher-config.js';
 import { generateOne } from './generate-one.js';
 import { inspect } from './inspect.js';
 import { finiteNumber, nonNegativeInt, positiveInt } from './options.js';
-import { parity, VOCAB_NAME, type ParityDType } from './parity.js';
+import { parity, type ParityDType } from './parity.js';
 import { registerStages } from './stages.js';
 
 export function buildProgram(print: (line: string) => void): Command {
@@ -20,8 +20,8 @@ export function buildProgram(print: (line: string) => void): Command {
   program
     .command('parity')
     .description('run every golden case under a folder (MicroDiT, VAE, tokenizer, text tower) and report relative errors')
-    .argument('<folder>', 'folder with cases in the shared/reference layout')
-    .option('--vocab <path>', 'bpe_simple_vocab_16e6.txt.gz for tokenizer cases (default: found near the folder)')
+    .argument('<folder>', 'folder of golden cases laid out as the repository\'s reference/ (reference/README.md)')
+    .option('--vocab <path>', 'bpe_simple_vocab_16e6.txt.gz for tokenizer cases (default: one near the folder, else the bundled one)')
     .addOption(new Option('--dtype <dtype>', 'precision to run in').choices(['float32', 'float64', 'both']).default('both'))
     .action((folder: string, o: { vocab?: string; dtype: string }) => {
       const dtypes = (o.dtype === 'both' ? ['float32', 'float64'] : [o.dtype]) as ParityDType[];
@@ -57,7 +57,7 @@ export function buildProgram(print: (line: string) => void): Command {
     .description("train a teacher (DiT + text tower jointly) on a world with micro_diffusion's EDM objective; exports a model folder")
     .addOption(new Option('--world <name>', 'the world to learn').choices(['shapes']).default('shapes'))
     .requiredOption('--out <dir>', 'model folder to write (resumes if it holds a checkpoint)')
-    .requiredOption('--vocab <file>', 'bpe_simple_vocab_16e6.txt.gz (the manifest names it; found again via CDISTILL_DATA_DIR or shared/data)')
+    .option('--vocab <file>', 'CLIP BPE vocabulary (default: the bundled bpe_simple_vocab_16e6.txt.gz)')
     .option('--steps <n>', 'optimizer steps', positiveInt, t.steps)
     .option('--batch-size <n>', 'images per step', positiveInt, t.batchSize)
     .option('--lr <lr>', 'AdamW learning rate', finiteNumber, t.lr)
@@ -90,12 +90,12 @@ export function buildProgram(print: (line: string) => void): Command {
     .option('--out <dir>', 'output folder', 'demo-out')
     .option('--quick', 'a one-minute run that checks the path, not quality', false)
     .option('--teacher <dir>', 'teacher model folder (default: the bundled shapes teacher)')
-    .option('--vocab <file>', 'bpe_simple_vocab_16e6.txt.gz (default: found via CDISTILL_DATA_DIR or shared/data)')
+    .option('--vocab <file>', 'CLIP BPE vocabulary (default: the bundled bpe_simple_vocab_16e6.txt.gz)')
     .option('--threads <n>', 'CPU threads for libtorch', positiveInt)
     .option('--device <device>', 'cpu, cuda or cuda:N', defaultDevice())
     .action(async (o) => {
       if (o.threads) setNumThreads(o.threads);
-      await demo({ out: o.out, quick: o.quick, teacher: o.teacher, device: o.device, vocab: o.vocab ?? dataFilePath(process.cwd(), VOCAB_NAME) }, print);
+      await demo({ out: o.out, quick: o.quick, teacher: o.teacher, device: o.device, vocab: o.vocab }, print);
     });
 
   program

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import * as torch from '@cdistill/torch';
 
+import { PARTI_PROMPTS } from '../assets.js';
 import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../data/prompts.js';
 import { bench } from '../pipeline/bench.js';
 import { generateDataset, parseShard } from '../pipeline/generate.js';
@@ -143,7 +144,7 @@ export function registerStages(program: Command, print: Print): void {
     .command('bench')
     .description('PartiPrompts through the student (and the teacher with --teacher): NNNN.png, prompts.txt, summary.json')
     .requiredOption('--checkpoint <path>', 'a checkpoint folder, or RUN_DIR for its latest')
-    .requiredOption('--tsv <file>', 'PartiPrompts.tsv (column Prompt)')
+    .option('--tsv <file>', 'prompt file, column Prompt (default: the bundled PartiPrompts.tsv)', PARTI_PROMPTS)
     .requiredOption('--out <dir>', 'output folder (the teacher writes to <dir>-teacher)')
     .option('--n <n>', 'first N prompts', positiveInt, 200)
     .option('--steps <n>', 'student consistency steps', positiveInt, 4)

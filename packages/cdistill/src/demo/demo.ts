@@ -73,7 +73,8 @@ export interface DemoOptions {
   quick: boolean;
   teacher?: string;
   device: string;
-  vocab: string;
+  /** A CLIP BPE vocabulary other than the bundled one (for --quick's untrained teacher). */
+  vocab?: string;
 }
 
 function teacherDir(o: DemoOptions, print: (l: string) => void): string {
@@ -81,13 +82,13 @@ function teacherDir(o: DemoOptions, print: (l: string) => void): string {
   if (existsSync(join(dir, MANIFEST_FILE))) return dir;
   if (!o.quick) {
     throw new Error(
-      `demo: no teacher at ${dir}. Train the bundled one with: cdistill train-teacher --world shapes --out ${dir} --vocab <bpe_simple_vocab_16e6.txt.gz>`,
+      `demo: no teacher at ${dir}. Train the bundled one with: cdistill train-teacher --world shapes --out ${dir}`,
     );
   }
   // --quick checks the path, not quality: an untrained teacher of the same architecture will do.
   const random = join(o.out, 'teacher-untrained');
   mkdirSync(random, { recursive: true });
-  writeJsonAtomic(join(random, MANIFEST_FILE), shapesTeacherManifest(resolve(o.vocab)));
+  writeJsonAtomic(join(random, MANIFEST_FILE), shapesTeacherManifest(0, o.vocab === undefined ? undefined : resolve(o.vocab)));
   print(`demo: no teacher at ${dir}; --quick uses an untrained one`);
   return random;
 }

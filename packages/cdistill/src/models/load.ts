@@ -8,7 +8,7 @@ import { MICRODIT_EDM, type EdmConfig } from '../diffusion/edm.js';
 import { ClipTextEncoder } from './clip/encoder.js';
 import { DFN5B_CLIP_VIT_H_14_378_TEXT, parseClipTextConfig, type ClipTextConfig } from './clip/config.js';
 import { ClipTextTower } from './clip/text-tower.js';
-import { dataFilePath, readManifest, partPath, type Manifest } from './manifest.js';
+import { readManifest, partPath, vocabPath, type Manifest } from './manifest.js';
 import { DiT, parseDitConfig, PRESETS, type DiTConfig } from './microdit/index.js';
 import { ClipTokenizer } from './tokenizer.js';
 import { AutoencoderKL, IdentityVae, type LatentCodec } from './vae/index.js';
@@ -70,7 +70,7 @@ export function loadModel(path: string, o: LoadOptions = {}): TextToImageModel {
   dit.eval();
 
   const textCfg = textConfigOf(m, file);
-  const tokenizer = ClipTokenizer.fromFile(dataFilePath(dir, m.text.vocab));
+  const tokenizer = ClipTokenizer.fromFile(vocabPath(dir, m.text.vocab));
   const tower =
     m.text.weights === null
       ? new ClipTextTower(textCfg, { device, dtype, generator: new torch.Generator(m.text.seed) })

@@ -11,12 +11,11 @@
 //
 // `weights: null` builds seeded random weights (tests, benchmarks, teachers about to be trained).
 import { existsSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-
-import { fileURLToPath } from 'node:url';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 
 import { z } from 'zod';
 
+import { BUNDLED_VOCAB, VOCAB_NAME } from '../assets.js';
 import { readJsonWith } from '../util/json.js';
 
 export { formatIssues } from '../util/json.js';
@@ -49,7 +48,8 @@ const TextPart = z
     preset: z.literal('DFN5B-CLIP-ViT-H-14-378').optional(),
     /** OpenCLIP text_cfg-like: width, heads, layers, context_length, vocab_size, act, ln_eps. */
     config: z.record(z.unknown()).optional(),
-    vocab: z.string(),
+    /** The BPE merges; default (and whenever the file is named bpe_simple_vocab_16e6.txt.gz and not beside the manifest): the bundled copy. */
+    vocab: z.string().optional(),
     seed: z.number().int().nonnegative().default(0),
   })
   .strict()
@@ -100,20 +100,13 @@ export function partPath(dir: string, p: string): string {
 }
 
 /**
- * A shared data file (the CLIP BPE vocabulary) named by a manifest: beside the manifest, else in
- * $CDISTILL_DATA_DIR, else in the `shared/data` folder beside this checkout (where the project's
- * tests and demo find it). The project does not commit copies of these files.
+ * The CLIP BPE vocabulary a manifest names: the file beside the manifest (or an absolute path) when it
+ * exists; otherwise, for the standard file name (or none given), the copy the package ships.
  */
-export function dataFilePath(dir: string, p: string): string {
-  const candidates = [partPath(dir, p)];
-  if (!isAbsolute(p)) {
-    if (process.env.CDISTILL_DATA_DIR) candidates.push(join(process.env.CDISTILL_DATA_DIR, p));
-    candidates.push(join(REPO_ROOT, '..', 'shared', 'data', p));
-  }
-  const found = candidates.find((c) => existsSync(c));
-  if (found === undefined) throw new Error(`${p}: not found (looked in ${candidates.join(', ')}); set CDISTILL_DATA_DIR to the folder holding it`);
-  return found;
+export function vocabPath(dir: string, p: string | undefined): string {
+  if (p === undefined) return BUNDLED_VOCAB;
+  const own = partPath(dir, p);
+  if (existsSync(own)) return own;
+  if (basename(p) === VOCAB_NAME) return BUNDLED_VOCAB;
+  throw new Error(`${own}: no such vocabulary file (name none, or ${VOCAB_NAME}, for the bundled CLIP vocabulary)`);
 }
-
-// dist/src/models/manifest.js → the repository root is five levels up.
-const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', '..');

@@ -34,6 +34,8 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 
+import { BUNDLED_VOCAB } from '../assets.js';
+
 export const NUM_MERGES = 49152 - 256 - 2; // 48,894 merges after the header line
 export const VOCAB_SIZE = 49408;
 export const SOT_TOKEN_ID = 49406; // <start_of_text>
@@ -239,8 +241,8 @@ export class ClipTokenizer {
     this.decoder.push(...vocab);
   }
 
-  /** Loads the gzipped merges file (`bpe_simple_vocab_16e6.txt.gz`). */
-  static fromFile(path: string): ClipTokenizer {
+  /** Loads the gzipped merges file (`bpe_simple_vocab_16e6.txt.gz`; default: the copy the package ships). */
+  static fromFile(path: string = BUNDLED_VOCAB): ClipTokenizer {
     let lines: string[];
     try {
       lines = gunzipSync(readFileSync(path)).toString('utf8').split('\n');

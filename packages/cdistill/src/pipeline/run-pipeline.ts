@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 
 import { z } from 'zod';
 
+import { PARTI_PROMPTS } from '../assets.js';
 import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../data/prompts.js';
 import { readJsonWith } from '../util/json.js';
 import { latestCheckpoint, readCheckpointState } from '../training/checkpoint.js';
@@ -40,7 +41,7 @@ export const PipelineConfigSchema = z
     grid: z.object({ prompts: z.array(z.string().min(1)).min(1), steps: z.array(z.number().int().min(1).max(8)).default([1, 2, 4, 8]), seed: z.number().int().min(0).default(0) }).strict().optional(),
     bench: z
       .object({
-        tsv: z.string(),
+        tsv: z.string().default(PARTI_PROMPTS),
         n: z.number().int().positive().default(200),
         steps: z.number().int().min(1).max(8).default(4),
         batch: z.number().int().positive().default(4),

@@ -1,7 +1,7 @@
 // `cdistill train-teacher`: trains a teacher (DiT + text tower, jointly) on a world or a data folder
 // with micro_diffusion's EDM objective, resumably, and exports a model folder: cdistill-model.json,
 // dit.safetensors and text.safetensors (the EMA weights, fp16), teacher_log.jsonl.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
 import * as torch from '@cdistill/torch';
@@ -19,7 +19,8 @@ export interface TrainTeacherOptions {
   /** 'shapes' (the built-in world) — the only world for now. */
   world: 'shapes';
   out: string;
-  vocab: string;
+  /** A CLIP BPE vocabulary other than the bundled one; copied into the model folder. */
+  vocab?: string;
   config: TeacherConfig;
   device: string;
   stopAfter?: number;
@@ -38,11 +39,11 @@ export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) =>
   const cfg = o.config;
   const work = join(o.out, 'work');
   mkdirSync(work, { recursive: true });
-  // The untrained architecture. The manifest names the vocabulary by file name: it is looked up
-  // beside the model, in $CDISTILL_DATA_DIR, or in shared/data (see dataFilePath).
-  const vocabName = basename(o.vocab);
-  const initManifest = shapesTeacherManifest(vocabName, cfg.seed);
-  writeJsonAtomic(join(work, MANIFEST_FILE), { ...initManifest, text: { ...initManifest.text, vocab: resolve(o.vocab) } });
+  // The untrained architecture. A vocabulary other than the bundled one travels with the model folder.
+  const vocabName = o.vocab === undefined ? undefined : basename(o.vocab);
+  if (o.vocab !== undefined && resolve(o.vocab) !== resolve(o.out, basename(o.vocab))) copyFileSync(o.vocab, join(o.out, basename(o.vocab)));
+  const initManifest = shapesTeacherManifest(cfg.seed, vocabName);
+  writeJsonAtomic(join(work, MANIFEST_FILE), { ...initManifest, text: { ...initManifest.text, ...(o.vocab !== undefined ? { vocab: resolve(o.vocab) } : {}) } });
   const model = loadModel(work, { device: o.device });
   const dit = model.dit.train().requiresGrad_(true);
   const tower = model.text.tower.requiresGrad_(true);
@@ -125,13 +126,13 @@ export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) =>
 }
 
 /** The model folder: EMA weights in fp16 and a manifest pointing at them. */
-function exportTeacher(dir: string, init: Manifest, ema: { dit: torch.nn.Module; tower: torch.nn.Module }, vocab: string, info: Record<string, unknown>): void {
+function exportTeacher(dir: string, init: Manifest, ema: { dit: torch.nn.Module; tower: torch.nn.Module }, vocab: string | undefined, info: Record<string, unknown>): void {
   const half = (sd: Map<string, torch.Tensor>) => new Map([...sd].map(([k, t]) => [k, t.to(WEIGHTS_DTYPE)]));
   torch.tidy(() => {
     torch.io.saveSafetensors(join(dir, 'dit.safetensors'), half(ema.dit.stateDict()));
     torch.io.saveSafetensors(join(dir, 'text.safetensors'), half(ema.tower.stateDict()));
   });
-  const manifest: Manifest = { ...init, dit: { ...init.dit, weights: 'dit.safetensors' }, text: { ...init.text, weights: 'text.safetensors', vocab } };
+  const manifest: Manifest = { ...init, dit: { ...init.dit, weights: 'dit.safetensors' }, text: { ...init.text, weights: 'text.safetensors', ...(vocab !== undefined ? { vocab } : {}) } };
   writeJsonAtomic(join(dir, MANIFEST_FILE), manifest);
   writeJsonAtomic(join(dir, 'train-teacher.json'), info);
 }

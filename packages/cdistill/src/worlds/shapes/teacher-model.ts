@@ -19,12 +19,12 @@ export const SHAPES_DIT_CONFIG = {
  */
 export const SHAPES_EDM = { sigmaData: 0.5, pMean: 0.5, pStd: 1.5 };
 
-/** The manifest of an untrained shapes teacher (seeded random weights). */
-export function shapesTeacherManifest(vocab: string, seed = 0): Manifest {
+/** The manifest of an untrained shapes teacher (seeded random weights; the bundled vocabulary unless `vocab` names one). */
+export function shapesTeacherManifest(seed = 0, vocab?: string): Manifest {
   return {
     name: 'shapes-teacher',
     dit: { weights: null, config: SHAPES_DIT_CONFIG, seed },
-    text: { weights: null, config: SHAPES_TEXT_CONFIG, vocab, seed: seed + 1 },
+    text: { weights: null, config: SHAPES_TEXT_CONFIG, ...(vocab !== undefined ? { vocab } : {}), seed: seed + 1 },
     vae: 'identity',
     edm: SHAPES_EDM,
     sampling: { steps: 30, guidance: 3 },
