@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { checkPrompt } from '../src/data/prompt-checks.js';
 import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../src/data/prompts.js';
-import { Reservoir, mulberry32 } from '../src/data/reservoir.js';
+import { Reservoir } from '../src/data/reservoir.js';
+import { mulberry32 } from '../src/util/prng.js';
 import { readTsvColumn } from '../src/data/tsv.js';
 
 import { partiPromptsPath as partiPath, repoRoot } from './util.js';
