@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 
 import sharp from 'sharp';
 
-import { esc, parseLog, writeReport } from '../src/pipeline/report.js';
+import { esc, parseLog, writeReport } from '../src/report/index.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const EVIL = '<script>alert(1)</script> & "quotes"';
@@ -78,7 +78,7 @@ before(async () => {
   for (const [i, step] of [500, 100, 1000].entries()) writeFileSync(join(runDir, 'validation', `step-${String(step).padStart(6, '0')}.png`), await tiles(96, 64, 3, 2, i));
 
   writeFileSync(join(runDir, 'grid.png'), await tiles(4 * 40, 2 * 40, 4, 2));
-  writeFileSync(join(runDir, 'grid.json'), JSON.stringify({ prompts: ['a blue square on grass', EVIL], steps: [1, 2, 4, 8] }));
+  writeFileSync(join(runDir, 'grid.json'), JSON.stringify({ prompts: ['a blue square on grass', EVIL_IMG], steps: [1, 2, 4, 8] }));
 
   const prompts = ['a red circle', EVIL, 'a small green triangle & friends'];
   await writeBench(join(runDir, 'bench'), prompts, 3, 42, 4);
@@ -91,11 +91,6 @@ before(async () => {
       'teacher-30': { all: 0.91, shape: 0.97, color: 0.93, position: 0.85, size: 0.9, background: 0.99, ms_per_image: 1480 },
     },
   }));
-
-  mkdirSync(join(runDir, 'world'));
-  writeFileSync(join(runDir, 'world', 'groundtruth.png'), await tiles(64, 32, 2, 1));
-  writeFileSync(join(runDir, 'world', 'compare-0001.png'), await tiles(64, 32, 2, 1, 5));
-  writeFileSync(join(runDir, 'world', 'prompts.json'), JSON.stringify(['a yellow star', EVIL_IMG]));
 });
 
 after(() => {
@@ -127,10 +122,13 @@ test('report.html: sections, escaping, malformed-line count, atomic write', asyn
   assert.ok(!/(src|href)="(https?:|\/\/)/i.test(html), 'no external resource');
   assert.ok(html.includes("default-src 'none'"), 'a CSP forbids anything but inline styles and data: images');
 
-  for (const id of ['config', 'training', 'teacher', 'validation', 'grid', 'bench', 'metrics', 'world']) {
+  const order = ['bench', 'metrics', 'grid', 'validation', 'training', 'teacher', 'config'];
+  for (const id of order) {
     assert.ok(html.includes(`<section id="${id}">`), `section #${id} present`);
     assert.ok(html.includes(`href="#${id}"`), `nav links to #${id}`);
   }
+  const at = order.map((id) => html.indexOf(`<section id="${id}">`));
+  assert.deepEqual(at, [...at].sort((a, b) => a - b), 'the result (benchmark, metrics) first; how it was made after; configuration last');
   assert.ok(!html.includes('not present'), 'every part of the fixture is present');
 
   assert.match(html, /2 malformed lines skipped/);
@@ -148,8 +146,7 @@ test('report.html: sections, escaping, malformed-line count, atomic write', asyn
   assert.ok(html.includes('24.30 dB'));
   assert.ok(html.includes('35.2×'), 'student speed-up over the teacher');
   assert.ok(html.includes('<h3>Student vs teacher</h3>'));
-  assert.ok(html.includes('groundtruth.png') && html.includes('compare-0001.png'));
-  assert.equal((html.match(/<img src="data:image\/png;base64,/g) ?? []).length, 12);
+  assert.equal((html.match(/<img src="data:image\/png;base64,/g) ?? []).length, 10);
 });
 
 test('only config.json: other sections say not present; config.json is required', async () => {
@@ -161,7 +158,7 @@ test('only config.json: other sections say not present; config.json is required'
   writeFileSync(join(dir, 'config.json'), '{"a": {"b": [1, 2]}}');
   const out = await writeReport(dir, { out: join(root, 'bare.html') });
   const html = readFileSync(out, 'utf8');
-  for (const what of ['log.jsonl', 'teacher_log.jsonl', 'validation/', 'grid.png', 'bench/ and bench-teacher/', 'metrics.json', 'world/']) {
+  for (const what of ['log.jsonl', 'teacher_log.jsonl', 'validation/', 'grid.png', 'bench/ and bench-teacher/', 'metrics.json']) {
     assert.ok(html.includes(`${what} not present`), `${what} reported missing`);
   }
   assert.ok(html.includes('<code>a.b</code>'));
@@ -202,7 +199,7 @@ test('report.html in headless Chromium: offline, every image decodes, no script 
     assert.deepEqual(problems, [], 'no page errors, console errors or CSP violations');
 
     const images = await page.$$eval('img', (els) => els.map((e) => ({ alt: e.alt, complete: e.complete, w: e.naturalWidth, h: e.naturalHeight })));
-    assert.equal(images.length, 12);
+    assert.equal(images.length, 10);
     const broken = images.filter((i) => !i.complete || i.w === 0 || i.h === 0);
     assert.deepEqual(broken, [], 'every image decodes');
 
@@ -210,7 +207,7 @@ test('report.html in headless Chromium: offline, every image decodes, no script 
     assert.ok(text.includes(EVIL), 'the <script> prompt shows as text');
     assert.ok(text.includes(EVIL_IMG), 'the <img onerror> prompt shows as text');
     assert.equal(await page.locator('script').count(), 0);
-    assert.equal(await page.locator('main img').count(), 12, 'no element was injected from a prompt');
+    assert.equal(await page.locator('main img').count(), 10, 'no element was injected from a prompt');
 
     const plot = page.locator('#training svg.marks').first();
     const box = await plot.boundingBox();

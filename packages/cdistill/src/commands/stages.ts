@@ -6,7 +6,7 @@ import { PARTI_PROMPTS } from '../assets.js';
 import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../data/prompts.js';
 import { bench } from '../pipeline/bench.js';
 import { generateDataset, parseShard } from '../pipeline/generate.js';
-import { writeReport } from '../pipeline/report.js';
+import { writeReport } from '../report/index.js';
 import { grid, sample } from '../pipeline/sample.js';
 import { train } from '../pipeline/train.js';
 import { defaultTrainConfig, TrainConfigSchema, type TrainConfig } from '../training/config.js';

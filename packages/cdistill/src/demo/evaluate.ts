@@ -1,50 +1,57 @@
-// The embedded default's evaluation: every sampler on the same held-out prompts with the same noise,
-// images read back by the world's attribute detector. Accuracy per attribute and overall, ms per
-// image, and the agreement (PSNR) of each few-step sampler with the teacher's 30-step image.
+// The embedded default's evaluation: every sampler on the same prompts with the same noise, images read
+// back by the world's detector and scored for validity, faithfulness to what the caption names, and
+// coverage of what it leaves open (worlds/shapes/score.ts); plus ms per image and the agreement (PSNR)
+// of each few-step sampler with the teacher's 30-step image from the same noise.
 import * as torch from '@cdistill/torch';
 
 import type { TextToImageModel } from '../models/load.js';
 import type { DiT } from '../models/microdit/index.js';
 import { perImageNoise } from '../sampling/noise.js';
 import { decodeImages, encodePrompts, studentSample, teacherSample } from '../sampling/sample.js';
-import { imagesFromTensor, isHeldOut, scoreImages, type Scene } from '../worlds/shapes/index.js';
+import { imagesFromTensor, scoreImages, type Spec, type WorldScore } from '../worlds/shapes/index.js';
 
 export interface SamplerEval {
-  all: number;
-  shape: number;
-  color: number;
-  position: number;
-  size: number;
-  background: number;
+  valid: number;
+  named: number;
+  coverage: number;
+  coverage_by_attribute: WorldScore['coverageByAttribute'];
   ms_per_image: number;
-  /** all-attributes accuracy on the held-out attribute combinations only */
-  all_heldout_combos: number;
   /** mean PSNR (dB) against teacher_heun30's image from the same noise */
   psnr_vs_teacher30?: number;
 }
 
-export type SamplerName = 'teacher_heun30' | 'teacher_heun4' | 'teacher_euler4' | 'student_1' | 'student_2' | 'student_4' | 'student_8';
+export const SAMPLERS = [
+  'teacher_heun30', 'teacher_heun4', 'teacher_euler4',
+  'student_1', 'student_2', 'student_4', 'student_8',
+  'undistilled_1', 'undistilled_2', 'undistilled_4',
+] as const;
+export type SamplerName = (typeof SAMPLERS)[number];
 
+/** One entry per image: a prompt appears once per sample, each with its own seed. */
 export interface EvalSet {
   prompts: string[];
-  scenes: Scene[];
+  specs: Spec[];
   seeds: number[];
 }
 
 type Sampler = (y: torch.Tensor, seeds: number[]) => torch.Tensor;
 
-export function samplers(teacher: TextToImageModel, student: DiT, guidance: number): [SamplerName, Sampler][] {
+/**
+ * Each sampler by name. `undistilled` is the teacher's own DiT used as a consistency model (unguided,
+ * as the student samples): the student before its first distillation step.
+ */
+export function samplerOf(name: SamplerName, teacher: TextToImageModel, student: DiT, guidance: number): Sampler {
   const t = (steps: number, solver: 'heun' | 'euler'): Sampler => (y, seeds) => teacherSample(teacher, y, perImageNoise(seeds), { steps, guidance, solver });
-  const s = (steps: number): Sampler => (y, seeds) => studentSample(teacher, student, y, perImageNoise(seeds), { steps });
-  return [
-    ['teacher_heun30', t(30, 'heun')],
-    ['teacher_heun4', t(4, 'heun')],
-    ['teacher_euler4', t(4, 'euler')],
-    ['student_1', s(1)],
-    ['student_2', s(2)],
-    ['student_4', s(4)],
-    ['student_8', s(8)],
-  ];
+  const s = (net: DiT, steps: number): Sampler => (y, seeds) => studentSample(teacher, net, y, perImageNoise(seeds), { steps });
+  const [kind, n] = name.split('_') as [string, string];
+  switch (kind) {
+    case 'teacher':
+      return t(Number(n.replace(/\D/g, '')), n.startsWith('heun') ? 'heun' : 'euler');
+    case 'student':
+      return s(student, Number(n));
+    default:
+      return s(teacher.dit, Number(n));
+  }
 }
 
 /** Mean over images of 10·log10(1 / MSE) for images in [0, 1]. */
@@ -55,8 +62,12 @@ export function meanPsnr(a: torch.Tensor, b: torch.Tensor): number {
   });
 }
 
+export function toSamplerEval(score: WorldScore, ms: number): SamplerEval {
+  return { valid: score.valid, named: score.named, coverage: score.coverage, coverage_by_attribute: score.coverageByAttribute, ms_per_image: ms };
+}
+
 export interface EvalResult {
-  eval: Record<SamplerName, SamplerEval>;
+  eval: Partial<Record<SamplerName, SamplerEval>>;
   /** images per sampler, [N, 3, H, W] in [0, 1] (kept; the caller disposes) */
   images: Map<SamplerName, torch.Tensor>;
 }
@@ -64,20 +75,19 @@ export interface EvalResult {
 export interface EvaluateOptions {
   guidance: number;
   batch: number;
+  /** The samplers to run, in order (teacher_heun30 first if PSNR is wanted without `reference`). */
+  samplers: readonly SamplerName[];
   onSampler?: (name: SamplerName) => void;
-  /** Run only these samplers (default: all seven). */
-  only?: readonly SamplerName[];
   /** teacher_heun30's images from an earlier evaluation of the same set, for PSNR when it is not rerun. */
   reference?: torch.Tensor;
 }
 
 export function evaluate(teacher: TextToImageModel, student: DiT, set: EvalSet, o: EvaluateOptions): EvalResult {
-  const heldOut = set.scenes.map((s) => isHeldOut(s));
-  const out = {} as Record<SamplerName, SamplerEval>;
+  const out: EvalResult['eval'] = {};
   const images = new Map<SamplerName, torch.Tensor>();
-  for (const [name, run] of samplers(teacher, student, o.guidance)) {
-    if (o.only && !o.only.includes(name)) continue;
+  for (const name of o.samplers) {
     o.onSampler?.(name);
+    const run = samplerOf(name, teacher, student, o.guidance);
     const parts: torch.Tensor[] = [];
     const t0 = performance.now();
     for (let i = 0; i < set.prompts.length; i += o.batch) {
@@ -93,15 +103,10 @@ export function evaluate(teacher: TextToImageModel, student: DiT, set: EvalSet, 
     for (const p of parts) p.dispose();
     images.set(name, all);
     const arrays = torch.tidy(() => imagesFromTensor(all.mul(2).sub(1)));
-    const score = scoreImages(arrays, set.scenes);
-    const held = scoreImages(arrays.filter((_, k) => heldOut[k]), set.scenes.filter((_, k) => heldOut[k]));
-    out[name] = {
-      all: score.all, shape: score.shape, color: score.color, position: score.position, size: score.size, background: score.background,
-      ms_per_image: ms,
-      all_heldout_combos: held.all,
-    };
+    const e = toSamplerEval(scoreImages(arrays, set.specs), ms);
     const ref = images.get('teacher_heun30') ?? o.reference;
-    if (name !== 'teacher_heun30' && ref) out[name].psnr_vs_teacher30 = meanPsnr(all, ref);
+    if (name !== 'teacher_heun30' && ref) e.psnr_vs_teacher30 = meanPsnr(all, ref);
+    out[name] = e;
   }
   return { eval: out, images };
 }

@@ -30,13 +30,14 @@ export async function writeImagePng(path: string, image01: torch.Tensor, scale =
   await writeRgbPng(path, toRgbBytes(image01), scale);
 }
 
-/** Tiles images [N, 3, H, W] (in [0, 1]) into rows of `cols`, with a `gap`-pixel white border. */
-export function tile(images: torch.Tensor, cols: number, gap = 2): { width: number; height: number; rgb: Uint8Array } {
+/** Tiles images [N, 3, H, W] (in [0, 1]) into rows of `cols`, with a `gap`-pixel border (white by default). */
+export function tile(images: torch.Tensor, cols: number, gap = 2, gapRgb: readonly [number, number, number] = [255, 255, 255]): { width: number; height: number; rgb: Uint8Array } {
   const [n, , h, w] = images.shape as [number, number, number, number];
   const rows = Math.ceil(n / cols);
   const width = cols * w + (cols + 1) * gap;
   const height = rows * h + (rows + 1) * gap;
-  const rgb = new Uint8Array(width * height * 3).fill(255);
+  const rgb = new Uint8Array(width * height * 3);
+  for (let i = 0; i < rgb.length; i += 3) rgb.set(gapRgb, i);
   for (let i = 0; i < n; i++) {
     const img = toRgbBytes(torch.tidy(() => images.select(0, i)));
     const x0 = gap + (i % cols) * (w + gap);

@@ -12,7 +12,7 @@ import { latestCheckpoint, readCheckpointState } from '../training/checkpoint.js
 import { TrainConfigSchema } from '../training/config.js';
 import { bench } from './bench.js';
 import { generateDataset } from './generate.js';
-import { writeReport } from './report.js';
+import { writeReport } from '../report/index.js';
 import { grid } from './sample.js';
 import { scanLatentShards } from './teacher-data.js';
 import { train } from './train.js';

@@ -29,9 +29,9 @@ export interface TrainTeacherOptions {
 
 const WEIGHTS_DTYPE: torch.DType = 'float16';
 
-/** Batches of the world's training split: captions from its templates, renders in [−1, 1]. */
+/** Batches of the world's (caption, image) distribution: renders in [−1, 1]; a fresh seeded draw per step. */
 function worldBatch(step: number, cfg: TeacherConfig): { x0: torch.Tensor; captions: string[] } {
-  const samples = samplePrompts(cfg.batchSize, cfg.seed * 1_000_003 + step, { split: 'train' });
+  const samples = samplePrompts(cfg.batchSize, cfg.seed * 1_000_003 + step);
   return { x0: renderToTensor(samples.map((s) => s.scene)), captions: samples.map((s) => s.prompt) };
 }
 

@@ -1,10 +1,11 @@
 // The shapes world's vocabulary: one object (shape, colour, position, size) on a plain background.
 // Every value is chosen so that a simple detector can read it back exactly from a 32×32 render, and
-// still reliably from a blurry/noisy diffusion sample:
-//  - colours are the six saturated corners of the RGB cube: pairwise distance ≥ 1, and distance ≥ 0.87
-//    (√0.75, to mid gray) from every background, so "pixel far from background" and "nearest colour"
-//    both have wide margins;
-//  - backgrounds are gray/white/black: the three points of the cube's diagonal, far from every corner;
+// still reliably from a blurry/noisy diffusion sample, and so that the average of two or more different
+// values is none of them (a blur over the options a caption leaves open is never a valid scene):
+//  - colours are the six saturated corners of the RGB cube: pairwise distance ≥ 1, distance √2 or 1 from
+//    each background; their mean is mid gray, no colour;
+//  - backgrounds are white and black, the two other corners: their mean (mid gray) is 0.5 away from both
+//    in every channel (a third, gray, would be the mean of the other two);
 //  - sizes differ by 1.8× in radius (3.2× in area);
 //  - positions sit 6 px apart with a 1 px clear border even for large objects, so the border pixels
 //    always show the background.
@@ -55,11 +56,10 @@ export type Size = (typeof SIZES)[number];
  */
 export const SIZE_RADIUS: Readonly<Record<Size, number>> = { small: 5, large: 9 };
 
-export const BACKGROUNDS = ['gray', 'white', 'black'] as const;
+export const BACKGROUNDS = ['white', 'black'] as const;
 export type Background = (typeof BACKGROUNDS)[number];
 
 export const BACKGROUND_RGB: Readonly<Record<Background, Rgb>> = {
-  gray: [0.5, 0.5, 0.5],
   white: [1, 1, 1],
   black: [0, 0, 0],
 };
@@ -84,7 +84,10 @@ export const ATTRIBUTE_VALUES = {
   background: BACKGROUNDS,
 } as const satisfies { [A in Attribute]: readonly Scene[A][] };
 
-/** Every combination (3·6·5·2·3 = 540), in a fixed order (shape outermost, background innermost). */
+/** What a caption names: any subset of the attributes (the rest are left open). */
+export type Spec = Partial<Scene>;
+
+/** Every combination (3·6·5·2·2 = 360), in a fixed order (shape outermost, background innermost). */
 export function allScenes(): Scene[] {
   const out: Scene[] = [];
   for (const shape of SHAPES)
@@ -100,38 +103,12 @@ export function sceneKey(s: Scene): string {
   return `${s.size}-${s.color}-${s.shape}-${s.position}-${s.background}`;
 }
 
-export function sameScene(a: Scene, b: Scene): boolean {
-  return ATTRIBUTES.every((k) => a[k] === b[k]);
+/** The attributes a spec leaves open, in ATTRIBUTES order. */
+export function openAttributes(spec: Spec): Attribute[] {
+  return ATTRIBUTES.filter((a) => spec[a] === undefined);
 }
 
-/**
- * (shape, colour) combinations never shown in training. Each held-out colour is different and every shape
- * loses at most two of six colours, so each single value still appears in training: a model that gets
- * these right has composed attributes it only ever saw separately.
- */
-export const HELD_OUT_PAIRS: readonly (readonly [Shape, Color])[] = [
-  ['circle', 'magenta'],
-  ['square', 'yellow'],
-  ['triangle', 'blue'],
-  ['triangle', 'cyan'],
-];
-
-export function isHeldOut(s: Scene): boolean {
-  return HELD_OUT_PAIRS.some(([shape, color]) => s.shape === shape && s.color === color);
-}
-
-/** The 420 training scenes (fixed order). */
-export function trainScenes(): Scene[] {
-  return allScenes().filter((s) => !isHeldOut(s));
-}
-
-/** The 120 held-out scenes (fixed order). */
-export function heldOutScenes(): Scene[] {
-  return allScenes().filter(isHeldOut);
-}
-
-export type Split = 'train' | 'heldout' | 'all';
-
-export function scenesOf(split: Split): Scene[] {
-  return split === 'train' ? trainScenes() : split === 'heldout' ? heldOutScenes() : allScenes();
+/** Whether a scene has every value the spec names. */
+export function satisfies(scene: Scene, spec: Spec): boolean {
+  return ATTRIBUTES.every((a) => spec[a] === undefined || spec[a] === scene[a]);
 }

@@ -1,10 +1,8 @@
-// Prompts for the shapes world, and the way back (prompt → expected attributes). Every attribute value is
-// a plain English word and the five vocabularies are disjoint (no object colour is also a background
-// colour), so a caption parses by keyword lookup whatever the word order: paraphrases, and prompts
-// written by hand, need no grammar.
-import {
-  ATTRIBUTES, ATTRIBUTE_VALUES, type Attribute, type Background, type Color, type Position, type Scene, type Shape, type Size,
-} from './attributes.js';
+// Captions for the shapes world, and the way back (caption → what it names). A caption names any subset
+// of the five attributes ("a red circle" leaves position, size and background open). Every value is a
+// plain English word and the five vocabularies are disjoint, so a caption parses by keyword lookup
+// whatever the word order: paraphrases, and prompts written by hand, need no grammar.
+import { ATTRIBUTES, ATTRIBUTE_VALUES, type Attribute, type Position, type Spec } from './attributes.js';
 
 /** How each position is said; the key word (left, top, center, ...) is what parsing looks for. */
 export const POSITION_PHRASE: Readonly<Record<Position, string>> = {
@@ -15,25 +13,25 @@ export const POSITION_PHRASE: Readonly<Record<Position, string>> = {
   center: 'in the center',
 };
 
-type Template = (s: Scene) => string;
+type Template = (s: Spec) => string;
 
-/** Template 0 is the canonical caption; the rest are paraphrases with different word order. */
+/** Words in order, the missing ones left out: "a red circle", "a large shape on the left". */
+const words = (...parts: (string | undefined | false)[]) => parts.filter((p): p is string => typeof p === 'string').join(' ');
+
+/** Template 0 is the canonical caption; template 1 says the same with the background first. */
 export const CAPTION_TEMPLATES: readonly Template[] = [
-  (s) => `a ${s.size} ${s.color} ${s.shape} ${POSITION_PHRASE[s.position]} on a ${s.background} background`,
-  (s) => `a ${s.color} ${s.shape}, ${s.size}, ${POSITION_PHRASE[s.position]}, ${s.background} background`,
-  (s) => `${s.background} background with a ${s.size} ${s.color} ${s.shape} ${POSITION_PHRASE[s.position]}`,
-  (s) => `a picture of a ${s.size} ${s.shape} in ${s.color}, ${POSITION_PHRASE[s.position]} of a ${s.background} background`,
+  (s) => words('a', s.size, s.color, s.shape ?? 'shape', s.position && POSITION_PHRASE[s.position], s.background && `on a ${s.background} background`),
+  (s) => words(s.background && `${s.background} background with`, 'a', s.size, s.color, s.shape ?? 'shape', s.position && POSITION_PHRASE[s.position]),
 ];
 
-/** The caption of `scene` with template `index` (taken modulo the number of templates, so any integer works). */
-export function caption(scene: Scene, index = 0): string {
+/** The caption of `spec` with template `index` (taken modulo the number of templates, so any integer works). */
+export function caption(spec: Spec, index = 0): string {
   const n = CAPTION_TEMPLATES.length;
-  return (CAPTION_TEMPLATES[((index % n) + n) % n] as Template)(scene);
+  return (CAPTION_TEMPLATES[((index % n) + n) % n] as Template)(spec);
 }
 
 /** Words outside the generated vocabulary that mean the same, so hand-written prompts parse too. */
 const SYNONYMS: Readonly<Record<string, string>> = {
-  grey: 'gray',
   centre: 'center',
   middle: 'center',
   big: 'large',
@@ -55,25 +53,17 @@ const LEXICON: ReadonlyMap<string, readonly [Attribute, string]> = (() => {
 })();
 
 /**
- * The scene a caption describes, or undefined unless it names exactly one value of every attribute
- * (a missing attribute, or two different values of one, like "left ... right", gives undefined).
+ * What a caption names (the attributes it leaves out are open), or undefined when it contradicts itself
+ * (two different values of one attribute, like "left ... right").
  */
-export function parseCaption(text: string): Scene | undefined {
-  const found = new Map<Attribute, string>();
+export function parseCaption(text: string): Spec | undefined {
+  const found: Record<string, string> = {};
   for (const word of text.toLowerCase().split(/[^a-z]+/)) {
     const hit = LEXICON.get(word);
     if (hit === undefined) continue;
     const [attr, value] = hit;
-    const prev = found.get(attr);
-    if (prev !== undefined && prev !== value) return undefined;
-    found.set(attr, value);
+    if (found[attr] !== undefined && found[attr] !== value) return undefined;
+    found[attr] = value;
   }
-  if (found.size !== ATTRIBUTES.length) return undefined;
-  return {
-    shape: found.get('shape') as Shape,
-    color: found.get('color') as Color,
-    position: found.get('position') as Position,
-    size: found.get('size') as Size,
-    background: found.get('background') as Background,
-  };
+  return found as Spec;
 }

@@ -45,8 +45,8 @@ export interface Measurement {
 }
 
 /**
- * RGB distance from the background above which a pixel is "object". Every object colour is ≥ √0.75 ≈ 0.87
- * from every background, so 0.4 leaves about as much slack for background noise as for a faded object.
+ * RGB distance from the background above which a pixel is "object". Every object colour is ≥ 1 from
+ * every background, so 0.4 leaves slack both for background noise and for a faded object.
  */
 export const MASK_THRESHOLD = 0.4;
 

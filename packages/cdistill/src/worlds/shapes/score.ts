@@ -1,40 +1,64 @@
-// Prompt-faithfulness score for generated images: the fraction of images whose detected attributes match
-// the scene their prompt asked for, per attribute and all five at once. A missing object counts as wrong.
-import { ATTRIBUTES, type Attribute, type Scene } from './attributes.js';
-import { detectScene, type Detection } from './detect.js';
+// The demo's quality metrics, from images and the specs they were prompted with:
+//   valid    — share of images that show exactly one well-formed scene (validity.ts);
+//   named    — share that are valid and have every value their caption names;
+//   coverage — for the attributes captions leave open: 1 − total-variation distance between the values
+//              the valid images show and the world's distribution for them (uniform), pooled over all
+//              prompts and samples that leave the attribute open, then averaged over attributes.
+// A sampler that blurs loses `valid`; one that always draws the same position loses `coverage`.
+import { ATTRIBUTES, ATTRIBUTE_VALUES, type Attribute, type Spec } from './attributes.js';
+import { readImage, type Reading } from './validity.js';
 
-export type ShapesScore = { n: number; all: number } & { [A in Attribute]: number };
+export interface WorldScore {
+  n: number;
+  valid: number;
+  named: number;
+  coverage: number;
+  /** Per open attribute; an attribute no caption leaves open is absent. */
+  coverageByAttribute: Partial<Record<Attribute, number>>;
+}
 
-/** Accuracies of detections against the expected scenes (0 for every field when there are none). */
-export function scoreDetections(detections: readonly Detection[], expected: readonly Scene[]): ShapesScore {
-  if (detections.length !== expected.length) {
-    throw new Error(`scoreDetections: ${detections.length} detections for ${expected.length} expected scenes`);
-  }
-  const n = expected.length;
-  const hits = { all: 0, shape: 0, color: 0, position: 0, size: 0, background: 0 };
-  expected.forEach((want, i) => {
-    const got = detections[i] as Detection;
-    let allRight = true;
-    for (const a of ATTRIBUTES) {
-      if (got[a] === want[a]) hits[a]++;
-      else allRight = false;
-    }
-    if (allRight) hits.all++;
+/** 1 − TV(empirical distribution of `values`, uniform over `support`); 0 for no values. */
+export function uniformCoverage(values: readonly string[], support: readonly string[]): number {
+  if (values.length === 0) return 0;
+  const counts = new Map<string, number>(support.map((v) => [v, 0]));
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  let tv = 0;
+  for (const [v, c] of counts) tv += Math.abs(c / values.length - (support.includes(v) ? 1 / support.length : 0));
+  return 1 - tv / 2;
+}
+
+export function scoreReadings(readings: readonly Reading[], specs: readonly Spec[]): WorldScore {
+  if (readings.length !== specs.length) throw new Error(`scoreReadings: ${readings.length} readings for ${specs.length} specs`);
+  const n = readings.length;
+  let valid = 0;
+  let named = 0;
+  const openValues = new Map<Attribute, string[]>();
+  readings.forEach((r, i) => {
+    const spec = specs[i] as Spec;
+    for (const a of ATTRIBUTES) if (spec[a] === undefined && !openValues.has(a)) openValues.set(a, []);
+    if (!r.valid || r.scene === undefined) return;
+    const scene = r.scene;
+    valid++;
+    if (ATTRIBUTES.every((a) => spec[a] === undefined || spec[a] === scene[a])) named++;
+    for (const a of ATTRIBUTES) if (spec[a] === undefined) openValues.get(a)!.push(scene[a]);
   });
-  const frac = (h: number) => (n === 0 ? 0 : h / n);
+  const coverageByAttribute: Partial<Record<Attribute, number>> = {};
+  for (const a of ATTRIBUTES) {
+    const values = openValues.get(a);
+    if (values) coverageByAttribute[a] = uniformCoverage(values, ATTRIBUTE_VALUES[a]);
+  }
+  const cov = Object.values(coverageByAttribute);
   return {
     n,
-    all: frac(hits.all),
-    shape: frac(hits.shape),
-    color: frac(hits.color),
-    position: frac(hits.position),
-    size: frac(hits.size),
-    background: frac(hits.background),
+    valid: n ? valid / n : 0,
+    named: n ? named / n : 0,
+    // Captions that leave nothing open leave nothing to cover.
+    coverage: cov.length ? cov.reduce((s, c) => s + c, 0) / cov.length : 1,
+    coverageByAttribute,
   };
 }
 
-/** Scores CHW [3, S, S] images in [0, 1] (e.g. from imagesFromTensor) against the scenes they were prompted with. */
-export function scoreImages(images: readonly Float32Array[], expected: readonly Scene[]): ShapesScore {
-  if (images.length !== expected.length) throw new Error(`scoreImages: ${images.length} images for ${expected.length} expected scenes`);
-  return scoreDetections(images.map(detectScene), expected);
+/** Scores CHW [3, S, S] images in [0, 1] (e.g. from imagesFromTensor) against the specs they were prompted with. */
+export function scoreImages(images: readonly Float32Array[], specs: readonly Spec[]): WorldScore {
+  return scoreReadings(images.map(readImage), specs);
 }

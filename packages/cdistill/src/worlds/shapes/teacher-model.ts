@@ -13,9 +13,9 @@ export const SHAPES_DIT_CONFIG = {
 };
 
 /**
- * Training σ ~ logN(0.5, 1.5²) instead of micro_diffusion's logN(−0.6, 1.2²): here a caption fixes its
- * image, and colour and position are decided at σ ≈ 2–20, which the upstream distribution visits in
- * 14% of steps (0.3% above 20); this one in 45%. Measured: colour 25% → 85% within 1,000 steps of switching.
+ * Training σ ~ logN(0.5, 1.5²) instead of micro_diffusion's logN(−0.6, 1.2²): on 32-px scenes colour and
+ * position are decided at σ ≈ 2–20, which the upstream distribution visits in 14% of steps (0.3% above
+ * 20); this one in 45%. Measured on the first shapes world: colour 25% → 85% within 1,000 steps of switching.
  */
 export const SHAPES_EDM = { sigmaData: 0.5, pMean: 0.5, pStd: 1.5 };
 
