@@ -7,7 +7,7 @@ import * as torch from '@cdistill/torch';
 import type { TextToImageModel } from '../models/load.js';
 import type { DiT } from '../models/microdit/index.js';
 import { perImageNoise } from '../sampling/noise.js';
-import { decodeImages, encodePrompts, studentSample, teacherSample } from '../sampling/sample.js';
+import { studentSample, teacherSample } from '../sampling/sample.js';
 import { imagesFromTensor, scoreImages, type Spec, type WorldScore } from '../worlds/shapes/index.js';
 
 export interface SamplerEval {
@@ -93,8 +93,8 @@ export function evaluate(teacher: TextToImageModel, student: DiT, set: EvalSet, 
     for (let i = 0; i < set.prompts.length; i += o.batch) {
       parts.push(
         torch.tidy(() => {
-          const y = encodePrompts(teacher, set.prompts.slice(i, i + o.batch));
-          return decodeImages(teacher, run(y, set.seeds.slice(i, i + o.batch)));
+          const y = teacher.encodePrompts(set.prompts.slice(i, i + o.batch));
+          return teacher.decodeImages(run(y, set.seeds.slice(i, i + o.batch)));
         }),
       );
     }

@@ -2,7 +2,7 @@
 // consistency sampler. Paper notation: σ_s > σ_t are adjacent Karras levels; x_s = x₀ + σ_s·ε.
 import * as torch from '@cdistill/torch';
 
-import type { Denoiser } from './edm.js';
+import { odeStep, type Denoiser, type OdeSolver } from './edm.js';
 
 type Tensor = torch.Tensor;
 
@@ -27,22 +27,6 @@ export function pseudoHuber(a: Tensor, b: Tensor, c: number): Tensor {
   return a.sub(b).square().add(c * c).sqrt().sub(c).mean();
 }
 
-export type TeacherSolver = 'euler' | 'heun';
-
-/**
- * One ODE step of the (guided) teacher from σ_s to σ_t, per sample. Euler: x_t = x_s + (σ_t − σ_s)·d;
- * Heun adds the trapezoidal correction (σ_t > 0 always holds here, since σ_min > 0).
- */
-export function teacherStep(teacher: Denoiser, xS: Tensor, sigmaS: Tensor, sigmaT: Tensor, solver: TeacherSolver): Tensor {
-  const sS = sigmaS.reshape(-1, 1, 1, 1);
-  const sT = sigmaT.reshape(-1, 1, 1, 1);
-  const d = xS.sub(teacher(xS, sigmaS)).div(sS);
-  const xEuler = xS.add(d.mul(sT.sub(sS)));
-  if (solver === 'euler') return xEuler;
-  const dPrime = xEuler.sub(teacher(xEuler, sigmaT)).div(sT);
-  return xS.add(d.add(dPrime).mul(sT.sub(sS).mul(0.5)));
-}
-
 export interface CdInputs {
   /** x₀: clean (scaled) latents [B, C, H, W]. */
   latents: Tensor;
@@ -63,7 +47,7 @@ export interface CdTerms {
 export interface CdOptions {
   /** Karras sigmas, descending (N of them). */
   sigmas: number[];
-  solver?: TeacherSolver;
+  solver?: OdeSolver;
   /** 'huber' (pseudo-Huber with c) or 'l2'. */
   loss?: 'huber' | 'l2';
   huberC?: number;
@@ -84,7 +68,7 @@ export function cdLoss(student: Denoiser, target: Denoiser, teacher: Denoiser, b
   const xS = batch.latents.add(batch.noise.mul(sigmaS.reshape(-1, 1, 1, 1)));
   const pred = student(xS, sigmaS);
   const { xT, tgt } = torch.noGrad(() => {
-    const xT = teacherStep(teacher, xS, sigmaS, sigmaT, o.solver ?? 'euler');
+    const xT = odeStep(teacher, xS, sigmaS, sigmaT, o.solver ?? 'euler');
     return { xT, tgt: target(xT, sigmaT) };
   });
   const loss = (o.loss ?? 'huber') === 'l2' ? pred.sub(tgt).square().mean() : pseudoHuber(pred, tgt, o.huberC ?? 0.001);

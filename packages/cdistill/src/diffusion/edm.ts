@@ -22,7 +22,7 @@ export const MICRODIT_EDM: EdmConfig = { sigmaData: 0.9, sigmaMin: 0.002, sigmaM
 /** The raw network F(c_in·x, c_noise, y) with its conditioning bound. */
 export type Network = (xIn: Tensor, cNoise: Tensor) => Tensor;
 /** D(x, σ): σ is one number for the whole batch or a tensor [B]. */
-export type Denoiser = (x: Tensor, sigma: Tensor | number) => Tensor;
+export type Denoiser = (x: Tensor, sigma: Sigma) => Tensor;
 
 /** c_skip, c_out, c_in, c_noise for σ (a [B] tensor), shaped [B, 1, 1, 1] (c_noise [B]). */
 export function preconditioning(sigma: Tensor, sigmaData: number) {
@@ -75,38 +75,48 @@ export function karrasSigmas(n: number, c: Pick<EdmConfig, 'sigmaMin' | 'sigmaMa
   return Array.from({ length: n }, (_, i) => (a + (i / (n - 1)) * (b - a)) ** c.rho);
 }
 
+/** The probability-flow ODE solvers the teacher samples and the CD target step with. */
+export type OdeSolver = 'euler' | 'heun';
+
+/** σ for a whole batch (a number) or per sample (a [B] tensor). */
+export type Sigma = number | Tensor;
+
+const asColumn = (s: Sigma): number | Tensor => (typeof s === 'number' ? s : s.reshape(-1, 1, 1, 1));
+/** σ_next − σ_cur, in JS doubles for numbers (as the samplers always did) and in the tensors' dtype otherwise. */
+const stepSize = (cur: Sigma, next: Sigma): number | Tensor =>
+  typeof cur === 'number' && typeof next === 'number' ? next - cur : (asColumn(next) as Tensor).sub(asColumn(cur));
+
 /**
- * Deterministic Heun (EDM Algorithm 1 with S_churn = 0) from x = z·σ₀ along `sigmas` (which end in 0):
- * an Euler step, then the 2nd-order correction except on the last step. n sigmas + 0 → 2n − 1 evaluations.
+ * One step of the probability-flow ODE dx/dσ = (x − D(x, σ))/σ from σ_cur to σ_next. Euler:
+ * x + (σ_next − σ_cur)·d; Heun adds the trapezoidal correction with d' at (x_euler, σ_next), except
+ * when σ_next = 0 (EDM Algorithm 1's last step). The samplers and the CD target both take this step,
+ * so the target is provably the sampler's step.
  */
-export function heunSampler(D: Denoiser, z: Tensor, sigmas: number[]): Tensor {
+export function odeStep(D: Denoiser, x: Tensor, cur: Sigma, next: Sigma, solver: OdeSolver): Tensor {
+  const h = stepSize(cur, next);
+  // Euler step.
+  const d = x.sub(D(x, cur)).div(asColumn(cur));
+  const xNext = x.add(d.mul(h));
+  if (solver === 'euler' || next === 0) return xNext;
+  // Apply 2nd order correction.
+  const dPrime = xNext.sub(D(xNext, next)).div(asColumn(next));
+  return x.add(d.add(dPrime).mul(typeof h === 'number' ? 0.5 * h : h.mul(0.5)));
+}
+
+/**
+ * An ODE sampler from x = z·σ₀ along `sigmas` (which end in 0): deterministic Heun (EDM Algorithm 1
+ * with S_churn = 0, n sigmas + 0 → 2n − 1 evaluations) or first-order Euler (one evaluation per step).
+ */
+export function odeSampler(D: Denoiser, z: Tensor, sigmas: number[], solver: OdeSolver): Tensor {
   let x = z.mul(sigmas[0] as number);
-  for (let i = 0; i + 1 < sigmas.length; i++) {
-    x = torch.tidy(() => {
-      const tCur = sigmas[i] as number;
-      const tNext = sigmas[i + 1] as number;
-      // Euler step.
-      const dCur = x.sub(D(x, tCur)).div(tCur);
-      const xNext = x.add(dCur.mul(tNext - tCur));
-      if (tNext === 0) return xNext;
-      // Apply 2nd order correction.
-      const dPrime = xNext.sub(D(xNext, tNext)).div(tNext);
-      return x.add(dCur.add(dPrime).mul(0.5 * (tNext - tCur)));
-    });
-  }
+  for (let i = 0; i + 1 < sigmas.length; i++) x = torch.tidy(() => odeStep(D, x, sigmas[i] as number, sigmas[i + 1] as number, solver));
   return x;
 }
 
-/** First-order Euler along `sigmas` (ending in 0): one evaluation per step. */
-export function eulerSampler(D: Denoiser, z: Tensor, sigmas: number[]): Tensor {
-  let x = z.mul(sigmas[0] as number);
-  for (let i = 0; i + 1 < sigmas.length; i++) {
-    const tCur = sigmas[i] as number;
-    const tNext = sigmas[i + 1] as number;
-    x = torch.tidy(() => x.add(x.sub(D(x, tCur)).div(tCur).mul(tNext - tCur)));
-  }
-  return x;
-}
+/** Deterministic Heun along `sigmas` (ending in 0). */
+export const heunSampler = (D: Denoiser, z: Tensor, sigmas: number[]): Tensor => odeSampler(D, z, sigmas, 'heun');
+/** First-order Euler along `sigmas` (ending in 0). */
+export const eulerSampler = (D: Denoiser, z: Tensor, sigmas: number[]): Tensor => odeSampler(D, z, sigmas, 'euler');
 
 /** The teacher's schedule for `steps` sampling steps: Karras sigmas plus the final 0. */
 export function samplingSigmas(steps: number, c: EdmConfig = MICRODIT_EDM): number[] {

@@ -28,7 +28,25 @@ export interface TextToImageModel {
   /** Generated image side in pixels (DiT input size × codec downscale). */
   readonly imageSize: number;
   readonly defaults: { steps: number; guidance: number };
+  /** Prompts → caption embeddings [B, 1, ctx, width] in the DiT's dtype. */
+  encodePrompts(prompts: readonly string[]): torch.Tensor;
+  /** Latents → images in [0, 1], [B, 3, H, W] float32 on the CPU (decoded image by image, see below). */
+  decodeImages(latents: torch.Tensor): torch.Tensor;
   dispose(): void;
+}
+
+/**
+ * Decoded one image at a time: the convolution kernels pick algorithms by batch size, and their float
+ * rounding then differs in the last bits, enough to flip a pixel's 8-bit value; per-image decoding keeps
+ * an image independent of the batch it was made in (the DiT's matmuls are row-wise and need no such care on CPU).
+ */
+function decodeEach(codec: LatentCodec, dtype: torch.DType, latents: torch.Tensor): torch.Tensor {
+  return torch.noGrad(() =>
+    torch.tidy(() => {
+      const one = (i: number) => codec.toImage01(codec.decode(latents.narrow(0, i, 1).to(dtype)));
+      return torch.cat(Array.from({ length: latents.size(0) }, (_, i) => one(i))).toOptions({ dtype: 'float32', device: 'cpu' });
+    }),
+  );
 }
 
 export interface LoadOptions {
@@ -96,6 +114,8 @@ export function loadModel(path: string, o: LoadOptions = {}): TextToImageModel {
     dtype,
     imageSize: ditCfg.inputSize * codec.downscale,
     defaults: { steps: m.sampling?.steps ?? 30, guidance: m.sampling?.guidance ?? 5 },
+    encodePrompts: (prompts) => torch.tidy(() => text.encode(prompts).to(dtype)),
+    decodeImages: (latents) => decodeEach(codec, dtype, latents),
     dispose() {
       dit.dispose();
       tower.dispose();

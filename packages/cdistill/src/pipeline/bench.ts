@@ -9,7 +9,7 @@ import * as torch from '@cdistill/torch';
 import { readTsvColumn } from '../data/tsv.js';
 import { fileSha256, type TextToImageModel } from '../models/load.js';
 import { perBatchNoise } from '../sampling/noise.js';
-import { decodeImages, encodePrompts, studentSample, teacherSample } from '../sampling/sample.js';
+import { studentSample, teacherSample } from '../sampling/sample.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { progress } from '../util/progress.js';
 import { writeImagePng } from './images.js';
@@ -58,11 +58,11 @@ async function runBench(
   for (let i = 0; i < prompts.length; i += o.batch) {
     const chunk = prompts.slice(i, i + o.batch);
     const t0 = now(o.device);
-    const y = encodePrompts(model, chunk);
+    const y = model.encodePrompts(chunk);
     const t1 = now(o.device);
     const latents = sampleLatents(y, o.seed + i, chunk.length);
     const t2 = now(o.device);
-    const images = decodeImages(model, latents);
+    const images = model.decodeImages(latents);
     const t3 = now(o.device);
     times.text_encode += t1 - t0;
     times.sampling += t2 - t1;

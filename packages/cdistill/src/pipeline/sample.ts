@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as torch from '@cdistill/torch';
 
 import { perBatchNoise } from '../sampling/noise.js';
-import { decodeImages, encodePrompts, studentSample } from '../sampling/sample.js';
+import { studentSample } from '../sampling/sample.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { tile, writeImagePng, writeRgbPng } from './images.js';
 import { loadStudent, type Student } from './student.js';
@@ -31,13 +31,13 @@ export function checkSteps(steps: number): void {
 /** Latents → [B, 3, H, W] images for prompts at `steps`, one noise stream seeded `seed` for the batch. */
 export function sampleImages(s: Student, prompts: string[], steps: number, seed: number, o: { guidance?: number; sigmas?: number[] } = {}): torch.Tensor {
   return torch.tidy(() => {
-    const y = encodePrompts(s.model, prompts);
+    const y = s.model.encodePrompts(prompts);
     const latents = studentSample(s.model, s.student, y, perBatchNoise(seed, prompts.length), {
       steps,
       sigmas: o.sigmas,
       embeddedGuidance: s.embedded ? (o.guidance ?? s.guidance) : undefined,
     });
-    return decodeImages(s.model, latents);
+    return s.model.decodeImages(latents);
   });
 }
 

@@ -3,8 +3,8 @@
 import * as torch from '@cdistill/torch';
 
 import { cdLoss } from '../diffusion/consistency.js';
-import { denoiser, guidedNetwork, karrasSigmas, type EdmConfig } from '../diffusion/edm.js';
-import type { DiT } from '../models/microdit/index.js';
+import { karrasSigmas, type EdmConfig } from '../diffusion/edm.js';
+import { ditDenoiser, type DiT } from '../models/microdit/index.js';
 import type { TrainConfig } from './config.js';
 
 type Tensor = torch.Tensor;
@@ -43,13 +43,6 @@ export class CdTrainer {
     return this.cfg.precision === 'bf16' ? 'bfloat16' : this.cfg.precision === 'fp16' ? 'float16' : undefined;
   }
 
-  /** D of a network conditioned on y; guidance w (number or per-sample tensor) applies CFG. */
-  private denoiserOf(net: DiT, y: Tensor, w: number | Tensor, wCond?: Tensor): (x: Tensor, s: Tensor | number) => Tensor {
-    const dtype = net.pos_embed.dtype;
-    const forward = (x: Tensor, t: Tensor, yy: Tensor) => net.forward(x, t, yy, { guidance: wCond }).sample;
-    return denoiser(guidedNetwork(forward, y.to(dtype), w), this.edm.sigmaData, dtype);
-  }
-
   /**
    * 1. for each micro-batch: n ~ U{0..N−1−k}, ε ~ N(0, I); loss = CD loss / accumulation; backward
    * 2. clip the gradient norm; set the learning rate for this step; AdamW
@@ -72,11 +65,12 @@ export class CdTrainer {
           : undefined;
         const wTeacher = w ?? cfg.guidance;
         const ac = this.autocastDtype();
+        const sd = this.edm.sigmaData;
         const terms = torch.autocast({ device: this.device, dtype: ac ?? 'bfloat16', enabled: ac !== undefined }, () =>
           cdLoss(
-            this.denoiserOf(student, y, 1, w),
-            this.denoiserOf(this.models.target ?? student, y, 1, w),
-            this.denoiserOf(teacher, y, wTeacher),
+            ditDenoiser(student, y, sd, { embeddedGuidance: w }),
+            ditDenoiser(this.models.target ?? student, y, sd, { embeddedGuidance: w }),
+            ditDenoiser(teacher, y, sd, { guidance: wTeacher }),
             { latents: x0, noise, index },
             { sigmas: this.sigmas, solver: cfg.teacherSolver, loss: cfg.loss, huberC: cfg.huberC, skip: cfg.skip },
           ),

@@ -7,8 +7,7 @@ import { isAbsolute, join, normalize, relative, resolve } from 'node:path';
 import * as torch from '@cdistill/torch';
 
 import type { TextToImageModel } from '../models/load.js';
-import { readCaptions, scanLatentShards } from '../pipeline/teacher-data.js';
-import { encodePrompts } from '../sampling/sample.js';
+import { imageName, readCaptions, scanLatentShards } from '../data/teacher-dataset.js';
 
 type Tensor = torch.Tensor;
 
@@ -39,7 +38,7 @@ export function loadCachedData(dataDir: string): TrainData | undefined {
   const latents = torch.keep(torch.stack(rows.map((r) => r.latents)).to('float32'));
   const text = torch.keep(torch.stack(rows.map((r) => r.text)));
   for (const sd of byFile.values()) for (const t of sd.values()) t.dispose();
-  const names = indices.map((i) => `${String(i).padStart(6, '0')}.png`);
+  const names = indices.map(imageName);
   return {
     latents,
     text,
@@ -74,7 +73,7 @@ export async function encodeImageData(model: TextToImageModel, dataDir: string, 
     torch.tidy(() => {
       const x = torch.stack(imgs).mul(2).sub(1).to(model.device).to(model.dtype);
       lat.push(torch.keep(torch.noGrad(() => model.codec.encodeMean(x)).toOptions({ dtype: 'float32', device: 'cpu' })));
-      txt.push(torch.keep(encodePrompts(model, chunk.map(([, c]) => c)).cpu()));
+      txt.push(torch.keep(model.encodePrompts(chunk.map(([, c]) => c)).cpu()));
     });
     for (const t of imgs) t.dispose();
   }
