@@ -14,6 +14,20 @@ const cli = join(repoRoot, 'packages', 'cdistill', 'dist', 'src', 'cli.js');
 const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
 const tmp = () => mkdtempSync(join(tmpdir(), 'cdistill-cli-'));
 
+test('npx cdistill: the linked launcher runs the CLI and --help lists every command; without a build it says to build', () => {
+  const bin = join(repoRoot, 'node_modules', '.bin', 'cdistill');
+  const r = spawnSync(bin, ['--help'], { encoding: 'utf8', cwd: tmpdir() });
+  assert.equal(r.status, 0, r.stderr);
+  for (const cmd of buildProgram(() => {}).commands) assert.match(r.stdout, new RegExp(`^  ${cmd.name()}\\b`, 'm'), `${cmd.name()} listed`);
+  // A copy of the launcher beside no dist/ folder: the message names the missing file and the fix.
+  const dir = tmp();
+  mkdirSync(join(dir, 'bin'));
+  copyFileSync(join(repoRoot, 'packages', 'cdistill', 'bin', 'cdistill.mjs'), join(dir, 'bin', 'cdistill.mjs'));
+  const bare = spawnSync(process.execPath, [join(dir, 'bin', 'cdistill.mjs'), '--help'], { encoding: 'utf8' });
+  assert.equal(bare.status, 1);
+  assert.equal(bare.stderr, `cdistill: the TypeScript is not built yet (${join(dir, 'dist', 'src', 'cli.js')} is missing): run \`npm run build\` in the repository\n`);
+});
+
 test('--help of every command lists every option, with its default where it has one', () => {
   const program = buildProgram(() => {});
   assert.ok(program.commands.length >= 13);

@@ -1,10 +1,12 @@
 // `cdistill generate-one`: text → tokenizer → text encoder → MicroDiT Heun with CFG → VAE decode → PNG.
 import * as torch from '@cdistill/torch';
 
+import { downloadModel } from '../models/download.js';
 import { loadModel } from '../models/load.js';
 import { writeImagePng } from '../pipeline/images.js';
 import { perBatchNoise } from '../sampling/noise.js';
-import { decodeImages, encodePrompts, teacherSample, type TeacherSolverName } from '../sampling/sample.js';
+import type { OdeSolver } from '../diffusion/edm.js';
+import { teacherSample } from '../sampling/sample.js';
 
 export interface GenerateOneOptions {
   model: string;
@@ -15,20 +17,21 @@ export interface GenerateOneOptions {
   seed: number;
   device: string;
   dtype: torch.DType;
-  solver: TeacherSolverName;
+  solver: OdeSolver;
 }
 
 export async function generateOne(o: GenerateOneOptions, print: (l: string) => void): Promise<void> {
   if (o.prompt.trim() === '') throw new Error('generate-one: --prompt is empty');
+  await downloadModel(o.model, { print });
   const model = loadModel(o.model, { device: o.device, dtype: o.dtype });
   try {
     const steps = o.steps ?? model.defaults.steps;
     const guidance = o.guidance ?? model.defaults.guidance;
     const t0 = performance.now();
     const image = torch.tidy(() => {
-      const y = encodePrompts(model, [o.prompt]);
+      const y = model.encodePrompts([o.prompt]);
       const latents = teacherSample(model, y, perBatchNoise(o.seed, 1), { steps, guidance, solver: o.solver });
-      return decodeImages(model, latents).select(0, 0);
+      return model.decodeImages(latents).select(0, 0);
     });
     await writeImagePng(o.out, image);
     print(`${o.out}: ${model.imageSize}×${model.imageSize}, ${steps} ${o.solver} steps, guidance ${guidance}, seed ${o.seed}, ${((performance.now() - t0) / 1000).toFixed(2)} s`);

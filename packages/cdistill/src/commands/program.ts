@@ -3,6 +3,10 @@ import { Command, Option } from 'commander';
 import { defaultDevice, setNumThreads } from '@cdistill/torch';
 
 import { demo } from '../demo/demo.js';
+import { hubFile, hubFolder } from '../hub/download.js';
+import { isHubUri, parseHubUri } from '../hub/uri.js';
+import { BUILTIN_MODELS, builtinNames } from '../models/builtin.js';
+import { downloadModel } from '../models/download.js';
 import { formatIssues } from '../models/manifest.js';
 import { readPipelineConfig, runPipeline } from '../pipeline/run-pipeline.js';
 import { trainTeacher } from '../pipeline/train-teacher.js';
@@ -38,7 +42,7 @@ export function buildProgram(print: (line: string) => void): Command {
   program
     .command('generate-one')
     .description('generate one image with a teacher: text encoder → MicroDiT Heun sampler with CFG → VAE → PNG')
-    .requiredOption('--model <path>', 'model manifest (cdistill-model.json) or its folder')
+    .requiredOption('--model <model>', 'a built-in model name (cdistill models), a manifest (cdistill-model.json) or its folder')
     .requiredOption('--prompt <text>', 'the prompt')
     .requiredOption('--out <file.png>', 'output PNG path')
     .option('--steps <n>', "sampling steps (default: the model manifest's, else 30)", positiveInt)
@@ -48,6 +52,35 @@ export function buildProgram(print: (line: string) => void): Command {
     .option('--device <device>', 'cpu, cuda or cuda:N', defaultDevice())
     .addOption(new Option('--dtype <dtype>', 'model precision').choices(['float32', 'bfloat16', 'float16', 'float64']).default('float32'))
     .action((o) => generateOne(o, print));
+
+  program
+    .command('download')
+    .description("fetch a model's hf:// parts (or one hf:// file or folder) into the Hugging Face cache")
+    .argument('<model>', `a built-in model (${builtinNames().join(', ')}), a manifest, or an hf://[datasets/]<owner>/<repo>/<path>[@<revision>]`)
+    .addHelpText(
+      'after',
+      '\nThe cache is Python huggingface_hub\'s: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub, so files\n' +
+        'downloaded from Python are reused. HF_TOKEN authenticates gated repositories; HF_ENDPOINT names a mirror;\n' +
+        'HF_HUB_OFFLINE=1 uses only the cache. A killed download resumes; every file is checked against the hash the Hub reports.',
+    )
+    .action(async (model: string) => {
+      if (isHubUri(model)) {
+        const ref = parseHubUri(model);
+        const path = await hubFile(ref, { print }).catch(async (e: Error) => (e.message.includes('is a folder') ? hubFolder(ref, undefined, { print }) : Promise.reject(e)));
+        print(`download: ${model} → ${path}`);
+        return;
+      }
+      const paths = await downloadModel(model, { print });
+      for (const [key, path] of paths) print(`download: ${key} → ${path}`);
+      print(`download: ${model}: ${paths.size === 0 ? 'nothing on the Hub to fetch' : `${paths.size} part${paths.size === 1 ? '' : 's'} in the cache`}`);
+    });
+
+  program
+    .command('models')
+    .description('list the built-in models (use their names with --model)')
+    .action(() => {
+      for (const [name, m] of Object.entries(BUILTIN_MODELS)) print(`${name.padEnd(26)} ${m.about}\n${' '.repeat(27)}${m.manifest.dit.weights}`);
+    });
 
   registerStages(program, print);
 

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import * as torch from '@cdistill/torch';
 
 import { PARTI_PROMPTS } from '../assets.js';
+import { localFile } from '../hub/download.js';
 import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../data/prompts.js';
 import { bench } from '../pipeline/bench.js';
 import { generateDataset, parseShard } from '../pipeline/generate.js';
@@ -28,13 +29,13 @@ export function registerStages(program: Command, print: Print): void {
   program
     .command('prompts')
     .description('sample N prompts (seeded, without replacement) from a JourneyDB annotation file, a text list or a JSON list')
-    .requiredOption('--from <file>', 'annotations: .jsonl, .jsonl.gz, .tgz holding a .jsonl, .txt or .json list')
+    .requiredOption('--from <file>', 'annotations: .jsonl, .jsonl.gz, .tgz holding a .jsonl, .txt or .json list; or hf://datasets/<owner>/<repo>/<path>')
     .requiredOption('--out <file>', 'output JSON list (prompts_to_generate.json)')
     .option('--n <n>', 'number of prompts', positiveInt, 5000)
     .option('--seed <n>', 'sampling seed', nonNegativeInt, 0)
     .option('--field <path>', 'prompt field of each JSONL object (dotted paths allowed)', 'prompt')
     .action(async (o: { from: string; out: string; n: number; seed: number; field: string }) => {
-      const { prompts, stats } = await sampleJourneyDbPrompts(o.from, { n: o.n, seed: o.seed, field: o.field });
+      const { prompts, stats } = await sampleJourneyDbPrompts(await localFile(o.from, { print }), { n: o.n, seed: o.seed, field: o.field });
       writePromptList(o.out, prompts);
       print(`prompts: ${prompts.length} written to ${o.out} (${stats.lines} lines read; skipped ${stats.skippedBlank} blank, ${stats.skippedInvalid} invalid, ${stats.skippedNoField} without '${o.field}')${stats.short ? `; only ${stats.valid} valid prompts, fewer than --n` : ''}`);
     });
@@ -42,7 +43,7 @@ export function registerStages(program: Command, print: Print): void {
   program
     .command('generate')
     .description('the teacher makes one image per prompt: images/, captions.json, latents/ shards with text embeddings')
-    .requiredOption('--model <path>', 'teacher model manifest or folder')
+    .requiredOption('--model <model>', 'teacher: a built-in model name, a manifest or its folder')
     .requiredOption('--prompts <file>', 'prompts_to_generate.json')
     .requiredOption('--out <dir>', 'DATA_DIR')
     .option('--steps <n>', 'Heun steps (default: the manifest\'s, else 30)', positiveInt)
@@ -63,7 +64,7 @@ export function registerStages(program: Command, print: Print): void {
   program
     .command('train')
     .description('consistency-distill a student from the teacher on DATA_DIR (defaults = the seed recipe)')
-    .requiredOption('--model <path>', 'teacher model manifest or folder')
+    .requiredOption('--model <model>', 'teacher: a built-in model name, a manifest or its folder')
     .requiredOption('--data <dir>', 'DATA_DIR from `generate` (or images + captions.json)')
     .requiredOption('--out <dir>', 'RUN_DIR')
     .option('--config <file>', 'JSON file of training options (flags override it)')

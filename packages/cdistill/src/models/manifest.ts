@@ -16,7 +16,10 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 
 import { BUNDLED_VOCAB, VOCAB_NAME } from '../assets.js';
+import { cachedHubPath } from '../hub/download.js';
+import { isHubUri, parseHubUri } from '../hub/uri.js';
 import { readJsonWith } from '../util/json.js';
+import { BUILTIN_MODELS, builtinNames } from './builtin.js';
 
 export { formatIssues } from '../util/json.js';
 
@@ -84,19 +87,56 @@ export type Manifest = z.infer<typeof ManifestSchema>;
 
 /** The manifest path for a file or a model folder. */
 export function manifestPath(path: string): string {
-  if (!existsSync(path)) throw new Error(`${path}: no such model file or folder`);
+  if (!existsSync(path)) {
+    const looksLikeName = !/[\\/]/.test(path) && !path.endsWith('.json');
+    if (looksLikeName) throw new Error(`${path}: no such model: not a file or folder, and not a built-in model (${builtinNames().join(', ')})`);
+    throw new Error(`${path}: no such model file or folder`);
+  }
   return statSync(path).isDirectory() ? join(path, MANIFEST_FILE) : path;
 }
 
-export function readManifest(path: string): { manifest: Manifest; dir: string; file: string } {
-  const file = manifestPath(path);
-  if (!existsSync(file)) throw new Error(`${path}: no ${MANIFEST_FILE} in this folder`);
+/**
+ * A model by built-in name or by manifest (a file, or a folder holding cdistill-model.json). `file` names
+ * it in messages; `dir` is where its relative paths start.
+ */
+export function readManifest(spec: string): { manifest: Manifest; dir: string; file: string } {
+  const builtin = BUILTIN_MODELS[spec];
+  if (builtin) return { manifest: ManifestSchema.parse(builtin.manifest), dir: process.cwd(), file: `built-in model ${spec}` };
+  const file = manifestPath(spec);
+  if (!existsSync(file)) throw new Error(`${spec}: no ${MANIFEST_FILE} in this folder`);
   return { manifest: readJsonWith(ManifestSchema, file, 'model manifest'), dir: dirname(resolve(file)), file };
 }
 
-/** A manifest path made absolute against the manifest's folder. */
+/**
+ * A manifest path as a local path: relative ones against the manifest's folder; hf:// ones in the
+ * Hugging Face cache (hub/), which `cdistill download` (or any command taking --model) fills first.
+ */
 export function partPath(dir: string, p: string): string {
+  if (isHubUri(p)) {
+    const local = cachedHubPath(parseHubUri(p));
+    if (local === undefined) throw new Error(`${p}: not downloaded yet: run \`cdistill download <model>\` (it goes to the Hugging Face cache)`);
+    return local;
+  }
   return isAbsolute(p) ? p : join(dir, p);
+}
+
+/** Where a manifest names something on the Hub: a file, or a folder of which only some files are needed. */
+export interface HubPart {
+  key: string;
+  uri: string;
+  folderFiles?: readonly string[];
+}
+
+/** The files a diffusers AutoencoderKL folder needs (not the .bin or fp16 copies beside them). */
+export const VAE_FOLDER_FILES = ['config.json', 'diffusion_pytorch_model.safetensors'] as const;
+
+export function hubParts(m: Manifest): HubPart[] {
+  const out: HubPart[] = [];
+  if (m.dit.weights && isHubUri(m.dit.weights)) out.push({ key: 'dit.weights', uri: m.dit.weights });
+  if (m.text.weights && isHubUri(m.text.weights)) out.push({ key: 'text.weights', uri: m.text.weights });
+  if (m.text.vocab && isHubUri(m.text.vocab)) out.push({ key: 'text.vocab', uri: m.text.vocab });
+  if (m.vae !== 'identity' && isHubUri(m.vae.folder)) out.push({ key: 'vae.folder', uri: m.vae.folder, folderFiles: VAE_FOLDER_FILES });
+  return out;
 }
 
 /**
@@ -105,6 +145,7 @@ export function partPath(dir: string, p: string): string {
  */
 export function vocabPath(dir: string, p: string | undefined): string {
   if (p === undefined) return BUNDLED_VOCAB;
+  if (isHubUri(p)) return partPath(dir, p);
   const own = partPath(dir, p);
   if (existsSync(own)) return own;
   if (basename(p) === VOCAB_NAME) return BUNDLED_VOCAB;

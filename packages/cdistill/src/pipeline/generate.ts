@@ -6,13 +6,15 @@ import { join } from 'node:path';
 
 import * as torch from '@cdistill/torch';
 
+import { downloadModel } from '../models/download.js';
 import { loadModel, type TextToImageModel } from '../models/load.js';
 import { perImageNoise, imageSeed } from '../sampling/noise.js';
-import { decodeImages, encodePrompts, teacherSample, type TeacherSolverName } from '../sampling/sample.js';
+import type { OdeSolver } from '../diffusion/edm.js';
+import { teacherSample } from '../sampling/sample.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { progress } from '../util/progress.js';
 import { writeImagePng } from './images.js';
-import { ensureDirs, imageName, scanLatentShards, shardName } from './teacher-data.js';
+import { ensureDirs, imageName, scanLatentShards, shardName } from '../data/teacher-dataset.js';
 
 export interface GenerateOptions {
   model: string;
@@ -25,7 +27,7 @@ export interface GenerateOptions {
   shard: { index: number; count: number };
   device: string;
   dtype: torch.DType;
-  solver: TeacherSolverName;
+  solver: OdeSolver;
   /** Storage dtype of the cached text embeddings. */
   textDtype: torch.DType;
   /** Stop after this many batches (tests of resume; a real run leaves it undefined). */
@@ -38,7 +40,7 @@ interface GenerateSettings {
   steps: number;
   guidance: number;
   seed: number;
-  solver: TeacherSolverName;
+  solver: OdeSolver;
   prompts: number;
 }
 
@@ -72,6 +74,7 @@ export async function generateDataset(o: GenerateOptions, print: (l: string) => 
     if (p.trim() === '') throw new Error(`generate: prompt ${i} is empty`);
   });
   ensureDirs(o.out);
+  await downloadModel(o.model, { print });
   const model = loadModel(o.model, { device: o.device, dtype: o.dtype });
   try {
     const steps = o.steps ?? model.defaults.steps;
@@ -110,10 +113,10 @@ function readCaptionsOf(dir: string, file: string): Record<string, string> {
 async function generateBatch(model: TextToImageModel, o: GenerateOptions, indices: number[], steps: number, guidance: number): Promise<void> {
   const prompts = indices.map((i) => o.prompts[i] as string);
   const { latents, text, images } = torch.tidy(() => {
-    const y = encodePrompts(model, prompts);
+    const y = model.encodePrompts(prompts);
     const noise = perImageNoise(indices.map((i) => imageSeed(o.seed, i)));
     const latents = teacherSample(model, y, noise, { steps, guidance, solver: o.solver });
-    return { latents: latents.cpu(), text: y.toOptions({ dtype: o.textDtype, device: 'cpu' }), images: decodeImages(model, latents) };
+    return { latents: latents.cpu(), text: y.toOptions({ dtype: o.textDtype, device: 'cpu' }), images: model.decodeImages(latents) };
   });
   // Images first, the shard last: an index counts as done only once its shard exists.
   for (let k = 0; k < indices.length; k++) {

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
 import { PARTI_PROMPTS } from '../assets.js';
+import { localFile } from '../hub/download.js';
 import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../data/prompts.js';
 import { readJsonWith } from '../util/json.js';
 import { latestCheckpoint, readCheckpointState } from '../training/checkpoint.js';
@@ -14,7 +15,7 @@ import { bench } from './bench.js';
 import { generateDataset } from './generate.js';
 import { writeReport } from '../report/index.js';
 import { grid } from './sample.js';
-import { scanLatentShards } from './teacher-data.js';
+import { scanLatentShards } from '../data/teacher-dataset.js';
 import { train } from './train.js';
 
 export const PipelineConfigSchema = z
@@ -73,7 +74,7 @@ export async function runPipeline(c: PipelineConfig, print: (l: string) => void)
   if (existsSync(promptsFile)) skip('prompts', `${promptsFile} exists`);
   else if ('file' in c.prompts) writePromptList(promptsFile, readPromptList(c.prompts.file));
   else {
-    const { prompts, stats } = await sampleJourneyDbPrompts(c.prompts.from, c.prompts);
+    const { prompts, stats } = await sampleJourneyDbPrompts(await localFile(c.prompts.from, { print }), c.prompts);
     writePromptList(promptsFile, prompts);
     print(`pipeline: prompts: ${prompts.length} sampled (${stats.skippedBlank + stats.skippedInvalid + stats.skippedNoField} lines skipped)`);
   }

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 
 import * as torch from '@cdistill/torch';
 
+import { downloadModel } from '../models/download.js';
 import { loadModel, type TextToImageModel } from '../models/load.js';
 import type { DiT } from '../models/microdit/index.js';
 import { perBatchNoise } from '../sampling/noise.js';
-import { decodeImages, encodePrompts, studentSample } from '../sampling/sample.js';
+import { studentSample } from '../sampling/sample.js';
 import { CdTrainer } from '../training/cd-trainer.js';
 import { latestCheckpoint, loadCheckpointPart, readCheckpointState, saveCheckpoint } from '../training/checkpoint.js';
 import type { TrainConfig } from '../training/config.js';
@@ -71,6 +72,7 @@ export async function train(o: TrainOptions, print: (l: string) => void): Promis
   }
   writeJsonAtomic(configPath, resolved);
 
+  await downloadModel(o.model, { print });
   const model = loadModel(o.model, { device: o.device, dtype: 'float32' });
   const data: TrainData = loadCachedData(o.data) ?? (await encodeImageData(model, o.data));
   const models = buildModels(model, cfg, o.device);
@@ -155,10 +157,10 @@ export async function train(o: TrainOptions, print: (l: string) => void): Promis
 /** A grid of the validation prompts at `validationSteps` consistency steps, fixed seed. */
 async function validate(model: TextToImageModel, net: DiT, prompts: string[], cfg: TrainConfig, path: string): Promise<void> {
   const images = torch.tidy(() => {
-    const y = encodePrompts(model, prompts);
+    const y = model.encodePrompts(prompts);
     const embedded = cfg.guidanceEmbedding ? cfg.guidance : undefined;
     const latents = studentSample(model, net, y, perBatchNoise(cfg.seed, prompts.length), { steps: cfg.validationSteps, embeddedGuidance: embedded });
-    return decodeImages(model, latents);
+    return model.decodeImages(latents);
   });
   await writeRgbPng(path, tile(images, Math.min(prompts.length, 8)));
   images.dispose();
