@@ -55,7 +55,11 @@ test('train-teacher: --text-lr-scale 0 keeps the text tower at its seeded init w
 test('train-teacher: resuming with another learning rate is refused, naming the checkpoint', async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'cdistill-teacher-')), 't');
   await run(out, tiny(), 2);
-  await assert.rejects(run(out, tiny({ lr: 2e-4 })), { message: `${join(out, 'work', 'checkpoint')}: was trained with other options; use the same options or a new --out` });
+  await assert.rejects(run(out, tiny({ lr: 2e-4 })), {
+    message: `${join(out, 'work', 'checkpoints', 'step-000002')}: this run's options differ from the checkpoint's (lr: 0.001 → 0.0002); resume with the same options, or use a new --out`,
+  });
+  // The schedule may change between runs (a longer run, another σ phase): that resumes.
+  assert.equal((await run(out, tiny({ steps: 6, pMean: 1 }))).step, 6);
 });
 
 test('train-teacher: killed with SIGKILL mid-run, rerun ends bit-identical to one run, each step logged once', async () => {
@@ -73,4 +77,18 @@ test('train-teacher: killed with SIGKILL mid-run, rerun ends bit-identical to on
   assert.match(rerun.stdout, /train-teacher: resumed at step (5|10|15|20|25)\n/);
   for (const f of ['dit.safetensors', 'text.safetensors']) assert.ok(readFileSync(join(killed, f)).equals(readFileSync(join(straight, f))), `${f} differs after the kill`);
   assert.deepEqual(logOf(killed).map((l) => l.step), Array.from({ length: 30 }, (_, i) => i + 1));
+});
+
+test('train-teacher: a non-finite loss stops the run as train does, naming the intact last checkpoint; nothing is exported', async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'cdistill-teacher-nan-')), 't');
+  const lines: string[] = [];
+  // lr 1e30 blows the weights up after the first update: the second step's loss overflows.
+  const r = await trainTeacher({ world: 'shapes', out, config: tiny({ steps: 6, lr: 1e30, warmupSteps: 0, checkpointEvery: 1 }), device: 'cpu', quiet: true }, (l) => lines.push(l));
+  const ckpt = join(out, 'work', 'checkpoints', 'step-000001');
+  assert.deepEqual(r, { step: 1, lastCheckpoint: ckpt, stoppedOnNonFinite: true, dir: out });
+  assert.deepEqual(lines, [`train-teacher: the loss is Infinity at step 2; stopping. The last good checkpoint is ${ckpt} (intact).`]);
+  assert.ok(!existsSync(join(out, 'dit.safetensors')), 'no teacher exported');
+  assert.deepEqual(logOf(out).map((l) => l.step), [1]);
+  // The checkpoint is whole: a run with a sane learning rate is refused only for its options, not for damage.
+  await assert.rejects(run(out, tiny({ steps: 6, warmupSteps: 0, checkpointEvery: 1 })), /this run's options differ from the checkpoint's \(lr: 1e\+30 → 0\.001\)/);
 });

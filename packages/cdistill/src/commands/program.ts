@@ -114,7 +114,8 @@ export function buildProgram(print: (line: string) => void): Command {
       const parsed = TeacherConfigSchema.safeParse(rest);
       if (!parsed.success) throw new Error(formatIssues('train-teacher options', parsed.error));
       const r = await trainTeacher({ world, out, vocab, device, config: parsed.data }, print);
-      print(`train-teacher: ${r.step} steps; model folder ${r.dir}`);
+      if (r.stoppedOnNonFinite) process.exitCode = 1;
+      else print(`train-teacher: ${r.step} steps; model folder ${r.dir}`);
     });
 
   program

@@ -9,14 +9,14 @@ import { PARTI_PROMPTS } from '../assets.js';
 import { localFile } from '../hub/download.js';
 import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../data/prompts.js';
 import { readJsonWith } from '../util/json.js';
-import { latestCheckpoint, readCheckpointState } from '../training/checkpoint.js';
-import { TrainConfigSchema } from '../training/config.js';
+import { Checkpoint, latestCheckpoint } from '../training/checkpoint.js';
+import { CdCheckpointStateSchema, TrainConfigSchema } from '../training/config.js';
 import { bench } from './bench.js';
 import { generateDataset } from './generate.js';
 import { writeReport } from '../report/index.js';
 import { grid } from './sample.js';
 import { scanLatentShards } from '../data/teacher-dataset.js';
-import { train } from './train.js';
+import { checkpointsOf, train } from './train.js';
 
 export const PipelineConfigSchema = z
   .object({
@@ -90,8 +90,8 @@ export async function runPipeline(c: PipelineConfig, print: (l: string) => void)
   }
 
   // 3. train
-  const latest = latestCheckpoint(runDir);
-  if (latest && readCheckpointState(latest).step >= c.train.steps) skip('train', `checkpoint at step ${c.train.steps} exists`);
+  const latest = latestCheckpoint(checkpointsOf(runDir));
+  if (latest && new Checkpoint(latest, CdCheckpointStateSchema).state.step >= c.train.steps) skip('train', `checkpoint at step ${c.train.steps} exists`);
   else await train({ model: c.model, data: dataDir, out: runDir, config: c.train, device: c.device, resume: latest !== undefined }, print);
 
   // 4. steps comparison

@@ -3,18 +3,19 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import * as torch from '@cdistill/torch';
+import type * as torch from '@cdistill/torch';
 
 import { loadModel, type TextToImageModel } from '../models/load.js';
 import type { DiT } from '../models/microdit/index.js';
-import { latestCheckpoint, loadCheckpointPart, readCheckpointState } from '../training/checkpoint.js';
-import type { TrainConfig } from '../training/config.js';
+import { Checkpoint, latestCheckpoint } from '../training/checkpoint.js';
+import { CdCheckpointStateSchema, type ResolvedTrainConfig } from '../training/config.js';
+import { checkpointsOf } from './train.js';
 
 export interface Student {
   model: TextToImageModel;
   student: DiT;
   checkpoint: string;
-  config: TrainConfig & { model: string };
+  config: ResolvedTrainConfig;
   /** The guidance weight the student was distilled at (or is told via its embedding). */
   guidance: number;
   embedded: boolean;
@@ -25,7 +26,7 @@ export function resolveCheckpoint(path: string): string {
   if (!existsSync(path)) throw new Error(`${path}: no such checkpoint or run folder`);
   if (existsSync(join(path, 'state.json'))) return path;
   if (statSync(path).isDirectory()) {
-    const latest = latestCheckpoint(path);
+    const latest = latestCheckpoint(checkpointsOf(path));
     if (latest) return latest;
   }
   throw new Error(`${path}: not a checkpoint folder (no state.json) nor a run folder with checkpoints/latest.json`);
@@ -33,21 +34,14 @@ export function resolveCheckpoint(path: string): string {
 
 export function loadStudent(path: string, o: { device: string; dtype?: torch.DType; useEma?: boolean }): Student {
   const checkpoint = resolveCheckpoint(path);
-  const config = readCheckpointState(checkpoint).config as TrainConfig & { model: string };
+  const ckpt = new Checkpoint(checkpoint, CdCheckpointStateSchema);
+  const config = ckpt.state.config;
   const model = loadModel(config.model, { device: o.device, dtype: o.dtype ?? 'float32' });
   const student = model.dit.copy();
   if (config.guidanceEmbedding) student.enableGuidanceEmbedding();
   const part = o.useEma ? 'ema' : 'student';
-  const sd = loadCheckpointPart(checkpoint, part, o.device);
-  if (!sd) throw new Error(`${checkpoint}: no ${part}.safetensors${o.useEma ? ' (was the run trained with --ema?)' : ''}`);
-  try {
-    student.loadStateDict(sd);
-  } catch (e) {
-    if (e instanceof torch.nn.StateDictError) throw new torch.nn.StateDictError(`${join(checkpoint, `${part}.safetensors`)}: ${e.message}`, e.missing, e.unexpected, e.mismatched);
-    throw e;
-  } finally {
-    for (const t of sd.values()) t.dispose();
-  }
+  if (!ckpt.has(part)) throw new Error(`${checkpoint}: no ${part}.safetensors${o.useEma ? ' (was the run trained with --ema?)' : ''}`);
+  ckpt.loadInto(student, part, o.device);
   student.eval().requiresGrad_(false);
   return {
     model,

@@ -1,7 +1,7 @@
 // `cdistill train-teacher`: trains a teacher (DiT + text tower, jointly) on a world or a data folder
 // with micro_diffusion's EDM objective, resumably, and exports a model folder: cdistill-model.json,
 // dit.safetensors and text.safetensors (the EMA weights, fp16), teacher_log.jsonl.
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
 import * as torch from '@cdistill/torch';
@@ -9,10 +9,11 @@ import * as torch from '@cdistill/torch';
 import { ClipTextEncoder } from '../models/clip/encoder.js';
 import { loadModel } from '../models/load.js';
 import { MANIFEST_FILE, type Manifest } from '../models/manifest.js';
+import { Checkpoint, configChanges, latestCheckpoint, saveCheckpoint } from '../training/checkpoint.js';
+import { runTrainingLoop, type LoopResult } from '../training/loop.js';
+import { TeacherCheckpointStateSchema, type TeacherConfig } from '../training/teacher-config.js';
 import { TeacherTrainer } from '../training/teacher-trainer.js';
-import type { TeacherConfig } from '../training/teacher-config.js';
-import { truncateStepLog, writeJsonAtomic } from '../util/fs.js';
-import { progress } from '../util/progress.js';
+import { writeJsonAtomic } from '../util/fs.js';
 import { renderToTensor, samplePrompts, shapesTeacherManifest } from '../worlds/shapes/index.js';
 
 export interface TrainTeacherOptions {
@@ -35,7 +36,7 @@ function worldBatch(step: number, cfg: TeacherConfig): { x0: torch.Tensor; capti
   return { x0: renderToTensor(samples.map((s) => s.scene)), captions: samples.map((s) => s.prompt) };
 }
 
-export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) => void): Promise<{ step: number; dir: string }> {
+export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) => void): Promise<LoopResult & { dir: string }> {
   const cfg = o.config;
   const work = join(o.out, 'work');
   mkdirSync(work, { recursive: true });
@@ -53,65 +54,67 @@ export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) =>
   const trainer = new TeacherTrainer(dit, text, ema, cfg, edm, o.device);
   // What must match to resume: everything but the schedule (length, σ distribution) and outputs,
   // so a run can be extended, cut short or continued in a second phase without starting over.
-  const { steps: _steps, checkpointEvery: _every, exportWeights: _export, pMean: _pm, pStd: _ps, ...fixed } = cfg;
-  const configJson = JSON.stringify({ world: o.world, ...fixed });
+  const SCHEDULE = ['steps', 'checkpointEvery', 'exportWeights', 'pMean', 'pStd'];
+  const fixed = { world: o.world, ...cfg };
 
-  // Resume: weights, EMA, optimizer moments, RNG and step from work/checkpoint.
-  let step = 0;
-  const ckpt = join(work, 'checkpoint');
-  if (existsSync(join(ckpt, 'state.json'))) {
-    const state = JSON.parse(readFileSync(join(ckpt, 'state.json'), 'utf8')) as { step: number; config: string; optimizer: torch.optim.AdamWMeta; textOptimizer?: torch.optim.AdamWMeta };
-    const stored = JSON.parse(state.config) as Record<string, unknown>;
-    for (const k of ['steps', 'checkpointEvery', 'exportWeights', 'pMean', 'pStd']) delete stored[k];
-    if (JSON.stringify(stored) !== configJson) throw new Error(`${ckpt}: was trained with other options; use the same options or a new --out`);
-    const load = (f: string) => torch.io.loadSafetensors(join(ckpt, f), { device: o.device });
-    dit.loadStateDict(load('dit.safetensors'));
-    tower.loadStateDict(load('text.safetensors'));
-    ema.dit.loadStateDict(load('ema_dit.safetensors'));
-    ema.tower.loadStateDict(load('ema_text.safetensors'));
-    trainer.optimizer.loadState(state.optimizer, load('optimizer.safetensors'));
-    if (trainer.textOptimizer) trainer.textOptimizer.loadState(state.textOptimizer!, load('text_optimizer.safetensors'));
-    trainer.rng.setState(torch.io.loadSafetensors(join(ckpt, 'rng.safetensors')).get('rng')!);
-    step = state.step;
-    print(`train-teacher: resumed at step ${step}`);
+  // Resume: weights, EMA, optimizer moments, RNG and step from the latest checkpoint.
+  const root = join(work, 'checkpoints');
+  const latest = latestCheckpoint(root);
+  const ckpt = latest ? new Checkpoint(latest, TeacherCheckpointStateSchema) : undefined;
+  if (ckpt) {
+    const changes = configChanges(ckpt.state.config, fixed, SCHEDULE);
+    if (changes.length) throw new Error(`${ckpt.dir}: this run's options differ from the checkpoint's (${changes.join(', ')}); resume with the same options, or use a new --out`);
+    ckpt.loadInto(dit, 'dit', o.device);
+    ckpt.loadInto(tower, 'text', o.device);
+    ckpt.loadInto(ema.dit, 'ema_dit', o.device);
+    ckpt.loadInto(ema.tower, 'ema_text', o.device);
+    ckpt.loadOptimizer(trainer.optimizer, ckpt.state.optimizer, 'optimizer', o.device);
+    if (trainer.textOptimizer) {
+      if (!ckpt.state.textOptimizer) throw new Error(`${ckpt.dir}: state.json has no textOptimizer, but the text tower is trained (--text-lr-scale ${cfg.textLrScale})`);
+      ckpt.loadOptimizer(trainer.textOptimizer, ckpt.state.textOptimizer, 'text_optimizer', o.device);
+    }
+    trainer.rng.setState(ckpt.tensor('rng', 'rng'));
+    print(`train-teacher: resumed at step ${ckpt.state.step}`);
   }
-  const logPath = join(o.out, 'teacher_log.jsonl');
-  truncateStepLog(logPath, step);
 
-  const saveCheckpoint = () => {
-    const tmp = `${ckpt}.tmp-${process.pid}`;
-    mkdirSync(tmp, { recursive: true });
-    torch.io.saveSafetensors(join(tmp, 'dit.safetensors'), dit.stateDict());
-    torch.io.saveSafetensors(join(tmp, 'text.safetensors'), tower.stateDict());
-    torch.io.saveSafetensors(join(tmp, 'ema_dit.safetensors'), ema.dit.stateDict());
-    torch.io.saveSafetensors(join(tmp, 'ema_text.safetensors'), ema.tower.stateDict());
-    torch.io.saveSafetensors(join(tmp, 'optimizer.safetensors'), trainer.optimizer.stateTensors());
-    if (trainer.textOptimizer) torch.io.saveSafetensors(join(tmp, 'text_optimizer.safetensors'), trainer.textOptimizer.stateTensors());
-    torch.io.saveSafetensors(join(tmp, 'rng.safetensors'), { rng: trainer.rng.getState() });
-    writeJsonAtomic(join(tmp, 'state.json'), { step, config: configJson, optimizer: trainer.optimizer.meta(), ...(trainer.textOptimizer ? { textOptimizer: trainer.textOptimizer.meta() } : {}) });
-    rmSync(`${ckpt}.old`, { recursive: true, force: true });
-    if (existsSync(ckpt)) renameSync(ckpt, `${ckpt}.old`);
-    renameSync(tmp, ckpt);
-    rmSync(`${ckpt}.old`, { recursive: true, force: true });
-  };
-
-  const bar = o.quiet ? undefined : progress('train-teacher', cfg.steps, 'step', step);
-  let ranHere = 0;
   const t0 = performance.now();
-  while (step < cfg.steps) {
-    if (o.stopAfter !== undefined && ranHere >= o.stopAfter) break;
-    const s0 = performance.now();
-    const batch = worldBatch(step, cfg);
-    const m = trainer.step(step, batch.x0, batch.captions);
-    batch.x0.dispose();
-    if (!Number.isFinite(m.loss)) throw new Error(`train-teacher: the loss is ${m.loss} at step ${step + 1}; the last checkpoint in ${ckpt} is intact`);
-    step += 1;
-    ranHere += 1;
-    appendFileSync(logPath, `${JSON.stringify({ step, loss: m.loss, lr: m.lr, grad_norm: m.gradNorm, step_time_s: (performance.now() - s0) / 1000 })}\n`);
-    bar?.update(step, { loss: m.loss.toFixed(4) });
-    if (step % cfg.checkpointEvery === 0 || step === cfg.steps) saveCheckpoint();
-  }
-  bar?.stop();
+  const result = await runTrainingLoop({
+    label: 'train-teacher',
+    steps: cfg.steps,
+    start: ckpt?.state.step ?? 0,
+    ...(o.stopAfter !== undefined ? { stopAfter: o.stopAfter } : {}),
+    logPath: join(o.out, 'teacher_log.jsonl'),
+    samplesPerStep: cfg.batchSize,
+    checkpointEvery: cfg.checkpointEvery,
+    quiet: o.quiet ?? false,
+    ...(ckpt ? { resumedFrom: ckpt.dir } : {}),
+    print,
+    step: (step) => {
+      const batch = worldBatch(step, cfg);
+      try {
+        return trainer.step(step, batch.x0, batch.captions);
+      } finally {
+        batch.x0.dispose();
+      }
+    },
+    checkpoint: (step) =>
+      saveCheckpoint(
+        root,
+        step,
+        {
+          dit: dit.stateDict(),
+          text: tower.stateDict(),
+          ema_dit: ema.dit.stateDict(),
+          ema_text: ema.tower.stateDict(),
+          optimizer: trainer.optimizer.stateTensors(),
+          text_optimizer: trainer.textOptimizer?.stateTensors(),
+          rng: new Map([['rng', trainer.rng.getState()]]),
+        },
+        { config: fixed, optimizer: trainer.optimizer.meta(), ...(trainer.textOptimizer ? { textOptimizer: trainer.textOptimizer.meta() } : {}) },
+        { keepOnlyLatest: true },
+      ),
+  });
+  const step = result.step;
   if (step >= cfg.steps) {
     const weights = cfg.exportWeights === 'ema' ? ema : { dit, tower };
     const manifest = { ...initManifest, edm: { ...initManifest.edm, pMean: edm.pMean, pStd: edm.pStd } };
@@ -122,7 +125,7 @@ export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) =>
   ema.tower.dispose();
   trainer.optimizer.dispose();
   trainer.textOptimizer?.dispose();
-  return { step, dir: o.out };
+  return { ...result, dir: o.out };
 }
 
 /** The model folder: EMA weights in fp16 and a manifest pointing at them. */

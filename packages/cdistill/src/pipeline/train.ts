@@ -1,7 +1,7 @@
 // Stage 3, `cdistill train`: consistency-distills a student (initialised from the teacher) on the
 // teacher's dataset. Logs JSONL, writes validation grids and atomic checkpoints, resumes exactly
 // (`--resume`), and stops on a non-finite loss with the last good checkpoint intact.
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import * as torch from '@cdistill/torch';
@@ -12,11 +12,11 @@ import type { DiT } from '../models/microdit/index.js';
 import { perBatchNoise } from '../sampling/noise.js';
 import { studentSample } from '../sampling/sample.js';
 import { CdTrainer } from '../training/cd-trainer.js';
-import { latestCheckpoint, loadCheckpointPart, readCheckpointState, saveCheckpoint } from '../training/checkpoint.js';
-import type { TrainConfig } from '../training/config.js';
+import { Checkpoint, configChanges, latestCheckpoint, saveCheckpoint } from '../training/checkpoint.js';
+import { CdCheckpointStateSchema, type ResolvedTrainConfig, type TrainConfig } from '../training/config.js';
 import { encodeImageData, EpochSampler, loadCachedData, type TrainData } from '../training/data.js';
-import { truncateStepLog, writeJsonAtomic } from '../util/fs.js';
-import { progress } from '../util/progress.js';
+import { runTrainingLoop, type LoopResult } from '../training/loop.js';
+import { writeJsonAtomic } from '../util/fs.js';
 import { tile, writeRgbPng } from './images.js';
 
 export interface TrainOptions {
@@ -31,13 +31,10 @@ export interface TrainOptions {
   quiet?: boolean;
 }
 
-export interface TrainResult {
-  step: number;
-  lastCheckpoint?: string;
-  stoppedOnNonFinite?: boolean;
-}
+export type TrainResult = LoopResult;
 
-export class NonFiniteLossError extends Error {}
+/** RUN_DIR/checkpoints: where a CD run's checkpoints and latest.json live. */
+export const checkpointsOf = (runDir: string) => join(runDir, 'checkpoints');
 
 /** The student starts as a copy of the teacher (and so do the target and EMA networks). */
 function buildModels(model: TextToImageModel, cfg: TrainConfig, device: string) {
@@ -52,106 +49,87 @@ function buildModels(model: TextToImageModel, cfg: TrainConfig, device: string) 
   return { student, teacher, target, ema };
 }
 
-function loadInto(net: DiT | undefined, sd: Map<string, torch.Tensor> | undefined, what: string): void {
-  if (!net) return;
-  if (!sd) throw new Error(`resume: the checkpoint has no ${what}`);
-  net.loadStateDict(sd);
-  for (const t of sd.values()) t.dispose();
-}
-
 export async function train(o: TrainOptions, print: (l: string) => void): Promise<TrainResult> {
   const cfg = o.config;
+  const root = checkpointsOf(o.out);
   mkdirSync(join(o.out, 'validation'), { recursive: true });
-  const configPath = join(o.out, 'config.json');
-  const resolved = { model: o.model, data: o.data, device: o.device, ...cfg };
-  const ckptDir = o.resume ? latestCheckpoint(o.out) : undefined;
-  if (!o.resume && latestCheckpoint(o.out) !== undefined) throw new Error(`${o.out} already has checkpoints: pass --resume to continue, or use a new --out`);
-  if (ckptDir) {
-    const prev = readCheckpointState(ckptDir).config;
-    if (JSON.stringify(prev) !== JSON.stringify(resolved)) throw new Error(`resume: ${configPath} differs from this run's config; resume with the same options`);
+  const resolved: ResolvedTrainConfig = { model: o.model, data: o.data, device: o.device, ...cfg };
+  const latest = latestCheckpoint(root);
+  if (!o.resume && latest !== undefined) throw new Error(`${o.out} already has checkpoints: pass --resume to continue, or use a new --out`);
+  const ckpt = o.resume && latest ? new Checkpoint(latest, CdCheckpointStateSchema) : undefined;
+  if (ckpt) {
+    const changes = configChanges(ckpt.state.config, resolved);
+    if (changes.length) throw new Error(`${ckpt.dir}: this run's options differ from the checkpoint's (${changes.join(', ')}); resume with the same options, or use a new --out`);
   }
-  writeJsonAtomic(configPath, resolved);
+  writeJsonAtomic(join(o.out, 'config.json'), resolved);
 
   await downloadModel(o.model, { print });
   const model = loadModel(o.model, { device: o.device, dtype: 'float32' });
   const data: TrainData = loadCachedData(o.data) ?? (await encodeImageData(model, o.data));
+  if (cfg.batchSize > data.size) print(`train: --batch-size ${cfg.batchSize} is larger than the dataset (${data.size} examples): each batch repeats examples`);
   const models = buildModels(model, cfg, o.device);
   const trainer = new CdTrainer(models, cfg, model.edm, o.device);
   let sampler = new EpochSampler(data.size, cfg.seed);
-  let step = 0;
-  if (ckptDir) {
-    const state = readCheckpointState(ckptDir);
-    loadInto(models.student, loadCheckpointPart(ckptDir, 'student', o.device), 'student');
-    loadInto(models.target, loadCheckpointPart(ckptDir, 'target', o.device), 'target');
-    loadInto(models.ema, loadCheckpointPart(ckptDir, 'ema', o.device), 'ema');
-    const opt = loadCheckpointPart(ckptDir, 'optimizer', o.device)!;
-    trainer.optimizer.loadState(state.optimizer, opt);
-    for (const t of opt.values()) t.dispose();
-    trainer.rng.setState(loadCheckpointPart(ckptDir, 'rng')!.get('train')!);
-    sampler = new EpochSampler(data.size, cfg.seed, state.sampler.epoch, state.sampler.offset);
-    step = state.step;
-    print(`train: resumed from ${ckptDir} at step ${step}`);
+  let start = 0;
+  if (ckpt) {
+    ckpt.loadInto(models.student, 'student', o.device);
+    if (models.target) ckpt.loadInto(models.target, 'target', o.device);
+    if (models.ema) ckpt.loadInto(models.ema, 'ema', o.device);
+    ckpt.loadOptimizer(trainer.optimizer, ckpt.state.optimizer, 'optimizer', o.device);
+    trainer.rng.setState(ckpt.tensor('rng', 'train'));
+    sampler = new EpochSampler(data.size, cfg.seed, ckpt.state.sampler.epoch, ckpt.state.sampler.offset);
+    start = ckpt.state.step;
+    print(`train: resumed from ${ckpt.dir} at step ${start}`);
   }
-  const logPath = join(o.out, 'log.jsonl');
-  truncateStepLog(logPath, step);
   const validationPrompts = cfg.validationPrompts ?? data.captions.slice(0, 4);
 
-  const checkpoint = () =>
-    saveCheckpoint(
-      o.out,
-      { step, sampler: sampler.state(), optimizer: trainer.optimizer.meta(), config: resolved },
-      {
-        student: models.student.stateDict(),
-        target: models.target?.stateDict(),
-        ema: models.ema?.stateDict(),
-        optimizer: trainer.optimizer.stateTensors(),
-        rng: trainer.rng.getState(),
-      },
-    );
-
-  const bar = o.quiet ? undefined : progress('train', cfg.steps, 'step', step);
-  let lastCheckpoint = ckptDir;
-  let ranHere = 0;
   try {
-    while (step < cfg.steps) {
-      if (o.stopAfter !== undefined && ranHere >= o.stopAfter) break;
-      const t0 = performance.now();
-      const micro = Array.from({ length: cfg.gradAccumulation }, () => {
-        const idx = torch.tensor(sampler.next(cfg.batchSize), { dtype: 'int64' });
-        const mb = { latents: data.latents.indexSelect(0, idx), text: data.text.indexSelect(0, idx) };
-        idx.dispose();
-        return mb;
-      });
-      const m = trainer.step(step, micro);
-      for (const mb of micro) [mb.latents, mb.text].forEach((t) => t.dispose());
-      if (!Number.isFinite(m.loss)) {
-        throw new NonFiniteLossError(
-          `train: the loss is ${m.loss} at step ${step + 1}; stopping. ` +
-            (lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint} (intact).` : 'No checkpoint was written yet.'),
-        );
-      }
-      step += 1;
-      ranHere += 1;
-      const dt = (performance.now() - t0) / 1000;
-      appendFileSync(logPath, `${JSON.stringify({ step, loss: m.loss, lr: m.lr, grad_norm: m.gradNorm, step_time_s: dt, samples_per_s: (cfg.batchSize * cfg.gradAccumulation) / dt })}\n`);
-      bar?.update(step, { loss: m.loss.toExponential(3) });
-      if (step % cfg.validateEvery === 0 || step === cfg.steps) await validate(model, models.ema ?? models.student, validationPrompts, cfg, join(o.out, 'validation', `step-${String(step).padStart(6, '0')}.png`));
-      if (step % cfg.checkpointEvery === 0 || step === cfg.steps) lastCheckpoint = checkpoint();
-    }
-  } catch (e) {
-    if (e instanceof NonFiniteLossError) {
-      print(e.message);
-      return { step, lastCheckpoint, stoppedOnNonFinite: true };
-    }
-    throw e;
+    return await runTrainingLoop({
+      label: 'train',
+      steps: cfg.steps,
+      start,
+      ...(o.stopAfter !== undefined ? { stopAfter: o.stopAfter } : {}),
+      logPath: join(o.out, 'log.jsonl'),
+      samplesPerStep: cfg.batchSize * cfg.gradAccumulation,
+      checkpointEvery: cfg.checkpointEvery,
+      validateEvery: cfg.validateEvery,
+      quiet: o.quiet ?? false,
+      ...(ckpt ? { resumedFrom: ckpt.dir } : {}),
+      print,
+      step: (step) => {
+        const micro = Array.from({ length: cfg.gradAccumulation }, () => {
+          const idx = torch.tensor(sampler.next(cfg.batchSize), { dtype: 'int64' });
+          const mb = { latents: data.latents.indexSelect(0, idx), text: data.text.indexSelect(0, idx) };
+          idx.dispose();
+          return mb;
+        });
+        try {
+          return trainer.step(step, micro);
+        } finally {
+          for (const mb of micro) [mb.latents, mb.text].forEach((t) => t.dispose());
+        }
+      },
+      validate: (step) => validate(model, models.ema ?? models.student, validationPrompts, cfg, join(o.out, 'validation', `step-${String(step).padStart(6, '0')}.png`)),
+      checkpoint: (step) =>
+        saveCheckpoint(
+          root,
+          step,
+          {
+            student: models.student.stateDict(),
+            target: models.target?.stateDict(),
+            ema: models.ema?.stateDict(),
+            optimizer: trainer.optimizer.stateTensors(),
+            rng: new Map([['train', trainer.rng.getState()]]),
+          },
+          { sampler: sampler.state(), optimizer: trainer.optimizer.meta(), config: resolved },
+        ),
+    });
   } finally {
-    bar?.stop();
     data.dispose();
     for (const n of [models.student, models.target, models.ema]) n?.dispose();
     model.dispose();
     trainer.optimizer.dispose();
   }
-  return { step, lastCheckpoint };
 }
 
 /** A grid of the validation prompts at `validationSteps` consistency steps, fixed seed. */

@@ -6,14 +6,10 @@ import { cdLoss } from '../diffusion/consistency.js';
 import { karrasSigmas, type EdmConfig } from '../diffusion/edm.js';
 import { ditDenoiser, type DiT } from '../models/microdit/index.js';
 import type { TrainConfig } from './config.js';
+import type { StepMetrics } from './loop.js';
 
 type Tensor = torch.Tensor;
 
-export interface StepMetrics {
-  loss: number;
-  gradNorm: number;
-  lr: number;
-}
 
 export interface Models {
   student: DiT;

@@ -3,6 +3,8 @@
 // written to RUN_DIR/config.json.
 import { z } from 'zod';
 
+import { AdamWMetaSchema } from './checkpoint.js';
+
 export const TrainConfigSchema = z
   .object({
     /** Karras discretisation size N (σmax → σmin, ρ = 7). */
@@ -46,3 +48,17 @@ export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 export function defaultTrainConfig(): TrainConfig {
   return TrainConfigSchema.parse({});
 }
+
+/** The config a CD run records in RUN_DIR/config.json and in every checkpoint: the options plus what they ran on. */
+export const ResolvedTrainConfigSchema = TrainConfigSchema.extend({ model: z.string(), data: z.string(), device: z.string() }).strict();
+export type ResolvedTrainConfig = z.infer<typeof ResolvedTrainConfigSchema>;
+
+/** state.json of a CD checkpoint: the step, the data sampler's position, the optimizer's scalars, the run's config. */
+export const CdCheckpointStateSchema = z
+  .object({
+    step: z.number().int().nonnegative(),
+    sampler: z.object({ epoch: z.number().int().nonnegative(), offset: z.number().int().nonnegative() }).strict(),
+    optimizer: AdamWMetaSchema,
+    config: ResolvedTrainConfigSchema,
+  })
+  .strict();

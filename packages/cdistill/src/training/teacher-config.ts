@@ -2,6 +2,8 @@
 // P_std 1.2, weight (σ² + σd²)/(σ·σd)²) with caption dropout for CFG, and optional patch masking.
 import { z } from 'zod';
 
+import { AdamWMetaSchema } from './checkpoint.js';
+
 export const TeacherConfigSchema = z
   .object({
     steps: z.number().int().positive().default(10_000),
@@ -39,3 +41,13 @@ export const TeacherConfigSchema = z
   .strict();
 
 export type TeacherConfig = z.infer<typeof TeacherConfigSchema>;
+
+/** state.json of a teacher checkpoint: the step, the options that must match to resume, the optimizers' scalars. */
+export const TeacherCheckpointStateSchema = z
+  .object({
+    step: z.number().int().nonnegative(),
+    config: z.record(z.unknown()),
+    optimizer: AdamWMetaSchema,
+    textOptimizer: AdamWMetaSchema.optional(),
+  })
+  .strict();
