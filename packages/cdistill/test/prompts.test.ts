@@ -110,7 +110,7 @@ function tar(args: string[], cwd: string): void {
   assert.equal(r.status, 0, r.stderr);
 }
 
-test('.tgz/.tar: picks the first .jsonl entry, skips AppleDouble twins', { skip: !hasTar && 'no tar' }, async () => {
+test('.tgz/.tar: reads every .jsonl entry in archive order, skips AppleDouble twins and other files', { skip: !hasTar && 'no tar' }, async () => {
   const src = join(dir, 'tarsrc');
   const deep = `data/${'d'.repeat(60)}/${'e'.repeat(60)}`; // > 100 chars: GNU 'L' or pax 'path' records
   mkdirSync(join(src, deep), { recursive: true });
@@ -119,20 +119,23 @@ test('.tgz/.tar: picks the first .jsonl entry, skips AppleDouble twins', { skip:
   writeFileSync(join(src, deep, 'train_anno.jsonl'), jsonl);
   writeFileSync(join(src, 'second.jsonl'), '{"prompt": "other"}\n');
   const files = ['README.txt', '._anno.jsonl', 'data', 'second.jsonl'];
-  const plain = await sampleJourneyDbPrompts(jsonlPath, { n: 10, seed: 5 });
+  // Both .jsonl files, in archive order, are one stream of lines: the same sample as their concatenation.
+  const both = join(dir, 'both.jsonl');
+  writeFileSync(both, Buffer.concat([jsonl, Buffer.from('\n{"prompt": "other"}\n')])); // the fixture has no final newline
+  const plain = await sampleJourneyDbPrompts(both, { n: 10, seed: 5 });
   for (const [name, flags] of [['a.tgz', ['-czf']], ['b.tar.gz', ['--format=pax', '-czf']], ['c.tar', ['--format=gnu', '-cf']], ['d.jsonl.tgz', ['--format=ustar', '-czf']]] as const) {
     if (name.startsWith('d')) { // ustar cannot hold the 60-char directory name; keep the name short
       tar([...flags, join(dir, name), 'README.txt', '._anno.jsonl', 'second.jsonl'], src);
       const r = await sampleJourneyDbPrompts(join(dir, name), { n: 5, seed: 5 });
       assert.deepEqual(r.prompts, ['other']);
-      assert.equal(r.stats.entry, 'second.jsonl');
+      assert.deepEqual(r.stats.entries, ['second.jsonl']);
       continue;
     }
     tar([...flags, join(dir, name), ...files], src);
     const r = await sampleJourneyDbPrompts(join(dir, name), { n: 10, seed: 5 });
-    assert.equal(r.stats.entry, `${deep}/train_anno.jsonl`, name);
+    assert.deepEqual(r.stats.entries, [`${deep}/train_anno.jsonl`, 'second.jsonl'], name);
     assert.deepEqual(r.prompts, plain.prompts, name);
-    assert.deepEqual(pick(r.stats, [...countKeys]), FIXTURE_COUNTS, name);
+    assert.deepEqual(pick(r.stats, [...countKeys]), { ...FIXTURE_COUNTS, lines: FIXTURE_COUNTS.lines + 1, valid: FIXTURE_COUNTS.valid + 1 }, name);
   }
   tar(['-czf', join(dir, 'none.tgz'), 'README.txt', '._anno.jsonl'], src);
   await assert.rejects(sampleJourneyDbPrompts(join(dir, 'none.tgz'), { n: 1, seed: 1 }), {
@@ -142,19 +145,16 @@ test('.tgz/.tar: picks the first .jsonl entry, skips AppleDouble twins', { skip:
   await assert.rejects(sampleJourneyDbPrompts(join(dir, 'notar.tgz'), { n: 1, seed: 1 }), /notar\.tgz: not a tar archive \(bad header checksum at byte 0\)/);
 });
 
-test('200k-line JSONL.gz streams quickly', async () => {
+test('200k-line JSONL.gz streams: every line counted, a uniform sample', async () => {
   const big = join(dir, 'big.jsonl.gz');
   const parts: string[] = [];
   for (let i = 0; i < 200_000; i++) parts.push(i % 1000 === 999 ? '' : JSON.stringify({ img_path: `x/${i}.jpg`, prompt: `p${i}` }));
   writeFileSync(big, gzipSync(parts.join('\n') + '\n'));
-  const t0 = performance.now();
   const { prompts, stats } = await sampleJourneyDbPrompts(big, { n: 5000, seed: 42 });
-  const ms = performance.now() - t0;
   assert.equal(stats.lines, 200_000);
   assert.equal(stats.skippedBlank, 200);
   assert.equal(stats.valid, 199_800);
   assert.equal(new Set(prompts).size, 5000);
-  assert.ok(ms < 10_000, `took ${ms.toFixed(0)} ms`);
   // A uniform sample: about a quarter of it from each quarter of the file.
   const quarters = [0, 0, 0, 0];
   for (const p of prompts) quarters[Math.floor(indexOf(p) / 50_000)]!++;

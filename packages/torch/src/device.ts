@@ -26,3 +26,27 @@ export function liveTensors(): number {
 export function defaultDevice(): string {
   return native.cudaIsAvailable() ? 'cuda:0' : 'cpu';
 }
+
+/**
+ * Checks a device string before anything runs on it, in our words: `cpu`, `cuda` (= `cuda:0`) or
+ * `cuda:N` on a libtorch that has CUDA and at least N+1 devices. Returns the canonical form.
+ */
+export function checkDevice(device: string): string {
+  const m = /^(cpu|cuda)(?::(\d+))?$/.exec(device.trim());
+  if (!m) {
+    const other = /^(mps|xpu|hip|xla|vulkan|meta|ipu|mkldnn)\b/.test(device) ? ` (this project runs on cpu and cuda; ${device.split(':')[0]} is not supported)` : '';
+    throw new Error(`--device ${device}: unknown device; use cpu, cuda or cuda:N${other}`);
+  }
+  if (m[1] === 'cpu') {
+    if (m[2] !== undefined && m[2] !== '0') throw new Error(`--device ${device}: there is one CPU device; use cpu`);
+    return 'cpu';
+  }
+  const index = Number(m[2] ?? 0);
+  if (!native.cudaIsAvailable()) {
+    const built = native.buildInfo().cudaBuild;
+    throw new Error(`--device ${device}: cuda requested but ${built ? 'no CUDA device is visible (driver, CUDA_VISIBLE_DEVICES?)' : 'this libtorch has no CUDA (a CPU build); use --device cpu, or build against a CUDA libtorch (LIBTORCH_USE_PYTORCH=1)'}`);
+  }
+  const n = native.cudaDeviceCount();
+  if (index >= n) throw new Error(`--device ${device}: cuda:${index} does not exist: only ${n} CUDA device${n === 1 ? '' : 's'} (cuda:0${n > 1 ? `..cuda:${n - 1}` : ''})`);
+  return `cuda:${index}`;
+}

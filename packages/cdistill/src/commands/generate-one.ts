@@ -3,7 +3,7 @@ import * as torch from '@cdistill/torch';
 
 import { downloadModel } from '../models/download.js';
 import { loadModel } from '../models/load.js';
-import { writeImagePng } from '../pipeline/images.js';
+import { imageFormatOf, writeImage } from '../pipeline/images.js';
 import { perBatchNoise } from '../sampling/noise.js';
 import type { OdeSolver } from '../diffusion/edm.js';
 import { teacherSample } from '../sampling/sample.js';
@@ -22,6 +22,7 @@ export interface GenerateOneOptions {
 
 export async function generateOne(o: GenerateOneOptions, print: (l: string) => void): Promise<void> {
   if (o.prompt.trim() === '') throw new Error('generate-one: --prompt is empty');
+  imageFormatOf(o.out); // an unknown extension is refused before any work
   await downloadModel(o.model, { print });
   const model = loadModel(o.model, { device: o.device, dtype: o.dtype });
   try {
@@ -33,7 +34,7 @@ export async function generateOne(o: GenerateOneOptions, print: (l: string) => v
       const latents = teacherSample(model, y, perBatchNoise(o.seed, 1), { steps, guidance, solver: o.solver });
       return model.decodeImages(latents).select(0, 0);
     });
-    await writeImagePng(o.out, image);
+    await writeImage(o.out, image);
     print(`${o.out}: ${model.imageSize}×${model.imageSize}, ${steps} ${o.solver} steps, guidance ${guidance}, seed ${o.seed}, ${((performance.now() - t0) / 1000).toFixed(2)} s`);
   } finally {
     model.dispose();

@@ -1,6 +1,6 @@
 // The `cdistill` command tree (built separately from running it, so tests can inspect --help).
 import { Command, Option } from 'commander';
-import { defaultDevice, setNumThreads } from '@cdistill/torch';
+import { setNumThreads } from '@cdistill/torch';
 
 import { demo } from '../demo/demo.js';
 import { hubFile, hubFolder } from '../hub/download.js';
@@ -13,13 +13,13 @@ import { trainTeacher } from '../pipeline/train-teacher.js';
 import { TeacherConfigSchema } from '../training/teacher-config.js';
 import { generateOne } from './generate-one.js';
 import { inspect } from './inspect.js';
-import { finiteNumber, nonNegativeInt, positiveInt } from './options.js';
+import { checkDtypeOnDevice, deviceOption, finiteNumber, nonNegativeInt, positiveInt } from './options.js';
 import { parity, type ParityDType } from './parity.js';
 import { registerStages } from './stages.js';
 
 export function buildProgram(print: (line: string) => void): Command {
   const program = new Command();
-  program.name('cdistill').description('Consistency distillation of text-to-image diffusion models (MicroDiT) on libtorch').showHelpAfterError();
+  program.name('cdistill').description('Consistency distillation of text-to-image diffusion models (MicroDiT) on libtorch').showHelpAfterError('(cdistill <command> --help lists its options)');
 
   program
     .command('parity')
@@ -44,14 +44,17 @@ export function buildProgram(print: (line: string) => void): Command {
     .description('generate one image with a teacher: text encoder → MicroDiT Heun sampler with CFG → VAE → PNG')
     .requiredOption('--model <model>', 'a built-in model name (cdistill models), a manifest (cdistill-model.json) or its folder')
     .requiredOption('--prompt <text>', 'the prompt')
-    .requiredOption('--out <file.png>', 'output PNG path')
+    .requiredOption('--out <file>', 'output image: .png, .jpg/.jpeg or .webp (the format follows the extension)')
     .option('--steps <n>', "sampling steps (default: the model manifest's, else 30)", positiveInt)
     .option('--guidance <w>', "classifier-free guidance weight (default: the manifest's, else 5)", finiteNumber)
     .addOption(new Option('--solver <name>', 'teacher ODE solver').choices(['heun', 'euler']).default('heun'))
     .option('--seed <n>', 'random seed', nonNegativeInt, 2024)
-    .option('--device <device>', 'cpu, cuda or cuda:N', defaultDevice())
+    .addOption(deviceOption())
     .addOption(new Option('--dtype <dtype>', 'model precision').choices(['float32', 'bfloat16', 'float16', 'float64']).default('float32'))
-    .action((o) => generateOne(o, print));
+    .action((o) => {
+      checkDtypeOnDevice(o.dtype, o.device);
+      return generateOne(o, print);
+    });
 
   program
     .command('download')
@@ -107,7 +110,7 @@ export function buildProgram(print: (line: string) => void): Command {
     .option('--p-std <s>', "log-normal σ std of the loss (default: the model's; shapes 1.5, MicroDiT 1.2)", finiteNumber)
     .addOption(new Option('--export-weights <which>', 'weights the exported teacher gets').choices(['ema', 'raw']).default(t.exportWeights))
     .option('--threads <n>', 'CPU threads for libtorch', positiveInt)
-    .option('--device <device>', 'cpu, cuda or cuda:N', defaultDevice())
+    .addOption(deviceOption())
     .action(async (o) => {
       if (o.threads) setNumThreads(o.threads);
       const { world, out, vocab, device, threads: _t, ...rest } = o;
@@ -126,7 +129,7 @@ export function buildProgram(print: (line: string) => void): Command {
     .option('--teacher <dir>', 'teacher model folder (default: the bundled shapes teacher)')
     .option('--vocab <file>', 'CLIP BPE vocabulary (default: the bundled bpe_simple_vocab_16e6.txt.gz)')
     .option('--threads <n>', 'CPU threads for libtorch', positiveInt)
-    .option('--device <device>', 'cpu, cuda or cuda:N', defaultDevice())
+    .addOption(deviceOption())
     .action(async (o) => {
       if (o.threads) setNumThreads(o.threads);
       await demo({ out: o.out, quick: o.quick, teacher: o.teacher, device: o.device, vocab: o.vocab }, print);

@@ -1,6 +1,5 @@
 // The pipeline stages as commands: prompts, generate, train, sample, grid, bench, report.
 import { Command, Option } from 'commander';
-import * as torch from '@cdistill/torch';
 
 import { PARTI_PROMPTS } from '../assets.js';
 import { localFile } from '../hub/download.js';
@@ -10,13 +9,12 @@ import { generateDataset, parseShard } from '../pipeline/generate.js';
 import { writeReport } from '../report/index.js';
 import { grid, sample } from '../pipeline/sample.js';
 import { train } from '../pipeline/train.js';
-import { defaultTrainConfig, TrainConfigSchema, type TrainConfig } from '../training/config.js';
+import { defaultTrainConfig, TrainConfigSchema, TrainOptionsSchema, type TrainConfig } from '../training/config.js';
 import { parseWith, readJson } from '../util/json.js';
-import { collect, finiteNumber, intList, nonNegativeInt, numberList, numberPair, positiveInt } from './options.js';
+import { checkDtypeOnDevice, collect, deviceOption, finiteNumber, intList, nonNegativeInt, numberList, numberPair, positiveInt } from './options.js';
 
 type Print = (line: string) => void;
 
-const deviceOption = () => new Option('--device <device>', 'cpu, cuda or cuda:N').default(torch.defaultDevice());
 
 /** Prompts from repeated --prompt flags and/or a --prompts file (JSON list or one per line). */
 function promptsFrom(o: { prompt?: string[]; prompts?: string }): string[] {
@@ -56,6 +54,7 @@ export function registerStages(program: Command, print: Print): void {
     .addOption(new Option('--text-dtype <dtype>', 'storage dtype of cached text embeddings').choices(['float16', 'float32', 'bfloat16']).default('float16'))
     .addOption(deviceOption())
     .action(async (o) => {
+      checkDtypeOnDevice(o.dtype, o.device);
       const r = await generateDataset({ ...o, prompts: readPromptList(o.prompts), shard: parseShard(o.shard) }, print);
       print(`generate: ${r.generated} images made this run; ${o.out} holds ${r.total} of this shard's prompts`);
     });
@@ -174,7 +173,7 @@ export function registerStages(program: Command, print: Print): void {
 /** Config file, then flags given on the command line; zod fills and checks the rest. */
 export function resolveTrainConfig(o: Record<string, unknown>, cmd: Command): TrainConfig {
   const fromFile = (typeof o.config === 'string' ? readJson(o.config, 'training config') : {}) as Record<string, unknown>;
-  const keys = Object.keys(TrainConfigSchema.shape) as (keyof TrainConfig)[];
+  const keys = Object.keys(TrainOptionsSchema.shape) as (keyof TrainConfig)[];
   const flags: Record<string, unknown> = {};
   for (const k of keys) {
     const flag = k === 'validationPrompts' ? 'validationPrompt' : k;

@@ -3,15 +3,17 @@
 //
 // JourneyDB's annotation files hold millions of lines, so they are streamed and never held whole:
 // memory is the reservoir (n prompts) plus one read chunk. The .tgz form goes through zlib and the
-// small tar reader below instead of an npm dependency: only ustar/GNU/pax headers and one entry's
-// bytes are needed, which is ~60 lines.
-import { closeSync, createReadStream, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+// small tar reader in tar.ts.
+import { createReadStream, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import { createGunzip } from 'node:zlib';
+
+import { writeFileAtomic } from '../util/fs.js';
 import { checkPrompt } from './prompt-checks.js';
 import { Reservoir } from './reservoir.js';
+import { tarFiles } from './tar.js';
 
 export interface SampleStats {
   /** Lines read (entries, for a JSON list): always valid + the three skip counts. */
@@ -27,8 +29,8 @@ export interface SampleStats {
   skippedNoField: number;
   /** Fewer than n valid prompts existed: all were returned, in file order. */
   short: boolean;
-  /** The tar entry that was read, for a .tgz/.tar.gz/.tar source. */
-  entry?: string;
+  /** The tar entries that were read (every .jsonl in it), for a .tgz/.tar.gz/.tar source. */
+  entries?: string[];
 }
 
 export interface SampleOptions {
@@ -91,24 +93,29 @@ export async function sampleJourneyDbPrompts(path: string, opts: SampleOptions):
       };
     const source = openBytes(path, kind.gzip);
     try {
-      let chunks: AsyncIterable<Buffer> = source;
       if (kind.tar) {
-        chunks = tarEntry(source, path, (name) => {
-          const ok = isJsonlEntry(name);
-          if (ok) stats.entry = name;
-          return ok;
-        });
+        // Every .jsonl in the archive, one after the other (a line never runs from one file into the next).
+        stats.entries = [];
+        for await (const entry of tarFiles(source, path, isJsonlEntry)) {
+          stats.entries.push(entry.name);
+          stats.lines += await eachLine(entry.body, `${path}:${entry.name}`, onLine);
+        }
+      } else {
+        stats.lines = await eachLine(source, path, onLine);
       }
-      stats.lines = await eachLine(chunks, path, onLine);
     } catch (e) {
       const code = (e as { code?: unknown }).code;
       if (typeof code === 'string' && code.startsWith('Z_')) throw new Error(`${path}: bad gzip data (${(e as Error).message})`, { cause: e });
       throw e;
     } finally {
-      source.destroy(); // stops the read early once the tar entry is done, and closes the file on error
+      source.destroy(); // closes the file on error
     }
   }
   stats.valid = reservoir.seen;
+  if (stats.valid === 0) {
+    const why = kind.format === 'json' ? 'the list is empty' : `${stats.lines} line${stats.lines === 1 ? '' : 's'}: ${stats.skippedBlank} blank, ${stats.skippedInvalid} invalid${kind.format === 'jsonl' ? `, ${stats.skippedNoField} without a string at '${field}' (--field)` : ''}`;
+    throw new Error(`${path}: no valid prompt (${why})`);
+  }
   stats.short = stats.valid < n;
   const prompts = reservoir.result();
   stats.used = prompts.length;
@@ -152,7 +159,7 @@ function getField(obj: object, field: string): unknown {
   return cur;
 }
 
-/** The first regular .jsonl file; macOS tar adds '._name' AppleDouble twins that are not JSONL. */
+/** A regular .jsonl file; macOS tar adds '._name' AppleDouble twins that are not JSONL. */
 function isJsonlEntry(name: string): boolean {
   const base = name.slice(name.lastIndexOf('/') + 1);
   return /\.jsonl$/i.test(base) && !base.startsWith('._') && !name.startsWith('__MACOSX/');
@@ -189,114 +196,6 @@ async function eachLine(chunks: AsyncIterable<Buffer>, path: string, onLine: (li
   }
   if (pendingLen > 0) emit(Buffer.concat(pending)); // a last line without '\n'
   return lineNo;
-}
-
-/**
- * Streams the content of the first regular-file entry that `want` accepts. Reads ustar and GNU
- * headers, GNU long names ('L') and pax 'path'/'size' records; everything else is skipped.
- */
-async function* tarEntry(chunks: AsyncIterable<Buffer>, path: string, want: (name: string) => boolean): AsyncGenerator<Buffer> {
-  const it = chunks[Symbol.asyncIterator]();
-  let buf: Buffer = Buffer.alloc(0);
-  let offset = 0; // archive offset of buf[0], for error messages
-  const more = async (): Promise<boolean> => {
-    const r = await it.next();
-    if (r.done) return false;
-    buf = buf.length > 0 ? Buffer.concat([buf, r.value]) : r.value;
-    return true;
-  };
-  const fill = async (n: number): Promise<boolean> => {
-    while (buf.length < n) if (!(await more())) return false;
-    return true;
-  };
-  const truncated = (): Error => new Error(`${path}: tar archive truncated at byte ${offset + buf.length}`);
-  const take = async (n: number): Promise<Buffer> => {
-    if (!(await fill(n))) throw truncated();
-    const out = buf.subarray(0, n);
-    buf = buf.subarray(n);
-    offset += n;
-    return out;
-  };
-  async function* body(size: number): AsyncGenerator<Buffer> { // size bytes, then the padding to 512
-    for (let left = size; left > 0;) {
-      if (!(await fill(1))) throw truncated();
-      const piece = await take(Math.min(left, buf.length));
-      left -= piece.length;
-      yield piece;
-    }
-    await take((512 - (size % 512)) % 512);
-  }
-  const all = async (size: number): Promise<Buffer> => {
-    const parts: Buffer[] = [];
-    for await (const p of body(size)) parts.push(p);
-    return Buffer.concat(parts);
-  };
-  const cstr = (b: Buffer): string => b.subarray(0, b.indexOf(0) < 0 ? b.length : b.indexOf(0)).toString('utf8');
-
-  const files: string[] = [];
-  let longName: string | undefined; // GNU 'L' and pax 'path' name the entry that follows them
-  let pax: Record<string, string> = {};
-  for (;;) {
-    if (!(await fill(512))) {
-      if (buf.length > 0) throw truncated();
-      break; // EOF without the end-of-archive blocks: tolerated, as GNU tar does
-    }
-    const h = await take(512);
-    if (h.every((b) => b === 0)) break; // end-of-archive marker
-    let sum = 8 * 0x20; // the checksum field itself counts as spaces
-    for (let i = 0; i < 512; i++) if (i < 148 || i >= 156) sum += h[i]!;
-    if (sum !== parseInt(cstr(h.subarray(148, 156)).trim(), 8)) throw new Error(`${path}: not a tar archive (bad header checksum at byte ${offset - 512})`);
-
-    const type = String.fromCharCode(h[156]!);
-    const ownSize = parseSize(h.subarray(124, 136));
-    if (type === 'L') longName = cstr(await all(ownSize));
-    else if (type === 'x') pax = parsePax(await all(ownSize));
-    else if (type === 'K' || type === 'g') await all(ownSize); // long link target, global pax: not needed
-    if ('LxKg'.includes(type)) continue;
-
-    const size = pax.size !== undefined ? Number(pax.size) : ownSize;
-    const prefix = h.subarray(257, 262).toString('latin1') === 'ustar' ? cstr(h.subarray(345, 500)) : '';
-    const name = pax.path ?? longName ?? (prefix ? `${prefix}/${cstr(h.subarray(0, 100))}` : cstr(h.subarray(0, 100)));
-    longName = undefined;
-    pax = {};
-    const regular = type === '0' || type === '\0' || type === '7';
-    if (regular && want(name)) {
-      yield* body(size);
-      return;
-    }
-    if (regular) files.push(name);
-    // Links, directories, devices and fifos carry no data whatever their size field says; other
-    // types (contiguous, GNU dumpdir, vendor extensions) do and are skipped by size.
-    for await (const _ of body('123456'.includes(type) ? 0 : size));
-  }
-  const listed = files.length > 10 ? `${files.slice(0, 10).join(', ')}, ...` : files.join(', ') || 'none';
-  throw new Error(`${path}: no .jsonl file in the tar archive (files: ${listed})`);
-}
-
-/** Octal, NUL/space terminated; GNU base-256 (high bit set) for entries of 8 GiB and more. */
-function parseSize(field: Buffer): number {
-  if (field[0]! & 0x80) {
-    let v = field[0]! & 0x7f;
-    for (let i = 1; i < field.length; i++) v = v * 256 + field[i]!;
-    return v;
-  }
-  const text = field.toString('latin1').replace(/[\0 ]+$/, '').trim();
-  return text === '' ? 0 : parseInt(text, 8);
-}
-
-/** pax extended header: records "<len> <key>=<value>\n". */
-function parsePax(data: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < data.length;) {
-    const sp = data.indexOf(0x20, i);
-    const len = parseInt(data.subarray(i, sp).toString('latin1'), 10);
-    if (sp < 0 || !(len > 0)) break;
-    const rec = data.subarray(sp + 1, i + len - 1).toString('utf8');
-    const eq = rec.indexOf('=');
-    out[rec.slice(0, eq)] = rec.slice(eq + 1);
-    i += len;
-  }
-  return out;
 }
 
 /** Reads a JSON array of prompt strings (prompts_to_generate.json); errors name the file and entry. */
@@ -342,18 +241,5 @@ function decodeUtf8(bytes: Buffer, path: string): string {
 export function writePromptList(path: string, prompts: readonly string[]): void {
   prompts.forEach((p, i) => checkPrompt(p, `${path}: entry ${i}`));
   const text = JSON.stringify(prompts, null, 2).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd); // so a crash after the rename cannot leave an empty file under the final name
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(path, text);
 }

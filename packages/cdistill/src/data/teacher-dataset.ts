@@ -4,10 +4,16 @@
 //   latents/shard-FFFFFF-CCCC.safetensors    latents [b,C,H,W] f32, text [b,1,L,D], index [b] int64
 //   generate.json                            the settings that made it
 // An index is done once its latents shard exists (written last, atomically): that is what resume reads.
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 
 import * as torch from '@cdistill/torch';
+import { z } from 'zod';
+
+import { readJsonWith } from '../util/json.js';
+
+/** captions.json: image file name → the prompt it was made from. */
+const CaptionsSchema = z.record(z.string({ invalid_type_error: 'caption must be a string' }));
 
 export const imageName = (index: number) => `${String(index).padStart(6, '0')}.png`;
 export const shardName = (first: number, count: number) => `shard-${String(first).padStart(6, '0')}-${String(count).padStart(4, '0')}.safetensors`;
@@ -17,17 +23,32 @@ export interface LatentRecord {
   row: number;
 }
 
-/** Every (index → shard row) under DATA_DIR/latents, reading only the small `index` tensors. */
-export function scanLatentShards(dataDir: string): Map<number, LatentRecord> {
+/**
+ * Every (index → shard row) under DATA_DIR/latents, reading only the small `index` tensors. A shard that
+ * cannot be read (truncated, damaged) is moved aside to <name>.broken, reported through `onBroken`, and its
+ * indices count as not done: `generate` makes them again. Without `onBroken` a broken shard is an error.
+ */
+export function scanLatentShards(dataDir: string, onBroken?: (message: string) => void): Map<number, LatentRecord> {
   const dir = join(dataDir, 'latents');
   const out = new Map<number, LatentRecord>();
   if (!existsSync(dir)) return out;
   for (const f of readdirSync(dir).filter((n) => /^shard-\d+-\d+\.safetensors$/.test(n)).sort()) {
     const file = join(dir, f);
-    const idx = torch.io.loadSafetensors(file, { select: (n) => n === 'index' }).get('index');
-    if (idx === undefined) throw new Error(`${file}: no 'index' tensor`);
-    idx.toArray().forEach((v, row) => out.set(v, { file, row }));
-    idx.dispose();
+    let indices: number[];
+    try {
+      const idx = torch.io.loadSafetensors(file, { select: (n) => n === 'index' }).get('index');
+      if (idx === undefined) throw new Error(`${file}: no 'index' tensor`);
+      indices = idx.toArray();
+      idx.dispose();
+      const header = torch.io.readSafetensorsHeader(file);
+      for (const name of ['latents', 'text']) if (!header.entries.some((e) => e.name === name)) throw new Error(`${file}: no '${name}' tensor`);
+    } catch (e) {
+      if (!onBroken) throw e;
+      renameSync(file, `${file}.broken`);
+      onBroken(`${(e as Error).message}; moved aside to ${f}.broken, its images will be made again`);
+      continue;
+    }
+    indices.forEach((v, row) => out.set(v, { file, row }));
   }
   return out;
 }
@@ -40,20 +61,7 @@ export function readCaptions(dataDir: string): Map<string, string> {
       ? readdirSync(dataDir).filter((f) => /^captions-shard-\d+-of-\d+\.json$/.test(f)).sort()
       : [];
   const out = new Map<string, string>();
-  for (const f of files) {
-    const path = join(dataDir, f);
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (e) {
-      throw new Error(`${path}: not valid JSON: ${(e as Error).message}`);
-    }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${path}: expected an object of file name → caption`);
-    for (const [k, v] of Object.entries(raw)) {
-      if (typeof v !== 'string') throw new Error(`${path}: "${k}": caption must be a string`);
-      out.set(k, v);
-    }
-  }
+  for (const f of files) for (const [k, v] of Object.entries(readJsonWith(CaptionsSchema, join(dataDir, f), 'captions file'))) out.set(k, v);
   return out;
 }
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 import * as torch from '@cdistill/torch';
 
-import { tile, writeRgbPng } from '../pipeline/images.js';
+import { tile, writeRgbImage } from '../pipeline/images.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { mulberry32 } from '../util/prng.js';
 import { renderToTensor, sampleScene, type PromptSample } from '../worlds/shapes/index.js';
@@ -27,13 +27,13 @@ export async function writeDemoPictures(dir: string, prompts: readonly PromptSam
   const entries = Array.from({ length: shownPrompts * samples }, (_, i) => (i % samples) * p + Math.floor(i / samples));
   const rng = mulberry32(3);
   const truth = renderToTensor(entries.map((e) => sampleScene(rng, set.specs[e]!)));
-  await writeRgbPng(join(dir, '1-ground-truth.png'), torch.tidy(() => tile(truth.add(1).div(2), samples, 2, GAP_RGB)), 3);
+  await writeRgbImage(join(dir, '1-ground-truth.png'), torch.tidy(() => tile(truth.add(1).div(2), samples, 2, GAP_RGB)), 3);
   truth.dispose();
   for (const [k, name] of PICTURED.entries()) {
     const imgs = images.get(name);
     if (!imgs) continue;
     const picked = torch.tidy(() => imgs.indexSelect(0, torch.tensor(entries, { dtype: 'int64' })));
-    await writeRgbPng(join(dir, `${k + 2}-${name}.png`), torch.tidy(() => tile(picked, samples, 2, GAP_RGB)), 3);
+    await writeRgbImage(join(dir, `${k + 2}-${name}.png`), torch.tidy(() => tile(picked, samples, 2, GAP_RGB)), 3);
     picked.dispose();
   }
   writeJsonAtomic(join(dir, 'prompts.json'), prompts.slice(0, shownPrompts).map((q) => q.prompt));

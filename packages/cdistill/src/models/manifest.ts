@@ -58,7 +58,10 @@ const TextPart = z
   .strict()
   .refine((d) => (d.preset === undefined) !== (d.config === undefined), { message: 'give exactly one of "preset" and "config"' });
 
-const VaePart = z.union([z.literal('identity'), z.object({ folder: z.string() }).strict()]);
+const VAE_CHOICES = '"identity" (the DiT works in pixel space) or {"folder": "<a diffusers AutoencoderKL folder, relative, absolute or hf://>"}';
+const VaePart = z.union([z.literal('identity'), z.object({ folder: z.string() }).strict()], {
+  errorMap: (_issue, ctx) => ({ message: ctx.data === undefined ? `missing; give ${VAE_CHOICES}` : `expected ${VAE_CHOICES}` }),
+});
 
 const EdmPart = z
   .object({

@@ -11,8 +11,9 @@ import { fileSha256, type TextToImageModel } from '../models/load.js';
 import { perBatchNoise } from '../sampling/noise.js';
 import { studentSample, teacherSample } from '../sampling/sample.js';
 import { writeJsonAtomic } from '../util/fs.js';
+import { withLock } from '../util/lock.js';
 import { progress } from '../util/progress.js';
-import { writeImagePng } from './images.js';
+import { writeImage } from './images.js';
 import { loadStudent, type Student } from './student.js';
 import { partPath } from '../models/manifest.js';
 
@@ -69,7 +70,7 @@ async function runBench(
     times.vae_decode += t3 - t2;
     for (let k = 0; k < chunk.length; k++) {
       const name = `${String(i + k).padStart(4, '0')}.png`;
-      await writeImagePng(join(dir, name), torch.tidy(() => images.select(0, k)));
+      await writeImage(join(dir, name), torch.tidy(() => images.select(0, k)));
       lines.push(`${name}\t${(chunk[k] as string).replace(/[\t\n\r]/g, ' ')}`);
     }
     for (const t of [y, latents, images]) t.dispose();
@@ -89,7 +90,13 @@ async function runBench(
 }
 
 export async function bench(o: BenchOptions, print: (l: string) => void): Promise<void> {
+  mkdirSync(o.out, { recursive: true });
+  return withLock(join(o.out, '.bench.lock'), `bench folder ${o.out}`, () => lockedBench(o, print));
+}
+
+async function lockedBench(o: BenchOptions, print: (l: string) => void): Promise<void> {
   const { values: prompts } = readTsvColumn(o.tsv, 'Prompt', { n: o.n });
+  if (prompts.length === 0) throw new Error(`${o.tsv}: no prompts in column Prompt (a header and no rows)`);
   const s: Student = loadStudent(o.checkpoint, { device: o.device, useEma: o.ema });
   try {
     const dit = s.model.manifest.dit.weights;

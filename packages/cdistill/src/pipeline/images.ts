@@ -1,8 +1,10 @@
-// Images on disk: PNG encoding with sharp, written atomically (temp name, then rename), and grids.
-import { renameSync, rmSync } from 'node:fs';
+// Images on disk: PNG (or JPEG/WebP by extension) encoding with sharp, written atomically, and grids.
+import { extname } from 'node:path';
 
 import sharp from 'sharp';
 import * as torch from '@cdistill/torch';
+
+import { writeFileAtomic } from '../util/fs.js';
 
 /** [3, H, W] in [0, 1] → interleaved RGB bytes, rounded as diffusers' numpy_to_pil does. */
 export function toRgbBytes(image01: torch.Tensor): { width: number; height: number; rgb: Uint8Array } {
@@ -12,22 +14,29 @@ export function toRgbBytes(image01: torch.Tensor): { width: number; height: numb
   return { width, height, rgb };
 }
 
-/** Writes an RGB byte image as PNG at `path` atomically; `scale` enlarges with nearest neighbour. */
-export async function writeRgbPng(path: string, img: { width: number; height: number; rgb: Uint8Array }, scale = 1): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}.png`;
-  try {
-    let s = sharp(Buffer.from(img.rgb.buffer, img.rgb.byteOffset, img.rgb.byteLength), { raw: { width: img.width, height: img.height, channels: 3 } });
-    if (scale !== 1) s = s.resize(img.width * scale, img.height * scale, { kernel: 'nearest' });
-    await s.png().toFile(tmp);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+/** The image formats written by extension (sharp encodes each); anything else is refused before any work. */
+export const IMAGE_FORMATS = { '.png': 'png', '.jpg': 'jpeg', '.jpeg': 'jpeg', '.webp': 'webp' } as const;
+
+export function imageFormatOf(path: string): (typeof IMAGE_FORMATS)[keyof typeof IMAGE_FORMATS] {
+  const f = IMAGE_FORMATS[extname(path).toLowerCase() as keyof typeof IMAGE_FORMATS];
+  if (f === undefined) throw new Error(`${path}: unknown image extension '${extname(path)}'; use ${Object.keys(IMAGE_FORMATS).join(', ')}`);
+  return f;
 }
 
-export async function writeImagePng(path: string, image01: torch.Tensor, scale = 1): Promise<void> {
-  await writeRgbPng(path, toRgbBytes(image01), scale);
+/**
+ * Writes an RGB byte image at `path` atomically, in the format its extension names (PNG for `.png`);
+ * `scale` enlarges with nearest neighbour.
+ */
+export async function writeRgbImage(path: string, img: { width: number; height: number; rgb: Uint8Array }, scale = 1): Promise<void> {
+  const format = imageFormatOf(path);
+  let s = sharp(Buffer.from(img.rgb.buffer, img.rgb.byteOffset, img.rgb.byteLength), { raw: { width: img.width, height: img.height, channels: 3 } });
+  if (scale !== 1) s = s.resize(img.width * scale, img.height * scale, { kernel: 'nearest' });
+  const bytes = await (format === 'png' ? s.png() : format === 'jpeg' ? s.jpeg({ quality: 95 }) : s.webp({ lossless: true })).toBuffer();
+  writeFileAtomic(path, bytes);
+}
+
+export async function writeImage(path: string, image01: torch.Tensor, scale = 1): Promise<void> {
+  await writeRgbImage(path, toRgbBytes(image01), scale);
 }
 
 /** Tiles images [N, 3, H, W] (in [0, 1]) into rows of `cols`, with a `gap`-pixel border (white by default). */

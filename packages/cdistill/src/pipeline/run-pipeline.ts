@@ -3,12 +3,14 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
+import * as torch from '@cdistill/torch';
 import { z } from 'zod';
 
 import { PARTI_PROMPTS } from '../assets.js';
 import { localFile } from '../hub/download.js';
 import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../data/prompts.js';
 import { readJsonWith } from '../util/json.js';
+import { withLock } from '../util/lock.js';
 import { Checkpoint, latestCheckpoint } from '../training/checkpoint.js';
 import { CdCheckpointStateSchema, TrainConfigSchema } from '../training/config.js';
 import { bench } from './bench.js';
@@ -63,6 +65,12 @@ export function readPipelineConfig(path: string): PipelineConfig {
 }
 
 export async function runPipeline(c: PipelineConfig, print: (l: string) => void): Promise<void> {
+  torch.checkDevice(c.device);
+  mkdirSync(resolve(c.out), { recursive: true });
+  return withLock(join(resolve(c.out), '.pipeline.lock'), `pipeline folder ${resolve(c.out)}`, () => lockedPipeline(c, print));
+}
+
+async function lockedPipeline(c: PipelineConfig, print: (l: string) => void): Promise<void> {
   const root = resolve(c.out);
   const promptsFile = join(root, 'prompts_to_generate.json');
   const dataDir = join(root, 'data');

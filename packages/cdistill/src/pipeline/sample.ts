@@ -7,7 +7,7 @@ import * as torch from '@cdistill/torch';
 import { perBatchNoise } from '../sampling/noise.js';
 import { studentSample } from '../sampling/sample.js';
 import { writeJsonAtomic } from '../util/fs.js';
-import { tile, writeImagePng, writeRgbPng } from './images.js';
+import { tile, writeImage, writeRgbImage } from './images.js';
 import { loadStudent, type Student } from './student.js';
 
 export interface SampleOptions {
@@ -52,7 +52,7 @@ export async function sample(o: SampleOptions, print: (l: string) => void): Prom
     const single = o.prompts.length === 1 && o.out.endsWith('.png');
     if (!single) mkdirSync(o.out, { recursive: true });
     const paths = o.prompts.map((_, i) => (single ? o.out : join(o.out, `${String(i).padStart(4, '0')}.png`)));
-    for (let i = 0; i < paths.length; i++) await writeImagePng(paths[i] as string, torch.tidy(() => images.select(0, i)));
+    for (let i = 0; i < paths.length; i++) await writeImage(paths[i] as string, torch.tidy(() => images.select(0, i)));
     images.dispose();
     print(`sample: ${paths.length} image(s) at ${o.steps} step(s) → ${single ? o.out : o.out + '/'}`);
     return paths;
@@ -70,7 +70,7 @@ export async function grid(o: Omit<SampleOptions, 'steps'> & { stepsList: number
       torch.tidy(() => torch.cat(o.stepsList.map((steps) => sampleImages(s, [p], steps, o.seed + i, o)))),
     );
     const all = torch.cat(rows);
-    await writeRgbPng(o.out, tile(all, o.stepsList.length), o.scale ?? 1);
+    await writeRgbImage(o.out, tile(all, o.stepsList.length), o.scale ?? 1);
     writeJsonAtomic(o.out.replace(/\.png$/, '.json'), { prompts: o.prompts, steps: o.stepsList, seed: o.seed, checkpoint: s.checkpoint });
     for (const t of [...rows, all]) t.dispose();
     print(`grid: ${o.prompts.length} prompts × steps [${o.stepsList.join(', ')}] → ${o.out}`);

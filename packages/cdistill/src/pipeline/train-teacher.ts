@@ -14,6 +14,7 @@ import { runTrainingLoop, type LoopResult } from '../training/loop.js';
 import { TeacherCheckpointStateSchema, type TeacherConfig } from '../training/teacher-config.js';
 import { TeacherTrainer } from '../training/teacher-trainer.js';
 import { writeJsonAtomic } from '../util/fs.js';
+import { withLock } from '../util/lock.js';
 import { renderToTensor, samplePrompts, shapesTeacherManifest } from '../worlds/shapes/index.js';
 
 export interface TrainTeacherOptions {
@@ -37,6 +38,11 @@ function worldBatch(step: number, cfg: TeacherConfig): { x0: torch.Tensor; capti
 }
 
 export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) => void): Promise<LoopResult & { dir: string }> {
+  mkdirSync(o.out, { recursive: true });
+  return withLock(join(o.out, '.train-teacher.lock'), `teacher folder ${o.out}`, () => lockedTrainTeacher(o, print));
+}
+
+async function lockedTrainTeacher(o: TrainTeacherOptions, print: (l: string) => void): Promise<LoopResult & { dir: string }> {
   const cfg = o.config;
   const work = join(o.out, 'work');
   mkdirSync(work, { recursive: true });

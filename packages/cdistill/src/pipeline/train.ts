@@ -17,7 +17,8 @@ import { CdCheckpointStateSchema, type ResolvedTrainConfig, type TrainConfig } f
 import { encodeImageData, EpochSampler, loadCachedData, type TrainData } from '../training/data.js';
 import { runTrainingLoop, type LoopResult } from '../training/loop.js';
 import { writeJsonAtomic } from '../util/fs.js';
-import { tile, writeRgbPng } from './images.js';
+import { withLock } from '../util/lock.js';
+import { tile, writeRgbImage } from './images.js';
 
 export interface TrainOptions {
   model: string;
@@ -50,6 +51,11 @@ function buildModels(model: TextToImageModel, cfg: TrainConfig, device: string) 
 }
 
 export async function train(o: TrainOptions, print: (l: string) => void): Promise<TrainResult> {
+  mkdirSync(o.out, { recursive: true });
+  return withLock(join(o.out, '.train.lock'), `run folder ${o.out}`, () => lockedTrain(o, print));
+}
+
+async function lockedTrain(o: TrainOptions, print: (l: string) => void): Promise<TrainResult> {
   const cfg = o.config;
   const root = checkpointsOf(o.out);
   mkdirSync(join(o.out, 'validation'), { recursive: true });
@@ -140,6 +146,6 @@ async function validate(model: TextToImageModel, net: DiT, prompts: string[], cf
     const latents = studentSample(model, net, y, perBatchNoise(cfg.seed, prompts.length), { steps: cfg.validationSteps, embeddedGuidance: embedded });
     return model.decodeImages(latents);
   });
-  await writeRgbPng(path, tile(images, Math.min(prompts.length, 8)));
+  await writeRgbImage(path, tile(images, Math.min(prompts.length, 8)));
   images.dispose();
 }

@@ -11,6 +11,7 @@ export { readSafetensorsHeader, writeSafetensors, type SafetensorsEntry, type Sa
 export { readTorchCheckpoint, flattenStateDict, type TensorRef, type TorchCheckpoint } from './pt-format.js';
 export { unpickle, UnpicklingError } from './unpickler.js';
 export { dtypeFromSafetensors, dtypeToSafetensors } from './dtype-names.js';
+export { removeStaleTempFiles, tempPathFor } from './temp-files.js';
 
 const TORCH_ZIP_EXTENSIONS = new Set(['.pt', '.pth', '.bin', '.ckpt']);
 

@@ -2,7 +2,15 @@
 // may exceed 4 GB), and a short read is a truncated file, reported with what was being read.
 import * as fs from 'node:fs';
 
+/** Opens a regular file (a FIFO or device would block or never end: they are refused before opening). */
 export function openForRead(path: string, what: string): number {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(path);
+  } catch (err) {
+    throw new Error(`${path}: cannot open ${what}: ${(err as Error).message}`);
+  }
+  if (!st.isFile()) throw new Error(`${path}: cannot open ${what}: not a regular file (${st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a FIFO' : 'a device or socket'})`);
   try {
     return fs.openSync(path, 'r');
   } catch (err) {

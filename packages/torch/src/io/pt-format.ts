@@ -14,6 +14,7 @@
  * are `Map`s in insertion order, tensors are {@link TensorRef}s.
  */
 
+import { openForRead } from './positional-read.js';
 import * as fs from 'node:fs';
 
 import { type DType, DTYPE_BYTE_SIZE } from './dtype-names.js';
@@ -129,12 +130,7 @@ function resolveStorage(
 
 /** Pre-1.6 torch.save wrote a bare pickle stream (or a tar); say so instead of "not a zip". */
 function rejectLegacyFormats(path: string): void {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch (err) {
-    throw new Error(`${path}: cannot open checkpoint: ${(err as Error).message}`);
-  }
+  const fd = openForRead(path, 'checkpoint');
   try {
     const head = Buffer.alloc(512);
     const n = fs.readSync(fd, head, 0, head.length, 0);

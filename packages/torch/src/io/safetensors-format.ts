@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 
 import { type DType, DTYPE_BYTE_SIZE, dtypeFromSafetensors, dtypeToSafetensors, isDType } from './dtype-names.js';
 import { openForRead, readExact } from './positional-read.js';
+import { tempPathFor } from './temp-files.js';
 
 /** Same cap as the reference Rust implementation; protects us from allocating for a bogus length prefix. */
 export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
@@ -208,7 +209,7 @@ export interface SafetensorsTensorInput {
 /**
  * Writes a safetensors file with tensors laid out in the given order.
  *
- * The file is written to `<path>.tmp-<pid>`, fsynced and renamed over `path`,
+ * The file is written to a temporary name (temp-files.ts), fsynced and renamed over `path`,
  * so readers never observe a half-written file. Tensor data is streamed one
  * tensor at a time; the inputs are never concatenated.
  */
@@ -218,7 +219,7 @@ export function writeSafetensors(
   metadata?: ReadonlyMap<string, string> | Readonly<Record<string, string>>,
 ): void {
   const header = encodeHeader(path, tensors, metadata);
-  const tmpPath = `${path}.tmp-${process.pid}`;
+  const tmpPath = tempPathFor(path);
   const fd = fs.openSync(tmpPath, 'w');
   let closed = false;
   let renamed = false;

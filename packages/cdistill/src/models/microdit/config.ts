@@ -124,10 +124,33 @@ export function parseDitConfig(raw: unknown, source: string): DiTConfig {
   return validateDitConfig(cfg as unknown as DiTConfig, source);
 }
 
+/**
+ * Bounds for the sizes (inclusive), far above any real DiT but low enough that a typo (a dim of 1e9, a
+ * negative depth) is named before anything is allocated.
+ */
+const SIZE_LIMITS: Partial<Record<keyof DiTConfig, number>> = {
+  inputSize: 4096, patchSize: 64, inChannels: 256, dim: 65_536, depth: 1024, headDim: 4096, multipleOf: 65_536,
+  captionChannels: 65_536, patchMixerDepth: 1024, patchMixerDim: 65_536, numExperts: 1024, expertsEveryN: 1024,
+};
+const RATIO_LIMITS: Partial<Record<keyof DiTConfig, number>> = { patchMixerQkvRatio: 64, patchMixerMlpRatio: 64, expertCapacity: 1024, posInterpScale: 1024 };
+
 export function validateDitConfig(c: DiTConfig, source = 'DiT config'): DiTConfig {
   const fail = (m: string) => {
     throw new Error(`${source}: ${m}`);
   };
+  const snake = (k: keyof DiTConfig) => Object.entries(SNAKE_TO_CAMEL).find(([, v]) => v === k)?.[0] ?? k;
+  for (const [k, max] of Object.entries(SIZE_LIMITS) as [keyof DiTConfig, number][]) {
+    const v = c[k] as number;
+    if (!Number.isInteger(v) || v < 1 || v > max) fail(`${snake(k)} must be an integer in [1, ${max}], got ${v}`);
+  }
+  for (const [k, max] of Object.entries(RATIO_LIMITS) as [keyof DiTConfig, number][]) {
+    const v = c[k] as number;
+    if (!(v > 0 && v <= max)) fail(`${snake(k)} must be a number in (0, ${max}], got ${v}`);
+  }
+  for (const k of ['qkvMultipliers', 'ffnMultipliers'] as const) {
+    if (c[k].length === 0 || c[k].some((v) => !(v > 0 && v <= 64))) fail(`${snake(k)} must be a non-empty list of numbers in (0, 64], got ${JSON.stringify(c[k])}`);
+  }
+  if (!(c.normEps > 0 && c.normEps < 1)) fail(`norm_eps must be in (0, 1), got ${c.normEps}`);
   if (c.qkvMultipliers.length !== c.ffnMultipliers.length) fail('qkv_multipliers and ffn_multipliers differ in length');
   if (c.qkvMultipliers.length !== c.depth && c.depth % c.qkvMultipliers.length !== 0) fail(`depth ${c.depth} is not divisible by ${c.qkvMultipliers.length} multiplier splits`);
   if (c.inputSize % c.patchSize !== 0) fail(`input_size ${c.inputSize} is not a multiple of patch_size ${c.patchSize}`);
