@@ -126,12 +126,14 @@ export function samplingSigmas(steps: number, c: EdmConfig = MICRODIT_EDM): numb
 /**
  * The EDM training loss of micro_diffusion: σ log-normal, weight (σ² + σd²)/(σ·σd)², mean over
  * elements; with token masking, the loss is averaged per patch over the kept patches only.
+ * `target(x_σ, σ)`, when given, replaces x₀ as what D must match (a known posterior mean E[x₀ | x_σ]:
+ * the same minimiser, without the target's sampling noise).
  */
 export function edmLoss(
   forward: (xIn: Tensor, cNoise: Tensor, maskRatio: number) => { sample: Tensor; mask?: Tensor },
   x0: Tensor,
   c: EdmConfig,
-  o: { generator?: torch.Generator; maskRatio?: number; patchSize?: number } = {},
+  o: { generator?: torch.Generator; maskRatio?: number; patchSize?: number; target?: (xNoisy: Tensor, sigma: Tensor) => Tensor } = {},
 ): Tensor {
   const n = x0.size(0);
   const sigma = torch.randn([n, 1, 1, 1], { generator: o.generator, device: x0.device, dtype: x0.dtype }).mul(c.pStd).add(c.pMean).exp();
@@ -141,7 +143,8 @@ export function edmLoss(
   const { cSkip, cOut, cIn, cNoise } = preconditioning(sigma.reshape(-1), c.sigmaData);
   const out = forward(cIn.mul(xn), cNoise, o.maskRatio ?? 0);
   const d = cSkip.mul(xn).add(cOut.mul(out.sample));
-  const loss = weight.mul(d.sub(x0).square());
+  const target = o.target ? torch.noGrad(() => o.target!(xn, sigma.reshape(-1))) : x0;
+  const loss = weight.mul(d.sub(target).square());
   if (out.mask === undefined) return loss.mean();
   const perPatch = torch.avgPool2d(loss.mean(1, true), o.patchSize ?? 2).flatten(1); // [N, T]
   const unmask = out.mask.rsub(1);

@@ -15,7 +15,7 @@ import { TeacherCheckpointStateSchema, type TeacherConfig } from '../training/te
 import { TeacherTrainer } from '../training/teacher-trainer.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { withLock } from '../util/lock.js';
-import { renderToTensor, samplePrompts, shapesTeacherManifest } from '../worlds/shapes/index.js';
+import { posteriorMean, renderToTensor, samplePrompts, shapesTeacherManifest, type Spec } from '../worlds/shapes/index.js';
 
 export interface TrainTeacherOptions {
   /** 'shapes' (the built-in world) — the only world for now. */
@@ -32,9 +32,9 @@ export interface TrainTeacherOptions {
 const WEIGHTS_DTYPE: torch.DType = 'float16';
 
 /** Batches of the world's (caption, image) distribution: renders in [−1, 1]; a fresh seeded draw per step. */
-function worldBatch(step: number, cfg: TeacherConfig): { x0: torch.Tensor; captions: string[] } {
+function worldBatch(step: number, cfg: TeacherConfig): { x0: torch.Tensor; captions: string[]; specs: Spec[] } {
   const samples = samplePrompts(cfg.batchSize, cfg.seed * 1_000_003 + step);
-  return { x0: renderToTensor(samples.map((s) => s.scene)), captions: samples.map((s) => s.prompt) };
+  return { x0: renderToTensor(samples.map((s) => s.scene)), captions: samples.map((s) => s.prompt), specs: samples.map((s) => s.spec) };
 }
 
 export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) => void): Promise<LoopResult & { dir: string }> {
@@ -98,7 +98,10 @@ async function lockedTrainTeacher(o: TrainTeacherOptions, print: (l: string) => 
     step: (step) => {
       const batch = worldBatch(step, cfg);
       try {
-        return trainer.step(step, batch.x0, batch.captions);
+        const posterior = cfg.target === 'posterior-mean'
+          ? (xn: torch.Tensor, sigma: torch.Tensor, kept: boolean[]) => posteriorMean(xn, sigma, batch.specs.map((spec, i) => (kept[i] ? spec : {})))
+          : undefined;
+        return trainer.step(step, batch.x0, batch.captions, posterior);
       } finally {
         batch.x0.dispose();
       }

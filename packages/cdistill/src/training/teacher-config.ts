@@ -35,6 +35,12 @@ export const TeacherConfigSchema = z
      * starts to use them (step ~2,000 on the shapes world).
      */
     textLrScale: z.number().min(0).default(0.1),
+    /**
+     * What the denoiser learns to match: 'posterior-mean', the world's exact E[x₀ | x_σ, caption]
+     * (worlds/shapes/posterior.ts; same minimiser, no target noise), or 'sample', the x₀ the batch was
+     * noised from (the plain EDM loss, all a world without a closed form could use).
+     */
+    target: z.enum(['posterior-mean', 'sample']).default('posterior-mean'),
     /** Which weights the exported teacher gets: the EMA (default) or the last raw weights. */
     exportWeights: z.enum(['ema', 'raw']).default('ema'),
   })

@@ -29,18 +29,24 @@ export class TeacherTrainer {
     this.rng = new torch.Generator(cfg.seed + 7);
   }
 
-  /** 1. encode captions (with grad), drop some to zero; 2. EDM loss; 3. clip, AdamW; 4. EMA. */
-  step(step: number, x0: Tensor, captions: string[]): { loss: number; gradNorm: number; lr: number } {
+  /**
+   * 1. encode captions (with grad), drop some to zero; 2. EDM loss; 3. clip, AdamW; 4. EMA.
+   * `posterior(x_σ, σ, kept)`, when given, is the exact E[x₀ | x_σ, caption] to match (kept[i] false: the
+   * caption was dropped, so the unconditional mean).
+   */
+  step(step: number, x0: Tensor, captions: string[], posterior?: (xNoisy: Tensor, sigma: Tensor, kept: boolean[]) => Tensor): { loss: number; gradNorm: number; lr: number } {
     const loss = torch.tidy(() => {
       const ids = this.text.tokenize(captions);
       const y = this.text.tower.forward(ids).unsqueeze(1); // [B, 1, L, D], with grad
       const keep = torch.rand([captions.length], { generator: this.rng }).ge(this.cfg.captionDropout).to('float32').to(this.device).reshape(-1, 1, 1, 1);
       const yDropped = y.mul(keep);
       const x = x0.to(this.device);
+      const kept = posterior ? keep.flatten().cpu().toArray().map((v) => v > 0) : [];
       const l = edmLoss((xIn, cNoise, maskRatio) => this.dit.forward(xIn, cNoise, yDropped, { maskRatio, generator: this.rng }), x, this.edm, {
         generator: this.rng,
         maskRatio: this.cfg.maskRatio,
         patchSize: this.dit.config.patchSize,
+        ...(posterior ? { target: (xn: Tensor, sigma: Tensor) => posterior(xn, sigma, kept) } : {}),
       });
       this.optimizer.zeroGrad();
       this.textOptimizer?.zeroGrad();

@@ -16,6 +16,7 @@ export * from './detect.js';
 export * from './distribution.js';
 export * from './render.js';
 export * from './score.js';
+export * from './posterior.js';
 export * from './preview.js';
 export * from './validity.js';
 export * from './teacher-model.js';
