@@ -234,3 +234,42 @@ test('every vocabulary word is plain English for the CLIP BPE tokenizer', () => 
     }
   }
 });
+
+test('posteriorMean equals the softmax over allowed scenes computed by hand; its limits are x0 and the mean of what the caption allows', async () => {
+  const { posteriorMean } = await import('../src/worlds/shapes/index.js');
+  const torch = await import('@cdistill/torch');
+  const specs: Spec[] = [{ color: 'red', shape: 'circle' }, {}, { ...scenes[7]! }];
+  const truth = [scenes.find((s) => s.color === 'red' && s.shape === 'circle')!, scenes[200]!, scenes[7]!];
+  const x0 = renderToTensor(truth);
+  const rng = mulberry32(4);
+  for (const sigma of [0.3, 2, 6]) {
+    const noise = Float32Array.from({ length: x0.numel }, () => normal(rng) * sigma);
+    const xn = x0.add(torch.tensor(noise, { shape: [...x0.shape] }));
+    const got = posteriorMean(xn, torch.full([3], sigma), specs).toFloat32Array();
+    const x = xn.toFloat32Array();
+    const P = 3 * 32 * 32;
+    specs.forEach((spec, i) => {
+      const allowed = scenes.filter((s) => ATTRIBUTES.every((a) => spec[a] === undefined || spec[a] === s[a]));
+      const logw = allowed.map((s) => {
+        const r = renderScene(s);
+        let d = 0;
+        for (let p = 0; p < P; p++) d += (x[i * P + p]! - (r[p]! * 2 - 1)) ** 2;
+        return -d / (2 * sigma * sigma);
+      });
+      const max = Math.max(...logw);
+      const w = logw.map((l) => Math.exp(l - max));
+      const z = w.reduce((a, b) => a + b, 0);
+      let err = 0;
+      for (let p = 0; p < P; p++) {
+        const want = allowed.reduce((acc, s, k) => acc + (w[k]! / z) * (renderScene(s)[p]! * 2 - 1), 0);
+        err = Math.max(err, Math.abs(got[i * P + p]! - want));
+      }
+      assert.ok(err < 1e-5, `σ ${sigma}, spec ${JSON.stringify(spec)}: max error ${err}`);
+    });
+  }
+  // σ → 0: x0 itself; σ → ∞: the plain mean of the allowed renders.
+  assert.ok(posteriorMean(x0, torch.full([3], 1e-3), specs).sub(x0).abs().max().item() < 1e-6);
+  const far = posteriorMean(x0, torch.full([3], 1e6), specs).toFloat32Array();
+  const all = renderToTensor(scenes).mean(0).toFloat32Array();
+  for (let p = 0; p < all.length; p += 97) assert.ok(Math.abs(far[3072 + p]! - all[p]!) < 1e-4, 'unconditional: the mean of all 360 scenes');
+});
