@@ -5,12 +5,11 @@
 #   .gpu/include/           the Node-API headers + node-addon-api's headers (for build-addon.sh; no node-gyp there)
 #   .gpu/pkg/<pkg>/dist/    the compiled JS of packages/torch and packages/cdistill (dist/ is gitignored)
 #   .gpu/node_modules/      the runtime packages the GPU tests/benches import (commander, zod, cli-progress + deps)
-#   .gpu/shared/reference/  only with PREPARE_WITH_REFERENCE=1: the golden files packages/torch/test/io.test.js reads
 #   .gpu/MANIFEST.txt       what went in, from which commit
 # Then checks the 64 MiB limit on what a device call sends (working tree + carried paths).
 #   bash scripts/gpu/prepare.sh [--no-tsc]
 # Env: NODE_BIN (default /usr/bin/node), NODE_INCLUDE (default /usr/include/node),
-#      GPU_NODE_MODULES (default "commander zod cli-progress"), PREPARE_WITH_REFERENCE=1.
+#      GPU_NODE_MODULES (default "commander zod cli-progress").
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -49,9 +48,12 @@ node_sha="$(sha256sum "$NODE_BIN" | cut -d' ' -f1)"
 if [ -f "$G/node.xz" ] && [ "$(cat "$G/node.sha256" 2>/dev/null)" = "$node_sha" ]; then
   echo "prepare: .gpu/node.xz is up to date ($("$NODE_BIN" --version))"
 else
-  echo "prepare: compressing $NODE_BIN ($("$NODE_BIN" --version), $(du -h "$NODE_BIN" | cut -f1)) with xz -T2 -6 ..."
+  echo "prepare: compressing $NODE_BIN ($("$NODE_BIN" --version), $(du -h "$NODE_BIN" | cut -f1)) without debug info, with xz -T2 -6 ..."
   t0=$(date +%s)
-  nice xz -T2 -6 -c "$NODE_BIN" >"$G/node.xz.tmp"
+  # Debian's node keeps its debug info (99 → 86 MB stripped; 24 → 22 MB compressed).
+  cp "$NODE_BIN" "$G/node.stripped" && { strip "$G/node.stripped" 2>/dev/null || true; }
+  nice xz -T2 -6 -c "$G/node.stripped" >"$G/node.xz.tmp"
+  rm -f "$G/node.stripped"
   mv "$G/node.xz.tmp" "$G/node.xz"
   echo "$node_sha" >"$G/node.sha256"
   echo "prepare: node.xz $(du -h "$G/node.xz" | cut -f1) in $(( $(date +%s) - t0 )) s"
@@ -83,24 +85,15 @@ node --input-type=module -e '
 ' ${GPU_NODE_MODULES:-commander zod cli-progress} >"$G/node_modules.txt"
 while read -r m; do
   mkdir -p "$G/node_modules/$(dirname "$m")"
-  tar -C node_modules -cf - --exclude='*.map' --exclude='*.d.ts' --exclude='*.d.cts' --exclude='*.d.mts' "$m" | tar -C "$G/node_modules" -xf -
+  # Sources and zod's v4 copy (zod 3.25 ships both; `import 'zod'` is v3) never run here: 4.5 → ~1 MiB.
+  tar -C node_modules -cf - --exclude='*.map' --exclude='*.d.ts' --exclude='*.d.cts' --exclude='*.d.mts' --exclude='zod/src' --exclude='zod/v4' --exclude='zod/v4-mini' --exclude='*.cjs' "$m" | tar -C "$G/node_modules" -xf -
 done <"$G/node_modules.txt"
-
-# ---- optional: the reference files io.test.js reads (../shared does not travel) --------------------
-rm -rf "$G/shared"
-if [ "${PREPARE_WITH_REFERENCE:-0}" = 1 ]; then
-  ref="$ROOT/../shared/reference"
-  mkdir -p "$G/shared/reference/microdit/golden" "$G/shared/reference/clip"
-  cp "$ref"/microdit/golden/microdit_small.teacher.{safetensors,f32.pt,bf16.pt,f16.pt} "$G/shared/reference/microdit/golden/"
-  cp "$ref"/clip/clip_text_tiny.{pt,safetensors} "$G/shared/reference/clip/"
-fi
 
 # ---- manifest and sizes ----------------------------------------------------------------------------
 {
   echo "prepared $(date -u +%FT%TZ) from $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
   echo "node $(cat "$G/node.version") sha256 $node_sha"
   echo "node_modules: $(tr '\n' ' ' <"$G/node_modules.txt")"
-  echo "reference: $([ -d "$G/shared" ] && echo included || echo 'not included (io.test.js is skipped on the device)')"
   du -sh "$G"/* | sed 's|'"$ROOT"'/||'
 } >"$G/MANIFEST.txt"
 cat "$G/MANIFEST.txt"
@@ -111,7 +104,7 @@ total=$((gpu_bytes + tree_bytes))
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 echo "prepare: .gpu $(mib "$gpu_bytes") + working tree (tracked + untracked-not-ignored) $(mib "$tree_bytes") = $(mib "$total") of the 64 MiB a device call may send"
 if [ "$total" -gt "$LIMIT" ]; then
-  echo "prepare: OVER the 64 MiB limit: drop PREPARE_WITH_REFERENCE or trim GPU_NODE_MODULES" >&2
+  echo "prepare: OVER the 64 MiB limit: trim GPU_NODE_MODULES or the tracked fixtures (reference/ is 28 MiB)" >&2
   exit 1
 fi
 echo "prepare: ready. Device call: command 'bash scripts/gpu/run.sh', carry [\".gpu\"] (see scripts/gpu/README.md)"

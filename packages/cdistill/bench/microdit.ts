@@ -2,7 +2,7 @@
 //   [--device cpu|cuda] [--dtype float32|bfloat16] [--batch n] [--ref-moe einsum|gather] [--json-out file]`
 //
 // Forward and forward+backward time of MicroDiT in this TypeScript implementation vs a PyTorch
-// reference (bench/reference/microdit_ref.py, a re-implementation of micro_diffusion's DiT module
+// reference (packages/cdistill/bench/reference/microdit_ref.py, a re-implementation of micro_diffusion's DiT module
 // tree) on the same libtorch, same random weights and inputs, measured in the same run. It first
 // checks that both forwards agree (relative L2 error ≤ 1e-4 in float32), then times each side
 // (warmup, then the median of the repeats), prints a table and, last, one JSON line.
@@ -27,7 +27,7 @@ type Tensor = torch.Tensor;
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root: this file runs from packages/cdistill/dist/bench/. */
 export const repoRoot = join(here, '..', '..', '..', '..');
-export const REFERENCE_SCRIPT = join(repoRoot, 'bench', 'reference', 'microdit_ref.py');
+export const REFERENCE_SCRIPT = join(repoRoot, 'packages', 'cdistill', 'bench', 'reference', 'microdit_ref.py');
 export const PARITY_TOL = 1e-4;
 
 // ---- configurations --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// Keeps bench/reference/microdit_ref.py (the Python baseline of `npm run bench -- microdit`, later
+// Keeps packages/cdistill/bench/reference/microdit_ref.py (the Python baseline of `npm run bench -- microdit`, later
 // the GPU baseline) from rotting: on a tiny configuration with every layer non-zero and MoE blocks in
 // both the patch-mixer and the backbone, its forward must equal ours within 1e-4 (float32).
 import assert from 'node:assert/strict';
@@ -15,7 +15,7 @@ import {
 } from '../bench/microdit.js';
 import { DiT, parseDitConfig } from '../src/models/microdit/index.js';
 
-test('the Python MicroDiT reference (bench/reference/microdit_ref.py) matches our forward within 1e-4', () => {
+test('the Python MicroDiT reference (packages/cdistill/bench/reference/microdit_ref.py) matches our forward within 1e-4', () => {
   const py = findTorchPython();
   assert.ok(py, NO_PYTHON_MESSAGE);
   const bc = benchCase('tiny');
