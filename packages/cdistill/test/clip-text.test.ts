@@ -8,7 +8,7 @@ import * as torch from '@cdistill/torch';
 import {
   ClipTextEncoder, ClipTextTower, DFN5B_CLIP_VIT_H_14_378_TEXT, loadClipTextConfig, parseClipTextConfig, type ClipTextConfig,
 } from '../src/models/clip/index.js';
-import { ClipTokenizer } from '../src/models/tokenizer.js';
+import { ClipTokenizer } from '../src/models/clip/tokenizer.js';
 import { runClipTextParityCase } from '../src/parity/clip-case.js';
 import { relativeError } from '../src/parity/checks.js';
 

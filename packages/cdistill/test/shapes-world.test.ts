@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { ClipTokenizer } from '../src/models/tokenizer.js';
+import { ClipTokenizer } from '../src/models/clip/tokenizer.js';
 import { mulberry32, normal } from '../src/util/prng.js';
 import {
   allScenes, ATTRIBUTES, ATTRIBUTE_VALUES, BACKGROUND_RGB, CAPTION_TEMPLATES, caption, COLOR_RGB, contactSheet,

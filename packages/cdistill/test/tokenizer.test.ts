@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
   ClipTokenizer, DEFAULT_CONTEXT_LENGTH, EOT_TOKEN_ID, SOT_TOKEN_ID, VOCAB_SIZE, cleanText, htmlUnescape,
-} from '../src/models/tokenizer.js';
+} from '../src/models/clip/tokenizer.js';
 
 import { referenceDir, vocabPath } from './util.js';
 

@@ -1,10 +1,10 @@
 // The pipeline stages as commands: prompts, generate, train, sample, grid, bench, report.
 import { Command, Option } from 'commander';
 
-import { PARTI_PROMPTS } from '../assets.js';
 import { localFile } from '../hub/download.js';
 import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../data/prompts.js';
 import { bench } from '../pipeline/bench.js';
+import { BENCH_DEFAULTS, GENERATE_DEFAULTS } from '../pipeline/stage-options.js';
 import { generateDataset, parseShard } from '../pipeline/generate.js';
 import { writeReport } from '../report/index.js';
 import { grid, sample } from '../pipeline/sample.js';
@@ -46,10 +46,10 @@ export function registerStages(program: Command, print: Print): void {
     .requiredOption('--out <dir>', 'DATA_DIR')
     .option('--steps <n>', 'Heun steps (default: the manifest\'s, else 30)', positiveInt)
     .option('--guidance <w>', 'CFG weight (default: the manifest\'s, else 5)', finiteNumber)
-    .option('--seed <n>', 'base seed; image i uses seed + i', nonNegativeInt, 2024)
-    .option('--batch <n>', 'images per batch', positiveInt, 16)
+    .option('--seed <n>', 'base seed; image i uses seed + i', nonNegativeInt, GENERATE_DEFAULTS.seed)
+    .option('--batch <n>', 'images per batch', positiveInt, GENERATE_DEFAULTS.batch)
     .option('--shard <i/n>', 'generate only indices with index % n == i', '0/1')
-    .addOption(new Option('--solver <name>', 'teacher ODE solver').choices(['heun', 'euler']).default('heun'))
+    .addOption(new Option('--solver <name>', 'teacher ODE solver').choices(['heun', 'euler']).default(GENERATE_DEFAULTS.solver))
     .addOption(new Option('--dtype <dtype>', 'teacher precision').choices(['float32', 'bfloat16', 'float16']).default('float32'))
     .addOption(new Option('--text-dtype <dtype>', 'storage dtype of cached text embeddings').choices(['float16', 'float32', 'bfloat16']).default('float16'))
     .addOption(deviceOption())
@@ -117,11 +117,12 @@ export function registerStages(program: Command, print: Print): void {
     .option('--steps <n>', 'consistency steps (1..8)', positiveInt, 4)
     .option('--seed <n>', 'noise seed of the batch', nonNegativeInt, 0)
     .option('--sigmas <list>', 'explicit descending sigma list instead of karras(steps)', numberList)
-    .option('--guidance <w>', 'guidance weight for students trained with --guidance-embedding', finiteNumber)
+    .option('--guidance-embedding-w <w>', 'the w fed to a student trained with --guidance-embedding (default: the w it was distilled at); no CFG', finiteNumber)
     .option('--ema', 'use the EMA copy of the student', false)
     .addOption(deviceOption())
     .action(async (o) => {
-      await sample({ ...o, prompts: promptsFrom(o) }, print);
+      const { guidanceEmbeddingW, ...rest } = o;
+      await sample({ ...rest, prompts: promptsFrom(o), ...(guidanceEmbeddingW !== undefined ? { embeddedGuidance: guidanceEmbeddingW } : {}) }, print);
     });
 
   program
@@ -144,15 +145,15 @@ export function registerStages(program: Command, print: Print): void {
     .command('bench')
     .description('PartiPrompts through the student (and the teacher with --teacher): NNNN.png, prompts.txt, summary.json')
     .requiredOption('--checkpoint <path>', 'a checkpoint folder, or RUN_DIR for its latest')
-    .option('--tsv <file>', 'prompt file, column Prompt (default: the bundled PartiPrompts.tsv)', PARTI_PROMPTS)
+    .option('--tsv <file>', 'prompt file, column Prompt (default: the bundled PartiPrompts.tsv)', BENCH_DEFAULTS.tsv)
     .requiredOption('--out <dir>', 'output folder (the teacher writes to <dir>-teacher)')
-    .option('--n <n>', 'first N prompts', positiveInt, 200)
-    .option('--steps <n>', 'student consistency steps', positiveInt, 4)
-    .option('--batch <n>', 'batch size', positiveInt, 4)
-    .option('--seed <n>', 'base seed; the batch starting at prompt i uses seed + i', nonNegativeInt, 2024)
-    .option('--teacher', 'also run the teacher on the same prompts', false)
-    .option('--teacher-steps <n>', 'teacher Heun steps', positiveInt, 30)
-    .option('--teacher-guidance <w>', 'teacher CFG weight', finiteNumber, 5)
+    .option('--n <n>', 'first N prompts', positiveInt, BENCH_DEFAULTS.n)
+    .option('--steps <n>', 'student consistency steps', positiveInt, BENCH_DEFAULTS.steps)
+    .option('--batch <n>', 'batch size', positiveInt, BENCH_DEFAULTS.batch)
+    .option('--seed <n>', 'base seed; the batch starting at prompt i uses seed + i', nonNegativeInt, BENCH_DEFAULTS.seed)
+    .option('--no-teacher', 'skip the teacher (by default it runs on the same prompts and noise, for the comparison)')
+    .option('--teacher-steps <n>', 'teacher Heun steps', positiveInt, BENCH_DEFAULTS.teacherSteps)
+    .option('--teacher-guidance <w>', 'teacher CFG weight', finiteNumber, BENCH_DEFAULTS.teacherGuidance)
     .option('--ema', 'use the EMA copy of the student', false)
     .addOption(deviceOption())
     .action(async (o) => {

@@ -10,7 +10,7 @@ import { DFN5B_CLIP_VIT_H_14_378_TEXT, parseClipTextConfig, type ClipTextConfig 
 import { ClipTextTower } from './clip/text-tower.js';
 import { readManifest, partPath, vocabPath, type Manifest } from './manifest.js';
 import { DiT, parseDitConfig, PRESETS, type DiTConfig } from './microdit/index.js';
-import { ClipTokenizer } from './tokenizer.js';
+import { ClipTokenizer } from './clip/tokenizer.js';
 import { AutoencoderKL, IdentityVae, type LatentCodec } from './vae/index.js';
 
 export interface TextToImageModel {

@@ -8,7 +8,7 @@ import { io, noGrad, tidy, type Tensor } from '@cdistill/torch';
 
 import { loadClipTextConfig } from '../models/clip/config.js';
 import { ClipTextTower } from '../models/clip/text-tower.js';
-import { ClipTokenizer } from '../models/tokenizer.js';
+import { ClipTokenizer } from '../models/clip/tokenizer.js';
 import { check, toleranceFor, type ParityCheck } from './checks.js';
 
 export type { ParityCheck };

@@ -2,7 +2,7 @@
 // match exactly. Reported as one check (the fraction of cases that differ) plus the first mismatches.
 import { readFileSync } from 'node:fs';
 
-import { ClipTokenizer } from '../models/tokenizer.js';
+import { ClipTokenizer } from '../models/clip/tokenizer.js';
 import type { ParityCheck } from './checks.js';
 
 interface Case {

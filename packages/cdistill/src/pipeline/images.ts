@@ -55,9 +55,3 @@ export function tile(images: torch.Tensor, cols: number, gap = 2, gapRgb: readon
   }
   return { width, height, rgb };
 }
-
-/** Reads an image file as [3, H, W] float in [0, 1] (alpha dropped). */
-export async function readImage01(path: string): Promise<torch.Tensor> {
-  const { data, info } = await sharp(path).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-  return torch.tidy(() => torch.fromBytes(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 'uint8', [info.height, info.width, info.channels]).permute(2, 0, 1).to('float32').div(255));
-}

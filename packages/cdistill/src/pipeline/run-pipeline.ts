@@ -6,7 +6,6 @@ import { join, resolve } from 'node:path';
 import * as torch from '@cdistill/torch';
 import { z } from 'zod';
 
-import { PARTI_PROMPTS } from '../assets.js';
 import { localFile } from '../hub/download.js';
 import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../data/prompts.js';
 import { readJsonWith } from '../util/json.js';
@@ -14,6 +13,7 @@ import { withLock } from '../util/lock.js';
 import { Checkpoint, latestCheckpoint } from '../training/checkpoint.js';
 import { CdCheckpointStateSchema, TrainConfigSchema } from '../training/config.js';
 import { bench } from './bench.js';
+import { BenchStageSchema, GenerateStageSchema } from './stage-options.js';
 import { generateDataset } from './generate.js';
 import { writeReport } from '../report/index.js';
 import { grid } from './sample.js';
@@ -30,31 +30,10 @@ export const PipelineConfigSchema = z
       z.object({ file: z.string() }).strict(),
       z.object({ from: z.string(), n: z.number().int().positive().default(5000), seed: z.number().int().min(0).default(0), field: z.string().default('prompt') }).strict(),
     ]),
-    generate: z
-      .object({
-        steps: z.number().int().positive().optional(),
-        guidance: z.number().optional(),
-        seed: z.number().int().min(0).default(2024),
-        batch: z.number().int().positive().default(16),
-        solver: z.enum(['heun', 'euler']).default('heun'),
-      })
-      .strict()
-      .default({}),
+    generate: GenerateStageSchema.default({}),
     train: TrainConfigSchema.default({}),
     grid: z.object({ prompts: z.array(z.string().min(1)).min(1), steps: z.array(z.number().int().min(1).max(8)).default([1, 2, 4, 8]), seed: z.number().int().min(0).default(0) }).strict().optional(),
-    bench: z
-      .object({
-        tsv: z.string().default(PARTI_PROMPTS),
-        n: z.number().int().positive().default(200),
-        steps: z.number().int().min(1).max(8).default(4),
-        batch: z.number().int().positive().default(4),
-        seed: z.number().int().min(0).default(2024),
-        teacher: z.boolean().default(true),
-        teacherSteps: z.number().int().positive().default(30),
-        teacherGuidance: z.number().default(5),
-      })
-      .strict()
-      .optional(),
+    bench: BenchStageSchema.optional(),
   })
   .strict();
 

@@ -18,8 +18,8 @@ export interface SampleOptions {
   out: string;
   device: string;
   ema?: boolean;
-  /** For students with a guidance embedding: the w to ask for (default: the distillation w). */
-  guidance?: number;
+  /** For students with a guidance embedding: the w to feed it (default: the w it was distilled at). */
+  embeddedGuidance?: number;
   /** Explicit sigma list instead of karras(steps) (e.g. a schedule that ends higher). */
   sigmas?: number[];
 }
@@ -29,13 +29,13 @@ export function checkSteps(steps: number): void {
 }
 
 /** Latents → [B, 3, H, W] images for prompts at `steps`, one noise stream seeded `seed` for the batch. */
-export function sampleImages(s: Student, prompts: string[], steps: number, seed: number, o: { guidance?: number; sigmas?: number[] } = {}): torch.Tensor {
+export function sampleImages(s: Student, prompts: string[], steps: number, seed: number, o: { embeddedGuidance?: number; sigmas?: number[] } = {}): torch.Tensor {
   return torch.tidy(() => {
     const y = s.model.encodePrompts(prompts);
     const latents = studentSample(s.model, s.student, y, perBatchNoise(seed, prompts.length), {
       steps,
       sigmas: o.sigmas,
-      embeddedGuidance: s.embedded ? (o.guidance ?? s.guidance) : undefined,
+      embeddedGuidance: s.embedded ? (o.embeddedGuidance ?? s.guidance) : undefined,
     });
     return s.model.decodeImages(latents);
   });

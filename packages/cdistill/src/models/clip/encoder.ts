@@ -1,7 +1,7 @@
 // Prompts → the caption tensor MicroDiT consumes: tokenizer + text tower, without gradients.
 import { noGrad, tensor, tidy, type Tensor } from '@cdistill/torch';
 
-import { ClipTokenizer } from '../tokenizer.js';
+import { ClipTokenizer } from './tokenizer.js';
 import type { ClipTextConfig } from './config.js';
 import { ClipTextTower, type ClipTextOptions } from './text-tower.js';
 

@@ -34,7 +34,7 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 
-import { BUNDLED_VOCAB } from '../assets.js';
+import { BUNDLED_VOCAB } from '../../assets.js';
 
 export const NUM_MERGES = 49152 - 256 - 2; // 48,894 merges after the header line
 export const VOCAB_SIZE = 49408;
