@@ -108,6 +108,7 @@ export function buildProgram(print: (line: string) => void): Command {
     .option('--checkpoint-every <n>', 'checkpoint every n steps', positiveInt, t.checkpointEvery)
     .option('--p-mean <m>', "log-normal σ mean of the loss (default: the model's; shapes 0.5, MicroDiT -0.6)", finiteNumber)
     .option('--p-std <s>', "log-normal σ std of the loss (default: the model's; shapes 1.5, MicroDiT 1.2)", finiteNumber)
+    .option('--open-captions-from <step>', 'before this step every caption names all attributes; from it on captions leave some open', nonNegativeInt, t.openCaptionsFrom)
     .addOption(new Option('--target <kind>', "what the denoiser matches: the world's exact posterior mean, or the sampled x0").choices(['posterior-mean', 'sample']).default(t.target))
     .addOption(new Option('--export-weights <which>', 'weights the exported teacher gets').choices(['ema', 'raw']).default(t.exportWeights))
     .option('--threads <n>', 'CPU threads for libtorch', positiveInt)

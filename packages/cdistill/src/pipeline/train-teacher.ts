@@ -15,7 +15,7 @@ import { TeacherCheckpointStateSchema, type TeacherConfig } from '../training/te
 import { TeacherTrainer } from '../training/teacher-trainer.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { withLock } from '../util/lock.js';
-import { posteriorMean, renderToTensor, samplePrompts, shapesTeacherManifest, type Spec } from '../worlds/shapes/index.js';
+import { NAME_PROBABILITY, posteriorMean, renderToTensor, samplePrompts, shapesTeacherManifest, type Spec } from '../worlds/shapes/index.js';
 
 export interface TrainTeacherOptions {
   /** 'shapes' (the built-in world) — the only world for now. */
@@ -33,7 +33,7 @@ const WEIGHTS_DTYPE: torch.DType = 'float16';
 
 /** Batches of the world's (caption, image) distribution: renders in [−1, 1]; a fresh seeded draw per step. */
 function worldBatch(step: number, cfg: TeacherConfig): { x0: torch.Tensor; captions: string[]; specs: Spec[] } {
-  const samples = samplePrompts(cfg.batchSize, cfg.seed * 1_000_003 + step);
+  const samples = samplePrompts(cfg.batchSize, cfg.seed * 1_000_003 + step, { nameProbability: step < cfg.openCaptionsFrom ? 1 : NAME_PROBABILITY });
   return { x0: renderToTensor(samples.map((s) => s.scene)), captions: samples.map((s) => s.prompt), specs: samples.map((s) => s.spec) };
 }
 
@@ -60,7 +60,7 @@ async function lockedTrainTeacher(o: TrainTeacherOptions, print: (l: string) => 
   const trainer = new TeacherTrainer(dit, text, ema, cfg, edm, o.device);
   // What must match to resume: everything but the schedule (length, σ distribution) and outputs,
   // so a run can be extended, cut short or continued in a second phase without starting over.
-  const SCHEDULE = ['steps', 'checkpointEvery', 'exportWeights', 'pMean', 'pStd'];
+  const SCHEDULE = ['steps', 'checkpointEvery', 'exportWeights', 'pMean', 'pStd', 'openCaptionsFrom'];
   const fixed = { world: o.world, ...cfg };
 
   // Resume: weights, EMA, optimizer moments, RNG and step from the latest checkpoint.
