@@ -192,15 +192,19 @@ export interface NativeBinding {
   buildInfo(): { torchVersion: string; cudaBuild: boolean; parallelInfo: string; config: string };
 }
 
-/** Functions of one tensor that return a tensor. */
-export type UnaryName =
-  | 'neg' | 'abs' | 'sqrt' | 'rsqrt' | 'exp' | 'log' | 'log1p' | 'expm1' | 'sin' | 'cos' | 'tanh' | 'sigmoid'
-  | 'relu' | 'silu' | 'erf' | 'square' | 'reciprocal' | 'sign' | 'floor' | 'ceil' | 'round' | 'logicalNot'
-  | 'isnan' | 'isfinite';
-/** Binary ops: `name(a, b)` for two tensors and `nameScalar(a, s)` for a tensor and a number. */
-export type BinaryName =
-  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'remainder' | 'maximum' | 'minimum' | 'eq' | 'ne' | 'lt' | 'le'
-  | 'gt' | 'ge' | 'logicalAnd' | 'logicalOr' | 'atan2';
+/** Functions of one tensor that return a tensor (each is also a Tensor method of the same name). */
+export const UNARY_OPS = [
+  'neg', 'abs', 'sqrt', 'rsqrt', 'exp', 'log', 'log1p', 'expm1', 'sin', 'cos', 'tanh', 'sigmoid',
+  'relu', 'silu', 'erf', 'square', 'reciprocal', 'sign', 'floor', 'ceil', 'round', 'logicalNot',
+  'isnan', 'isfinite',
+] as const;
+export type UnaryName = (typeof UNARY_OPS)[number];
+/** Binary ops: `name(a, b)` for two tensors and `nameScalar(a, s)` for a tensor and a number (Tensor methods too). */
+export const BINARY_OPS = [
+  'add', 'sub', 'mul', 'div', 'pow', 'remainder', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le',
+  'gt', 'ge', 'logicalAnd', 'logicalOr', 'atan2',
+] as const;
+export type BinaryName = (typeof BINARY_OPS)[number];
 
 type UnaryFns = { [K in UnaryName]: (t: H) => H };
 type BinaryFns = { [K in BinaryName]: (a: H, b: H) => H } & { [K in BinaryName as `${K}Scalar`]: (a: H, s: S) => H };

@@ -1,7 +1,7 @@
 // The Tensor class: a typed handle to a libtorch tensor with PyTorch's method names (camelCase)
 // and semantics (broadcasting, type promotion, views share storage). Each method is one native call.
 import { BYTES_PER_ELEMENT, dtypeCode, dtypeFromCode, isDType, type DType } from './dtype.js';
-import { native, type BinaryName, type Handle, type UnaryName } from './native.js';
+import { BINARY_OPS, native, UNARY_OPS, type BinaryName, type Handle, type UnaryName } from './native.js';
 import { setDisposeAll, track, type Scope, type Scoped } from './scope.js';
 
 export type Scalar = number | boolean;
@@ -191,58 +191,9 @@ export class Tensor implements Scoped {
   }
 
   // ---- element-wise ---------------------------------------------------------------------------
+  // The plain unary and binary ops (neg, exp, …; add, mul, eq, …) are attached from the tables in
+  // native.ts below the class: one native call each, a tensor or a scalar operand for the binary ones.
 
-  add(o: TensorOrScalar): Tensor {
-    return binary('add', this, o);
-  }
-  sub(o: TensorOrScalar): Tensor {
-    return binary('sub', this, o);
-  }
-  mul(o: TensorOrScalar): Tensor {
-    return binary('mul', this, o);
-  }
-  div(o: TensorOrScalar): Tensor {
-    return binary('div', this, o);
-  }
-  pow(o: TensorOrScalar): Tensor {
-    return binary('pow', this, o);
-  }
-  remainder(o: TensorOrScalar): Tensor {
-    return binary('remainder', this, o);
-  }
-  maximum(o: TensorOrScalar): Tensor {
-    return binary('maximum', this, o);
-  }
-  minimum(o: TensorOrScalar): Tensor {
-    return binary('minimum', this, o);
-  }
-  eq(o: TensorOrScalar): Tensor {
-    return binary('eq', this, o);
-  }
-  ne(o: TensorOrScalar): Tensor {
-    return binary('ne', this, o);
-  }
-  lt(o: TensorOrScalar): Tensor {
-    return binary('lt', this, o);
-  }
-  le(o: TensorOrScalar): Tensor {
-    return binary('le', this, o);
-  }
-  gt(o: TensorOrScalar): Tensor {
-    return binary('gt', this, o);
-  }
-  ge(o: TensorOrScalar): Tensor {
-    return binary('ge', this, o);
-  }
-  logicalAnd(o: TensorOrScalar): Tensor {
-    return binary('logicalAnd', this, o);
-  }
-  logicalOr(o: TensorOrScalar): Tensor {
-    return binary('logicalOr', this, o);
-  }
-  atan2(o: TensorOrScalar): Tensor {
-    return binary('atan2', this, o);
-  }
   /** s − this */
   rsub(s: Scalar): Tensor {
     return new Tensor(native.rsubScalar(this._h, s));
@@ -252,78 +203,6 @@ export class Tensor implements Scoped {
     return new Tensor(native.rdivScalar(this._h, s));
   }
 
-  neg(): Tensor {
-    return unary('neg', this);
-  }
-  abs(): Tensor {
-    return unary('abs', this);
-  }
-  sqrt(): Tensor {
-    return unary('sqrt', this);
-  }
-  rsqrt(): Tensor {
-    return unary('rsqrt', this);
-  }
-  exp(): Tensor {
-    return unary('exp', this);
-  }
-  log(): Tensor {
-    return unary('log', this);
-  }
-  log1p(): Tensor {
-    return unary('log1p', this);
-  }
-  expm1(): Tensor {
-    return unary('expm1', this);
-  }
-  sin(): Tensor {
-    return unary('sin', this);
-  }
-  cos(): Tensor {
-    return unary('cos', this);
-  }
-  tanh(): Tensor {
-    return unary('tanh', this);
-  }
-  sigmoid(): Tensor {
-    return unary('sigmoid', this);
-  }
-  relu(): Tensor {
-    return unary('relu', this);
-  }
-  silu(): Tensor {
-    return unary('silu', this);
-  }
-  erf(): Tensor {
-    return unary('erf', this);
-  }
-  square(): Tensor {
-    return unary('square', this);
-  }
-  reciprocal(): Tensor {
-    return unary('reciprocal', this);
-  }
-  sign(): Tensor {
-    return unary('sign', this);
-  }
-  floor(): Tensor {
-    return unary('floor', this);
-  }
-  ceil(): Tensor {
-    return unary('ceil', this);
-  }
-  round(): Tensor {
-    return unary('round', this);
-  }
-  logicalNot(): Tensor {
-    return unary('logicalNot', this);
-  }
-  isnan(): Tensor {
-    return unary('isnan', this);
-  }
-  isfinite(): Tensor {
-    return unary('isfinite', this);
-  }
   /** GELU, exact (erf) or with the tanh approximation. */
   gelu(approximate: 'none' | 'tanh' = 'none'): Tensor {
     return new Tensor(native.gelu(this._h, approximate === 'tanh'));
@@ -412,84 +291,7 @@ export class Tensor implements Scoped {
     return this;
   }
 
-  // ---- reductions -----------------------------------------------------------------------------
-
-  sum(dim?: number | number[], keepdim = false, dtype?: DType): Tensor {
-    return new Tensor(native.sum(this._h, dims(dim), keepdim, dtype === undefined ? undefined : dtypeCode(dtype)));
-  }
-  mean(dim?: number | number[], keepdim = false): Tensor {
-    return new Tensor(native.mean(this._h, dims(dim), keepdim));
-  }
-  prod(dim?: number, keepdim = false): Tensor {
-    return new Tensor(native.prod(this._h, dim, keepdim));
-  }
-  /** Maximum over everything. */
-  max(): Tensor;
-  /** Maximum over one dim: values and indices. */
-  max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
-  max(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
-    if (dim === undefined) return new Tensor(native.max(this._h));
-    const [v, i] = native.max(this._h, dim, keepdim);
-    return { values: new Tensor(v), indices: new Tensor(i) };
-  }
-  min(): Tensor;
-  min(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
-  min(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
-    if (dim === undefined) return new Tensor(native.min(this._h));
-    const [v, i] = native.min(this._h, dim, keepdim);
-    return { values: new Tensor(v), indices: new Tensor(i) };
-  }
-  amax(dim?: number | number[], keepdim = false): Tensor {
-    return new Tensor(native.amax(this._h, dims(dim), keepdim));
-  }
-  amin(dim?: number | number[], keepdim = false): Tensor {
-    return new Tensor(native.amin(this._h, dims(dim), keepdim));
-  }
-  argmax(dim?: number, keepdim = false): Tensor {
-    return new Tensor(native.argmax(this._h, dim, keepdim));
-  }
-  argmin(dim?: number, keepdim = false): Tensor {
-    return new Tensor(native.argmin(this._h, dim, keepdim));
-  }
-  norm(p = 2, dim?: number | number[], keepdim = false): Tensor {
-    return new Tensor(native.norm(this._h, p, dims(dim), keepdim));
-  }
-  /** Variance with Bessel's correction by default (correction 1), as PyTorch. */
-  var(dim?: number | number[], options: { correction?: number; keepdim?: boolean } = {}): Tensor {
-    return new Tensor(native.var(this._h, dims(dim), options.correction ?? 1, options.keepdim ?? false));
-  }
-  std(dim?: number | number[], options: { correction?: number; keepdim?: boolean } = {}): Tensor {
-    return new Tensor(native.std(this._h, dims(dim), options.correction ?? 1, options.keepdim ?? false));
-  }
-  logsumexp(dim: number | number[], keepdim = false): Tensor {
-    return new Tensor(native.logsumexp(this._h, dims(dim) ?? [], keepdim));
-  }
-  softmax(dim: number, dtype?: DType): Tensor {
-    return new Tensor(native.softmax(this._h, dim, dtype === undefined ? undefined : dtypeCode(dtype)));
-  }
-  logSoftmax(dim: number, dtype?: DType): Tensor {
-    return new Tensor(native.logSoftmax(this._h, dim, dtype === undefined ? undefined : dtypeCode(dtype)));
-  }
-  cumsum(dim: number): Tensor {
-    return new Tensor(native.cumsum(this._h, dim));
-  }
-  all(): Tensor {
-    return new Tensor(native.all(this._h));
-  }
-  any(): Tensor {
-    return new Tensor(native.any(this._h));
-  }
-  topk(k: number, dim = -1, largest = true, sorted = true): { values: Tensor; indices: Tensor } {
-    const [v, i] = native.topk(this._h, k, dim, largest, sorted);
-    return { values: new Tensor(v), indices: new Tensor(i) };
-  }
-  sort(dim = -1, descending = false, stable = false): { values: Tensor; indices: Tensor } {
-    const [v, i] = native.sort(this._h, dim, descending, stable);
-    return { values: new Tensor(v), indices: new Tensor(i) };
-  }
-  argsort(dim = -1, descending = false, stable = false): Tensor {
-    return new Tensor(native.argsort(this._h, dim, descending, stable));
-  }
+  // ---- reductions: tensor-reductions.ts (sum, mean, max, norm, softmax, …) -----------------------
 
   // ---- shapes ---------------------------------------------------------------------------------
 
@@ -605,17 +407,23 @@ export class Tensor implements Scoped {
 // (its generation no longer matches), so nothing needs unregistering.
 const finalizers = new FinalizationRegistry<Handle>((h) => native.dispose(h));
 
-function unary(name: UnaryName, t: Tensor): Tensor {
-  return new Tensor(native[name](t._h));
-}
+type UnaryMethods = { [K in UnaryName]: () => Tensor };
+type BinaryMethods = { [K in BinaryName]: (o: TensorOrScalar) => Tensor };
+// Declaration merging: the class gets the table methods' types; the loops below give their bodies.
+export interface Tensor extends UnaryMethods, BinaryMethods {}
 
-function binary(name: BinaryName, a: Tensor, b: TensorOrScalar): Tensor {
-  if (b instanceof Tensor) return new Tensor(native[name](a._h, b._h));
-  return new Tensor(native[`${name}Scalar`](a._h, b));
+for (const name of UNARY_OPS) {
+  const fn = native[name];
+  Tensor.prototype[name] = function (this: Tensor) {
+    return new Tensor(fn(this._h));
+  };
 }
-
-function dims(d: number | number[] | undefined): number[] | undefined {
-  return d === undefined ? undefined : typeof d === 'number' ? [d] : d;
+for (const name of BINARY_OPS) {
+  const withTensor = native[name];
+  const withScalar = native[`${name}Scalar`];
+  Tensor.prototype[name] = function (this: Tensor, o: TensorOrScalar) {
+    return new Tensor(o instanceof Tensor ? withTensor(this._h, o._h) : withScalar(this._h, o));
+  };
 }
 
 function flatArgs(args: number[] | [number[]]): number[] {
