@@ -17,7 +17,10 @@ const run = (cmd, args, opts = {}) => {
   }
 };
 const quiet = (cmd, args) => spawnSync(cmd, args, { cwd: root, encoding: 'utf8' });
-const canApt = quiet('sh', ['-c', 'command -v apt-get']).status === 0 && typeof process.getuid === 'function' && process.getuid() === 0;
+const canApt =
+  quiet('sh', ['-c', 'command -v apt-get']).status === 0 &&
+  typeof process.getuid === 'function' &&
+  process.getuid() === 0;
 let aptUpdated = false;
 
 /** apt-get install `pkgs` (saying why) when we are root on Debian; otherwise print `hint` and return false. */
@@ -29,7 +32,9 @@ function aptInstall(pkgs, why, hint) {
   console.log(`provision: apt-get install ${pkgs.join(' ')} (${why})`);
   if (!aptUpdated) run('apt-get', ['update', '-qq']);
   aptUpdated = true;
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], {
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
   return true;
 }
 
@@ -47,12 +52,24 @@ if (needTorch || needBlas) {
 // 2. Python PyTorch on the same libtorch: the baseline of the benchmarks and of the MicroDiT reference
 // test (Debian's python3-torch is the same 1.13.1 as libtorch-dev; it installs for /usr/bin/python3).
 if (needTorch || systemTorch) {
-  const hasPyTorch = [process.env.PYTHON, 'python3', '/usr/bin/python3'].some((py) => py && quiet(py, ['-c', 'import torch']).status === 0);
-  if (!hasPyTorch) aptInstall(['python3-torch'], "the benchmarks' Python baseline", 'no python3 with torch: the MicroDiT reference test needs it (apt-get install python3-torch)');
+  const hasPyTorch = [process.env.PYTHON, 'python3', '/usr/bin/python3'].some(
+    (py) => py && quiet(py, ['-c', 'import torch']).status === 0,
+  );
+  if (!hasPyTorch)
+    aptInstall(
+      ['python3-torch'],
+      "the benchmarks' Python baseline",
+      'no python3 with torch: the MicroDiT reference test needs it (apt-get install python3-torch)',
+    );
 }
 
 // 3. Chromium, for the report's browser test (Debian's package; playwright-core drives it).
-if (!existsSync('/usr/bin/chromium')) aptInstall(['chromium'], 'for the report test', '/usr/bin/chromium is missing; the report test needs it (apt-get install chromium)');
+if (!existsSync('/usr/bin/chromium'))
+  aptInstall(
+    ['chromium'],
+    'for the report test',
+    '/usr/bin/chromium is missing; the report test needs it (apt-get install chromium)',
+  );
 
 // 4. node_modules (their install hook builds the addon).
 if (!existsSync(join(root, 'node_modules/typescript')) || !existsSync(join(root, 'node_modules/node-addon-api'))) {

@@ -46,17 +46,45 @@ export interface BenchCase {
 
 export function toSnakeConfig(c: DiTConfig): SnakeDitConfig {
   const out: SnakeDitConfig = {};
-  for (const [k, v] of Object.entries(c)) out[k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`)] = v as number | boolean | number[];
+  for (const [k, v] of Object.entries(c))
+    out[k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`)] = v as number | boolean | number[];
   return out;
 }
 
-function smallish(o: { inputSize: number; dim: number; depth: number; headDim: number; multipleOf: number; captionChannels: number; mixerDepth: number; mixerDim: number; experts: number }): SnakeDitConfig {
+function smallish(o: {
+  inputSize: number;
+  dim: number;
+  depth: number;
+  headDim: number;
+  multipleOf: number;
+  captionChannels: number;
+  mixerDepth: number;
+  mixerDim: number;
+  experts: number;
+}): SnakeDitConfig {
   return {
-    input_size: o.inputSize, patch_size: 2, in_channels: 4, dim: o.dim, depth: o.depth, head_dim: o.headDim,
-    multiple_of: o.multipleOf, caption_channels: o.captionChannels, pos_interp_scale: 1.0, norm_eps: 1e-6, depth_init: true,
-    qkv_multipliers: linspace(0.5, 1.0, o.depth), ffn_multipliers: linspace(0.5, 4.0, o.depth),
-    use_patch_mixer: true, patch_mixer_depth: o.mixerDepth, patch_mixer_dim: o.mixerDim, patch_mixer_qkv_ratio: 1.0,
-    patch_mixer_mlp_ratio: 4.0, use_bias: false, num_experts: o.experts, expert_capacity: 2.0, experts_every_n: 2,
+    input_size: o.inputSize,
+    patch_size: 2,
+    in_channels: 4,
+    dim: o.dim,
+    depth: o.depth,
+    head_dim: o.headDim,
+    multiple_of: o.multipleOf,
+    caption_channels: o.captionChannels,
+    pos_interp_scale: 1.0,
+    norm_eps: 1e-6,
+    depth_init: true,
+    qkv_multipliers: linspace(0.5, 1.0, o.depth),
+    ffn_multipliers: linspace(0.5, 4.0, o.depth),
+    use_patch_mixer: true,
+    patch_mixer_depth: o.mixerDepth,
+    patch_mixer_dim: o.mixerDim,
+    patch_mixer_qkv_ratio: 1.0,
+    patch_mixer_mlp_ratio: 4.0,
+    use_bias: false,
+    num_experts: o.experts,
+    expert_capacity: 2.0,
+    experts_every_n: 2,
   };
 }
 
@@ -64,15 +92,50 @@ export type PresetName = 'tiny' | 'small' | 'xl';
 export function benchCase(preset: PresetName, batch?: number): BenchCase {
   switch (preset) {
     case 'tiny': // 16 tokens, MoE in the mixer and in backbone block 1: for tests (well under a second)
-      return { preset, batch: batch ?? 2, captionLen: 8, cfgDoubled: false,
-        dit: smallish({ inputSize: 8, dim: 64, depth: 3, headDim: 16, multipleOf: 32, captionChannels: 32, mixerDepth: 2, mixerDim: 48, experts: 4 }) };
+      return {
+        preset,
+        batch: batch ?? 2,
+        captionLen: 8,
+        cfgDoubled: false,
+        dit: smallish({
+          inputSize: 8,
+          dim: 64,
+          depth: 3,
+          headDim: 16,
+          multipleOf: 32,
+          captionChannels: 32,
+          mixerDepth: 2,
+          mixerDim: 48,
+          experts: 4,
+        }),
+      };
     case 'small': // 64 tokens, caption 77×256; mixer width ≠ backbone width, so the map projections run too.
       // Batch 4: one forward is ~80 ms of CPU time on one core (~40 ms on two).
-      return { preset, batch: batch ?? 4, captionLen: 77, cfgDoubled: false,
-        dit: smallish({ inputSize: 16, dim: 256, depth: 6, headDim: 32, multipleOf: 256, captionChannels: 256, mixerDepth: 2, mixerDim: 192, experts: 8 }) };
+      return {
+        preset,
+        batch: batch ?? 4,
+        captionLen: 77,
+        cfgDoubled: false,
+        dit: smallish({
+          inputSize: 16,
+          dim: 256,
+          depth: 6,
+          headDim: 32,
+          multipleOf: 256,
+          captionChannels: 256,
+          mixerDepth: 2,
+          mixerDim: 192,
+          experts: 8,
+        }),
+      };
     case 'xl': // MicroDiT_XL_2 at 512 px (latent 64, pos_interp_scale 2), CFG-doubled batch 8 → 16
-      return { preset, batch: 2 * (batch ?? 8), captionLen: 77, cfgDoubled: true,
-        dit: toSnakeConfig(microDiTXL2({ inputSize: 64, posInterpScale: 2.0 })) };
+      return {
+        preset,
+        batch: 2 * (batch ?? 8),
+        captionLen: 77,
+        cfgDoubled: true,
+        dit: toSnakeConfig(microDiTXL2({ inputSize: 64, posInterpScale: 2.0 })),
+      };
   }
 }
 
@@ -133,7 +196,19 @@ export function referenceForward(
   files: { config: string; weights: string; inputs: string; out: string },
   o: { device?: string; threads?: number } = {},
 ): Tensor {
-  const args = [REFERENCE_SCRIPT, '--config', files.config, '--weights', files.weights, '--inputs', files.inputs, '--out', files.out, '--device', o.device ?? 'cpu'];
+  const args = [
+    REFERENCE_SCRIPT,
+    '--config',
+    files.config,
+    '--weights',
+    files.weights,
+    '--inputs',
+    files.inputs,
+    '--out',
+    files.out,
+    '--device',
+    o.device ?? 'cpu',
+  ];
   if (o.threads) args.push('--threads', String(o.threads));
   const r = spawnSync(py, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`microdit reference forward failed (${py} ${args.join(' ')}):\n${r.stderr}`);
@@ -144,7 +219,12 @@ export function referenceForward(
 
 /** Writes config.json, weights.safetensors and inputs.safetensors into `dir`. */
 export function writeCase(dir: string, bc: BenchCase, model: DiT, inputs: { x: Tensor; t: Tensor; y: Tensor }) {
-  const files = { config: join(dir, 'config.json'), weights: join(dir, 'weights.safetensors'), inputs: join(dir, 'inputs.safetensors'), out: join(dir, 'ref_out.safetensors') };
+  const files = {
+    config: join(dir, 'config.json'),
+    weights: join(dir, 'weights.safetensors'),
+    inputs: join(dir, 'inputs.safetensors'),
+    out: join(dir, 'ref_out.safetensors'),
+  };
   writeFileSync(files.config, JSON.stringify({ dit_config: bc.dit }));
   torch.io.saveSafetensors(files.weights, model.stateDict());
   torch.io.saveSafetensors(files.inputs, inputs);
@@ -166,10 +246,20 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { preset: 'small', threads: availableParallelism(), repeats: 5, warmup: 2, device: 'cpu', dtype: 'float32', refMoe: 'einsum' };
+  const o: Options = {
+    preset: 'small',
+    threads: availableParallelism(),
+    repeats: 5,
+    warmup: 2,
+    device: 'cpu',
+    dtype: 'float32',
+    refMoe: 'einsum',
+  };
   const fail = (m: string): never => {
     console.error(`bench microdit: ${m}`);
-    console.error('usage: npm run bench -- microdit [--preset tiny|small|xl] [--threads n] [--repeats n] [--warmup n] [--device cpu|cuda] [--dtype float32|bfloat16] [--batch n] [--ref-moe einsum|gather] [--json-out file]');
+    console.error(
+      'usage: npm run bench -- microdit [--preset tiny|small|xl] [--threads n] [--repeats n] [--warmup n] [--device cpu|cuda] [--dtype float32|bfloat16] [--batch n] [--ref-moe einsum|gather] [--json-out file]',
+    );
     process.exit(2);
   };
   const int = (flag: string, v: string | undefined, min: number) => {
@@ -186,23 +276,45 @@ function parseArgs(argv: string[]): Options {
     const [name, inline] = flag.includes('=') ? (flag.split(/=(.*)/s, 2) as [string, string]) : [flag, undefined];
     const value = () => inline ?? argv[++i];
     switch (name) {
-      case '--preset': o.preset = oneOf(name, value(), ['tiny', 'small', 'xl'] as const); break;
-      case '--threads': o.threads = int(name, value(), 1); break;
-      case '--repeats': o.repeats = int(name, value(), 1); break;
-      case '--warmup': o.warmup = int(name, value(), 0); break;
-      case '--device': o.device = oneOf(name, value(), ['cpu', 'cuda'] as const); break;
-      case '--dtype': o.dtype = oneOf(name, value(), ['float32', 'bfloat16'] as const); break;
-      case '--batch': o.batch = int(name, value(), 1); break;
-      case '--ref-moe': o.refMoe = oneOf(name, value(), ['einsum', 'gather'] as const); break;
-      case '--json-out': o.jsonOut = value() ?? fail('--json-out needs a file'); break;
-      default: fail(`unknown argument ${flag}`);
+      case '--preset':
+        o.preset = oneOf(name, value(), ['tiny', 'small', 'xl'] as const);
+        break;
+      case '--threads':
+        o.threads = int(name, value(), 1);
+        break;
+      case '--repeats':
+        o.repeats = int(name, value(), 1);
+        break;
+      case '--warmup':
+        o.warmup = int(name, value(), 0);
+        break;
+      case '--device':
+        o.device = oneOf(name, value(), ['cpu', 'cuda'] as const);
+        break;
+      case '--dtype':
+        o.dtype = oneOf(name, value(), ['float32', 'bfloat16'] as const);
+        break;
+      case '--batch':
+        o.batch = int(name, value(), 1);
+        break;
+      case '--ref-moe':
+        o.refMoe = oneOf(name, value(), ['einsum', 'gather'] as const);
+        break;
+      case '--json-out':
+        o.jsonOut = value() ?? fail('--json-out needs a file');
+        break;
+      default:
+        fail(`unknown argument ${flag}`);
     }
   }
   if (o.preset === 'xl' && o.device === 'cpu') {
-    console.error('bench microdit: --preset xl (MicroDiT_XL_2, 1.16B parameters, latent 64, CFG-doubled batch 16) is a GPU benchmark; it would take minutes per step on a CPU. Use --device cuda, or --preset small on the CPU.');
+    console.error(
+      'bench microdit: --preset xl (MicroDiT_XL_2, 1.16B parameters, latent 64, CFG-doubled batch 16) is a GPU benchmark; it would take minutes per step on a CPU. Use --device cuda, or --preset small on the CPU.',
+    );
     process.exit(2);
   }
-  if (o.device === 'cuda' && !torch.cuda.isAvailable()) fail('--device cuda, but this libtorch build sees no CUDA device');
+  if (o.device === 'cuda' && !torch.cuda.isAvailable())
+    fail('--device cuda, but this libtorch build sees no CUDA device');
   return o;
 }
 
@@ -258,8 +370,12 @@ function timeOurs(model: DiT, inputs: { x: Tensor; t: Tensor; y: Tensor }, o: Op
   const fb = timed(() => fwd().float().square().sum().backward());
   for (const p of params) p.grad = undefined;
   return {
-    forward_ms: median(fw.wall), fwd_bwd_ms: median(fb.wall), forward_all_ms: fw.wall, fwd_bwd_all_ms: fb.wall,
-    forward_cpu_ms: median(fw.cpu), fwd_bwd_cpu_ms: median(fb.cpu),
+    forward_ms: median(fw.wall),
+    fwd_bwd_ms: median(fb.wall),
+    forward_all_ms: fw.wall,
+    fwd_bwd_all_ms: fb.wall,
+    forward_cpu_ms: median(fw.cpu),
+    fwd_bwd_cpu_ms: median(fb.cpu),
   };
 }
 
@@ -273,8 +389,26 @@ interface PythonTimings extends Timings {
 }
 
 function timePython(py: string, files: { config: string; weights: string; inputs: string }, o: Options): PythonTimings {
-  const spec = { warmup: o.warmup, repeats: o.repeats, backward: true, threads: o.threads, device: o.device, dtype: o.dtype, moe: o.refMoe };
-  const args = [REFERENCE_SCRIPT, '--config', files.config, '--weights', files.weights, '--inputs', files.inputs, '--bench', JSON.stringify(spec)];
+  const spec = {
+    warmup: o.warmup,
+    repeats: o.repeats,
+    backward: true,
+    threads: o.threads,
+    device: o.device,
+    dtype: o.dtype,
+    moe: o.refMoe,
+  };
+  const args = [
+    REFERENCE_SCRIPT,
+    '--config',
+    files.config,
+    '--weights',
+    files.weights,
+    '--inputs',
+    files.inputs,
+    '--bench',
+    JSON.stringify(spec),
+  ];
   const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`python reference bench failed:\n${r.stderr}`);
   const last = r.stdout.trim().split('\n').pop() as string;
@@ -304,17 +438,27 @@ function main(): void {
 
     // 1. parity, float32 on the bench device
     model.to({ device });
-    let inputs = { x: torch.keep(cpuInputs.x.to(device)), t: torch.keep(cpuInputs.t.to(device)), y: torch.keep(cpuInputs.y.to(device)) };
+    let inputs = {
+      x: torch.keep(cpuInputs.x.to(device)),
+      t: torch.keep(cpuInputs.t.to(device)),
+      y: torch.keep(cpuInputs.y.to(device)),
+    };
     const relErr = torch.tidy(() => {
       const ours = torch.noGrad(() => model.forward(inputs.x, inputs.t, inputs.y).sample);
       const ref = referenceForward(py, files, { device: o.device, threads: o.threads });
       return relativeError(ours, ref);
     });
     const shape = `dim ${cfg.dim}, depth ${cfg.depth}, mixer ${cfg.patchMixerDepth}×${cfg.patchMixerDim}, ${(cfg.inputSize / cfg.patchSize) ** 2} tokens, caption ${bc.captionLen}×${cfg.captionChannels}, batch ${bc.batch}${bc.cfgDoubled ? ' (CFG-doubled)' : ''}, ${(params / 1e6).toFixed(2)}M params`;
-    console.log(`MicroDiT ${o.preset} (${shape}); ${o.device} ${o.dtype}, ${o.threads} thread(s), warmup ${o.warmup}, median of ${o.repeats}`);
-    console.log(`parity (float32 forward, ours vs python): relative L2 error ${relErr.toExponential(2)} (tolerance ${PARITY_TOL})`);
+    console.log(
+      `MicroDiT ${o.preset} (${shape}); ${o.device} ${o.dtype}, ${o.threads} thread(s), warmup ${o.warmup}, median of ${o.repeats}`,
+    );
+    console.log(
+      `parity (float32 forward, ours vs python): relative L2 error ${relErr.toExponential(2)} (tolerance ${PARITY_TOL})`,
+    );
     if (!(relErr <= PARITY_TOL)) {
-      console.error(`bench microdit: parity FAILED: relative error ${relErr} > ${PARITY_TOL}; timings would compare different computations`);
+      console.error(
+        `bench microdit: parity FAILED: relative error ${relErr} > ${PARITY_TOL}; timings would compare different computations`,
+      );
       process.exitCode = 1;
       return;
     }
@@ -331,10 +475,27 @@ function main(): void {
     const result = {
       bench: 'microdit',
       config: {
-        preset: o.preset, input_size: cfg.inputSize, patch_size: cfg.patchSize, in_channels: cfg.inChannels, dim: cfg.dim, depth: cfg.depth,
-        head_dim: cfg.headDim, patch_mixer_depth: cfg.patchMixerDepth, patch_mixer_dim: cfg.patchMixerDim, num_experts: cfg.numExperts,
-        experts_every_n: cfg.expertsEveryN, caption_len: bc.captionLen, caption_channels: cfg.captionChannels, batch: bc.batch,
-        cfg_doubled: bc.cfgDoubled, params, device: o.device, dtype: o.dtype, warmup: o.warmup, repeats: o.repeats, ref_moe: python.moe,
+        preset: o.preset,
+        input_size: cfg.inputSize,
+        patch_size: cfg.patchSize,
+        in_channels: cfg.inChannels,
+        dim: cfg.dim,
+        depth: cfg.depth,
+        head_dim: cfg.headDim,
+        patch_mixer_depth: cfg.patchMixerDepth,
+        patch_mixer_dim: cfg.patchMixerDim,
+        num_experts: cfg.numExperts,
+        experts_every_n: cfg.expertsEveryN,
+        caption_len: bc.captionLen,
+        caption_channels: cfg.captionChannels,
+        batch: bc.batch,
+        cfg_doubled: bc.cfgDoubled,
+        params,
+        device: o.device,
+        dtype: o.dtype,
+        warmup: o.warmup,
+        repeats: o.repeats,
+        ref_moe: python.moe,
       },
       libtorch: torch.buildInfo().torchVersion,
       python_torch: python.torch_version,
@@ -357,20 +518,32 @@ function main(): void {
             },
           }
         : {}),
-      ...(python.forward_peak_mb !== undefined ? { python_peak_mb: { forward: python.forward_peak_mb, fwd_bwd: python.fwd_bwd_peak_mb } } : {}),
-      samples_ms: { ours: { forward: ours.forward_all_ms, fwd_bwd: ours.fwd_bwd_all_ms }, python: { forward: python.forward_all_ms, fwd_bwd: python.fwd_bwd_all_ms } },
+      ...(python.forward_peak_mb !== undefined
+        ? { python_peak_mb: { forward: python.forward_peak_mb, fwd_bwd: python.fwd_bwd_peak_mb } }
+        : {}),
+      samples_ms: {
+        ours: { forward: ours.forward_all_ms, fwd_bwd: ours.fwd_bwd_all_ms },
+        python: { forward: python.forward_all_ms, fwd_bwd: python.fwd_bwd_all_ms },
+      },
     };
     const row = (label: string, a: number, b: number) =>
       `${label.padEnd(18)}${a.toFixed(1).padStart(11)}${b.toFixed(1).padStart(13)}${(a / b).toFixed(2).padStart(9)}`;
-    console.log(`${''.padEnd(18)}${'ours (ms)'.padStart(11)}${'python (ms)'.padStart(13)}${'ratio'.padStart(9)}   (goal ratio ≤ 1.0)`);
+    console.log(
+      `${''.padEnd(18)}${'ours (ms)'.padStart(11)}${'python (ms)'.padStart(13)}${'ratio'.padStart(9)}   (goal ratio ≤ 1.0)`,
+    );
     console.log(row('forward', ours.forward_ms, python.forward_ms));
     console.log(row('forward+backward', ours.fwd_bwd_ms, python.fwd_bwd_ms));
     if (o.device === 'cpu') {
       console.log(row('forward, CPU ms', ours.forward_cpu_ms, python.forward_cpu_ms));
       console.log(row('fwd+bwd, CPU ms', ours.fwd_bwd_cpu_ms, python.fwd_bwd_cpu_ms));
     }
-    console.log(`python: torch ${python.torch_version}, ${python.threads} thread(s), ${python.sdpa ? 'F.scaled_dot_product_attention' : 'attention in math form (no SDPA in this torch)'}, MoE ${python.moe}; ours: libtorch ${result.libtorch}`);
-    if (python.forward_peak_mb !== undefined) console.log(`python CUDA peak memory: forward ${python.forward_peak_mb.toFixed(0)} MiB, forward+backward ${python.fwd_bwd_peak_mb?.toFixed(0)} MiB`);
+    console.log(
+      `python: torch ${python.torch_version}, ${python.threads} thread(s), ${python.sdpa ? 'F.scaled_dot_product_attention' : 'attention in math form (no SDPA in this torch)'}, MoE ${python.moe}; ours: libtorch ${result.libtorch}`,
+    );
+    if (python.forward_peak_mb !== undefined)
+      console.log(
+        `python CUDA peak memory: forward ${python.forward_peak_mb.toFixed(0)} MiB, forward+backward ${python.fwd_bwd_peak_mb?.toFixed(0)} MiB`,
+      );
     const line = JSON.stringify(result);
     if (o.jsonOut) writeFileSync(o.jsonOut, `${line}\n`);
     console.log(line);

@@ -6,7 +6,9 @@ import { existsSync } from 'node:fs';
 
 const cli = new URL('../dist/src/cli.js', import.meta.url);
 if (!existsSync(cli)) {
-  process.stderr.write(`cdistill: the TypeScript is not built yet (${cli.pathname} is missing): run \`npm run build\` in the repository\n`);
+  process.stderr.write(
+    `cdistill: the TypeScript is not built yet (${cli.pathname} is missing): run \`npm run build\` in the repository\n`,
+  );
   process.exit(1);
 }
 await import(cli.href);

@@ -23,8 +23,34 @@ const ALLOWED: Record<string, string[]> = {
   training: ['models', 'diffusion', 'data', 'util'],
   report: ['util'],
   pipeline: ['util', 'assets.ts', 'diffusion', 'hub', 'data', 'worlds', 'models', 'sampling', 'training', 'report'],
-  demo: ['util', 'assets.ts', 'diffusion', 'hub', 'data', 'worlds', 'models', 'sampling', 'training', 'report', 'pipeline'],
-  commands: ['util', 'assets.ts', 'diffusion', 'hub', 'data', 'worlds', 'models', 'parity', 'sampling', 'training', 'report', 'pipeline', 'demo'],
+  demo: [
+    'util',
+    'assets.ts',
+    'diffusion',
+    'hub',
+    'data',
+    'worlds',
+    'models',
+    'sampling',
+    'training',
+    'report',
+    'pipeline',
+  ],
+  commands: [
+    'util',
+    'assets.ts',
+    'diffusion',
+    'hub',
+    'data',
+    'worlds',
+    'models',
+    'parity',
+    'sampling',
+    'training',
+    'report',
+    'pipeline',
+    'demo',
+  ],
   'cli.ts': ['commands'],
 };
 
@@ -48,7 +74,8 @@ test('each src/ layer imports only the layers docs/architecture.md allows', () =
     }
     for (const m of readFileSync(file, 'utf8').matchAll(/from '(\.[^']+)'/g)) {
       const target = layerOf(join(file, '..', m[1]!).replace(/\.js$/, '.ts'));
-      if (target !== from && !allowed.includes(target)) problems.push(`${relative(SRC, file)} imports ${target} (${m[1]})`);
+      if (target !== from && !allowed.includes(target))
+        problems.push(`${relative(SRC, file)} imports ${target} (${m[1]})`);
     }
   }
   assert.deepEqual(problems, []);

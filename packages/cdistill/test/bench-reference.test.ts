@@ -10,8 +10,15 @@ import { test } from 'node:test';
 import * as torch from '@cdistill/torch';
 
 import {
-  benchCase, findTorchPython, makeInputs, NO_PYTHON_MESSAGE, PARITY_TOL, randomizeParameters, referenceForward,
-  relativeError, writeCase,
+  benchCase,
+  findTorchPython,
+  makeInputs,
+  NO_PYTHON_MESSAGE,
+  PARITY_TOL,
+  randomizeParameters,
+  referenceForward,
+  relativeError,
+  writeCase,
 } from '../bench/microdit.js';
 import { DiT, parseDitConfig } from '../src/models/microdit/index.js';
 

@@ -18,14 +18,18 @@ test('npx cdistill: the linked launcher runs the CLI and --help lists every comm
   const bin = join(repoRoot, 'node_modules', '.bin', 'cdistill');
   const r = spawnSync(bin, ['--help'], { encoding: 'utf8', cwd: tmpdir() });
   assert.equal(r.status, 0, r.stderr);
-  for (const cmd of buildProgram(() => {}).commands) assert.match(r.stdout, new RegExp(`^  ${cmd.name()}\\b`, 'm'), `${cmd.name()} listed`);
+  for (const cmd of buildProgram(() => {}).commands)
+    assert.match(r.stdout, new RegExp(`^  ${cmd.name()}\\b`, 'm'), `${cmd.name()} listed`);
   // A copy of the launcher beside no dist/ folder: the message names the missing file and the fix.
   const dir = tmp();
   mkdirSync(join(dir, 'bin'));
   copyFileSync(join(repoRoot, 'packages', 'cdistill', 'bin', 'cdistill.mjs'), join(dir, 'bin', 'cdistill.mjs'));
   const bare = spawnSync(process.execPath, [join(dir, 'bin', 'cdistill.mjs'), '--help'], { encoding: 'utf8' });
   assert.equal(bare.status, 1);
-  assert.equal(bare.stderr, `cdistill: the TypeScript is not built yet (${join(dir, 'dist', 'src', 'cli.js')} is missing): run \`npm run build\` in the repository\n`);
+  assert.equal(
+    bare.stderr,
+    `cdistill: the TypeScript is not built yet (${join(dir, 'dist', 'src', 'cli.js')} is missing): run \`npm run build\` in the repository\n`,
+  );
 });
 
 test('--help of every command lists every option, with its default where it has one', () => {
@@ -53,14 +57,22 @@ test('parity exits 0 with "N passed, 0 failed" on the reference, 1 when a case f
   assert.match(ok.stdout, /^2 passed, 0 failed$/m);
   // A copy of the tiny CLIP case whose expected output is off by a lot must fail.
   const dir = tmp();
-  const torchMod = spawnSync(process.execPath, ['-e', `
+  const torchMod = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `
     const t = await import('@cdistill/torch');
     const io = t.io.loadSafetensors('${join(referenceDir, 'clip', 'clip_text_tiny.io.safetensors')}');
     io.set('out.hidden_states', io.get('out.hidden_states').mul(1.01));
     t.io.saveSafetensors('${join(dir, 'clip_text_tiny.io.safetensors')}', io);
-  `], { encoding: 'utf8', cwd: join(repoRoot, 'packages', 'cdistill') , input: '' });
+  `,
+    ],
+    { encoding: 'utf8', cwd: join(repoRoot, 'packages', 'cdistill'), input: '' },
+  );
   assert.equal(torchMod.status, 0, torchMod.stderr);
-  for (const f of ['clip_text_tiny.json', 'clip_text_tiny.safetensors']) copyFileSync(join(referenceDir, 'clip', f), join(dir, f));
+  for (const f of ['clip_text_tiny.json', 'clip_text_tiny.safetensors'])
+    copyFileSync(join(referenceDir, 'clip', f), join(dir, f));
   const bad = run(['parity', dir, '--dtype', 'float32']);
   assert.equal(bad.status, 1);
   assert.match(bad.stdout, /FAIL .*clip_text_tiny float32 out\.hidden_states/);
@@ -70,7 +82,13 @@ test('parity exits 0 with "N passed, 0 failed" on the reference, 1 when a case f
 test('inspect refuses an unsafe pickle, naming the global, with exit code 1', () => {
   const dir = tmp();
   // A torch.save-shaped zip whose data.pkl calls posix.system: built with the zip CLI-free writer below.
-  const pkl = Buffer.concat([Buffer.from([0x80, 0x02]), Buffer.from('cposix\nsystem\n', 'latin1'), Buffer.from([0x58, 2, 0, 0, 0]), Buffer.from('id'), Buffer.from([0x85, 0x52, 0x2e])]);
+  const pkl = Buffer.concat([
+    Buffer.from([0x80, 0x02]),
+    Buffer.from('cposix\nsystem\n', 'latin1'),
+    Buffer.from([0x58, 2, 0, 0, 0]),
+    Buffer.from('id'),
+    Buffer.from([0x85, 0x52, 0x2e]),
+  ]);
   writeFileSync(join(dir, 'evil.pt'), storedZip([['evil/data.pkl', pkl]]));
   const r = run(['inspect', join(dir, 'evil.pt')]);
   assert.equal(r.status, 1);
@@ -132,19 +150,42 @@ test('bad input: one clear error naming the file and line or key', () => {
   const model = tinyModelDir();
   // malformed JSON prompt list
   writeFileSync(join(dir, 'bad.json'), '["a", ');
-  let r = run(['generate', '--model', model, '--prompts', join(dir, 'bad.json'), '--out', join(dir, 'o1'), '--device', 'cpu']);
+  let r = run([
+    'generate',
+    '--model',
+    model,
+    '--prompts',
+    join(dir, 'bad.json'),
+    '--out',
+    join(dir, 'o1'),
+    '--device',
+    'cpu',
+  ]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, new RegExp(`${join(dir, 'bad.json')}: invalid JSON`));
   // an empty prompt in a list
   writeFileSync(join(dir, 'empty.json'), JSON.stringify(['a cat', '  ']));
-  r = run(['generate', '--model', model, '--prompts', join(dir, 'empty.json'), '--out', join(dir, 'o2'), '--device', 'cpu']);
+  r = run([
+    'generate',
+    '--model',
+    model,
+    '--prompts',
+    join(dir, 'empty.json'),
+    '--out',
+    join(dir, 'o2'),
+    '--device',
+    'cpu',
+  ]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /empty\.json: entry 1: empty prompt/);
   r = run(['sample', '--checkpoint', dir, '--prompt', '', '--out', join(dir, 'x.png')]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^cdistill: sample: prompt 0 is empty$/m);
   // non-UTF-8 bytes in a text prompt list
-  writeFileSync(join(dir, 'latin1.txt'), Buffer.concat([Buffer.from('a cat\ncaf'), Buffer.from([0xe9]), Buffer.from('\n')]));
+  writeFileSync(
+    join(dir, 'latin1.txt'),
+    Buffer.concat([Buffer.from('a cat\ncaf'), Buffer.from([0xe9]), Buffer.from('\n')]),
+  );
   r = run(['prompts', '--from', join(dir, 'latin1.txt'), '--out', join(dir, 'p.json')]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /latin1\.txt:2: invalid UTF-8/);
@@ -154,7 +195,19 @@ test('bad input: one clear error naming the file and line or key', () => {
   assert.equal(r.status, 1);
   assert.match(r.stderr, /parti\.tsv: no 'Prompt' column \(columns: Text, Category\)/);
   // a 500-token prompt is truncated like upstream, not refused
-  r = run(['generate-one', '--model', model, '--prompt', Array(500).fill('word').join(' '), '--out', join(dir, 'long.png'), '--steps', '2', '--device', 'cpu']);
+  r = run([
+    'generate-one',
+    '--model',
+    model,
+    '--prompt',
+    Array(500).fill('word').join(' '),
+    '--out',
+    join(dir, 'long.png'),
+    '--steps',
+    '2',
+    '--device',
+    'cpu',
+  ]);
   assert.equal(r.status, 0, r.stderr);
   // a checkpoint of another architecture: every mismatching key named, with the file
   const wrong = join(dir, 'wrong-model');
@@ -164,7 +217,10 @@ test('bad input: one clear error naming the file and line or key', () => {
   writeFileSync(join(wrong, 'cdistill-model.json'), JSON.stringify(m));
   r = run(['generate-one', '--model', wrong, '--prompt', 'a cat', '--out', join(dir, 'w.png'), '--device', 'cpu']);
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /microdit_small\.teacher\.safetensors: DiT\.loadStateDict: .*unexpected keys .*blocks\.2\..*shape mismatches .*x_embedder\.proj\.weight/);
+  assert.match(
+    r.stderr,
+    /microdit_small\.teacher\.safetensors: DiT\.loadStateDict: .*unexpected keys .*blocks\.2\..*shape mismatches .*x_embedder\.proj\.weight/,
+  );
   // a manifest with a wrong type names the key
   m.dit.seed = 'one';
   writeFileSync(join(wrong, 'cdistill-model.json'), JSON.stringify(m));
@@ -179,7 +235,10 @@ test('bad input: one clear error naming the file and line or key', () => {
   assert.equal(r.status, 1);
   assert.match(r.stderr, /captions\.json: "\.\.\/\.\.\/\.\.\/etc\/passwd" points outside the data folder/);
   // malformed JSONL lines are counted and skipped, not fatal
-  writeFileSync(join(dir, 'ann.jsonl'), [JSON.stringify({ prompt: PROMPTS[0] }), '{oops', '', JSON.stringify({ text: 'x' })].join('\n'));
+  writeFileSync(
+    join(dir, 'ann.jsonl'),
+    [JSON.stringify({ prompt: PROMPTS[0] }), '{oops', '', JSON.stringify({ text: 'x' })].join('\n'),
+  );
   r = run(['prompts', '--from', join(dir, 'ann.jsonl'), '--out', join(dir, 'p2.json'), '--n', '5']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /skipped 1 blank, 1 invalid, 1 without 'prompt'/);

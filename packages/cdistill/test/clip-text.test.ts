@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import * as torch from '@cdistill/torch';
 
 import {
-  ClipTextEncoder, ClipTextTower, DFN5B_CLIP_VIT_H_14_378_TEXT, loadClipTextConfig, parseClipTextConfig, type ClipTextConfig,
+  ClipTextEncoder,
+  ClipTextTower,
+  DFN5B_CLIP_VIT_H_14_378_TEXT,
+  loadClipTextConfig,
+  parseClipTextConfig,
+  type ClipTextConfig,
 } from '../src/models/clip/index.js';
 import { ClipTokenizer } from '../src/models/clip/tokenizer.js';
 import { runClipTextParityCase } from '../src/parity/clip-case.js';
@@ -36,7 +41,9 @@ for (const weights of ['safetensors', 'pt'] as const) {
   for (const dtype of ['float32', 'float64'] as const) {
     test(`tiny case matches OpenCLIP (${weights}, ${dtype})`, () => {
       const before = torch.liveTensors();
-      const checks = runClipTextParityCase(casePath, dtype, { weightsPath: join(clipDir, `clip_text_tiny.${weights}`) });
+      const checks = runClipTextParityCase(casePath, dtype, {
+        weightsPath: join(clipDir, `clip_text_tiny.${weights}`),
+      });
       assert.equal(checks.length, 1);
       for (const c of checks) assert.ok(c.pass, `${c.check}: relErr ${c.relErr} > ${c.tol}`);
       assert.equal(torch.liveTensors(), before, 'the parity run leaks tensors');
@@ -52,7 +59,10 @@ test('tokenizer reproduces in.input_ids from the case texts', () => {
   const ours = ClipTokenizer.fromFile(vocabPath).tokenize(texts, 77);
   assert.deepEqual(ours.flat(), Array.from(ids.data<'int64'>(), Number));
   const checks = runClipTextParityCase(casePath, 'float32', { vocabPath });
-  assert.ok(checks.every((c) => c.pass), JSON.stringify(checks));
+  assert.ok(
+    checks.every((c) => c.pass),
+    JSON.stringify(checks),
+  );
 });
 
 test('ClipTextEncoder.encode gives [B, 1, ctx, width] equal to the reference', () => {
@@ -86,7 +96,11 @@ test('attention is causal: later tokens do not change earlier positions', () => 
 test("act 'gelu' (exact erf) changes the output", () => {
   const { ids, ref } = loadIo();
   const run = (act: ClipTextConfig['act']) => {
-    const tower = ClipTextTower.fromCheckpoint(join(clipDir, 'clip_text_tiny.safetensors'), { ...tinyConfig, act }, { dtype: 'float64' });
+    const tower = ClipTextTower.fromCheckpoint(
+      join(clipDir, 'clip_text_tiny.safetensors'),
+      { ...tinyConfig, act },
+      { dtype: 'float64' },
+    );
     const out = torch.noGrad(() => tower.forward(ids));
     tower.dispose();
     return out;
@@ -100,7 +114,9 @@ test("act 'gelu' (exact erf) changes the output", () => {
 
 test('full-model keys outside the text tower are ignored; text keys are strict', () => {
   const sd = torch.io.loadStateDictFile(join(clipDir, 'clip_text_tiny.safetensors'));
-  const text = new Map([...sd].filter(([k]) => !k.startsWith('visual.') && k !== 'text_projection' && k !== 'logit_scale'));
+  const text = new Map(
+    [...sd].filter(([k]) => !k.startsWith('visual.') && k !== 'text_projection' && k !== 'logit_scale'),
+  );
   const extras = {
     'visual.conv1.weight': torch.zeros([4, 3, 2, 2]),
     'visual.transformer.resblocks.0.ln_1.weight': torch.ones([8]),
@@ -117,49 +133,98 @@ test('full-model keys outside the text tower are ignored; text keys are strict',
     };
     const full = save('full.safetensors', [...text, ...Object.entries(extras)]);
     const tower = ClipTextTower.fromCheckpoint(full, tinyConfig);
-    assert.ok(relativeError(torch.noGrad(() => tower.forward(ids)), ref) < 1e-4);
+    assert.ok(
+      relativeError(
+        torch.noGrad(() => tower.forward(ids)),
+        ref,
+      ) < 1e-4,
+    );
     tower.dispose();
 
     // A DistributedDataParallel `module.` prefix is accepted too.
-    const ddp = save('ddp.safetensors', [...text].map(([k, v]) => [`module.${k}`, v] as [string, torch.Tensor]));
+    const ddp = save(
+      'ddp.safetensors',
+      [...text].map(([k, v]) => [`module.${k}`, v] as [string, torch.Tensor]),
+    );
     ClipTextTower.fromCheckpoint(ddp, tinyConfig).dispose();
 
     const drop = 'transformer.resblocks.1.mlp.c_fc.bias';
-    const missing = save('missing.safetensors', [...text].filter(([k]) => k !== drop));
-    assert.throws(() => ClipTextTower.fromCheckpoint(missing, tinyConfig), (e: Error) => e.message.includes(drop) && e.message.includes('missing'));
+    const missing = save(
+      'missing.safetensors',
+      [...text].filter(([k]) => k !== drop),
+    );
+    assert.throws(
+      () => ClipTextTower.fromCheckpoint(missing, tinyConfig),
+      (e: Error) => e.message.includes(drop) && e.message.includes('missing'),
+    );
 
-    const bad = save('bad.safetensors', [...text].map(([k, v]) => [k, k === 'ln_final.bias' ? torch.zeros([31]) : v] as [string, torch.Tensor]));
-    assert.throws(() => ClipTextTower.fromCheckpoint(bad, tinyConfig), /ln_final\.bias: checkpoint \[31\] vs model \[32\]/);
+    const bad = save(
+      'bad.safetensors',
+      [...text].map(([k, v]) => [k, k === 'ln_final.bias' ? torch.zeros([31]) : v] as [string, torch.Tensor]),
+    );
+    assert.throws(
+      () => ClipTextTower.fromCheckpoint(bad, tinyConfig),
+      /ln_final\.bias: checkpoint \[31\] vs model \[32\]/,
+    );
 
     // An extra block means the config is wrong, not that the key belongs to another tower.
     const extra = save('extra.safetensors', [...text, ['transformer.resblocks.2.ln_1.weight', torch.ones([32])]]);
-    assert.throws(() => ClipTextTower.fromCheckpoint(extra, tinyConfig), /unexpected keys.*transformer\.resblocks\.2\.ln_1\.weight/);
+    assert.throws(
+      () => ClipTextTower.fromCheckpoint(extra, tinyConfig),
+      /unexpected keys.*transformer\.resblocks\.2\.ln_1\.weight/,
+    );
   });
 });
 
 test('config parser: the tiny case and errors that name the file and key', () => {
-  assert.deepEqual(tinyConfig, { width: 32, heads: 4, layers: 2, contextLength: 77, vocabSize: 49408, act: 'quick_gelu', lnEps: 1e-5 });
+  assert.deepEqual(tinyConfig, {
+    width: 32,
+    heads: 4,
+    layers: 2,
+    contextLength: 77,
+    vocabSize: 49408,
+    act: 'quick_gelu',
+    lnEps: 1e-5,
+  });
   const good = { width: 32, heads: 4, layers: 2, context_length: 77, vocab_size: 49408, act: 'gelu', ln_eps: 1e-6 };
   assert.equal(parseClipTextConfig(good, 'x.json').lnEps, 1e-6);
   const { ln_eps: _omit, ...noEps } = good;
   assert.equal(parseClipTextConfig(noEps, 'x.json').lnEps, 1e-5);
   const { heads: _h, ...noHeads } = good;
   assert.throws(() => parseClipTextConfig(noHeads, 'x.json'), /x\.json: missing config\.heads/);
-  assert.throws(() => parseClipTextConfig({ ...good, act: 'relu' }, 'x.json'), /x\.json: config\.act must be 'quick_gelu' or 'gelu'/);
-  assert.throws(() => parseClipTextConfig({ ...good, heads: 5 }, 'x.json'), /config\.width 32 is not divisible by config\.heads 5/);
-  assert.throws(() => parseClipTextConfig({ ...good, context_length: 0 }, 'x.json'), /config\.context_length must be a positive integer/);
+  assert.throws(
+    () => parseClipTextConfig({ ...good, act: 'relu' }, 'x.json'),
+    /x\.json: config\.act must be 'quick_gelu' or 'gelu'/,
+  );
+  assert.throws(
+    () => parseClipTextConfig({ ...good, heads: 5 }, 'x.json'),
+    /config\.width 32 is not divisible by config\.heads 5/,
+  );
+  assert.throws(
+    () => parseClipTextConfig({ ...good, context_length: 0 }, 'x.json'),
+    /config\.context_length must be a positive integer/,
+  );
   assert.throws(() => parseClipTextConfig({ ...good, width: '32' }, 'x.json'), /config\.width must be a number/);
-  assert.throws(() => parseClipTextConfig({ ...good, no_causal_mask: true }, 'x.json'), /unsupported config key\(s\) config\.no_causal_mask/);
+  assert.throws(
+    () => parseClipTextConfig({ ...good, no_causal_mask: true }, 'x.json'),
+    /unsupported config key\(s\) config\.no_causal_mask/,
+  );
   withTempDir((dir) => {
     const p = join(dir, 'case.json');
     writeFileSync(p, JSON.stringify({ texts: [] }));
-    assert.throws(() => loadClipTextConfig(p), (e: Error) => e.message.startsWith(p) && e.message.includes('"config"'));
+    assert.throws(
+      () => loadClipTextConfig(p),
+      (e: Error) => e.message.startsWith(p) && e.message.includes('"config"'),
+    );
   });
 });
 
 test('DFN5B ViT-H-14-378 text tower builds on the meta device with the expected parameter count', () => {
   const c = DFN5B_CLIP_VIT_H_14_378_TEXT;
-  assert.deepEqual({ ...c }, { width: 1024, heads: 16, layers: 24, contextLength: 77, vocabSize: 49408, act: 'quick_gelu', lnEps: 1e-5 });
+  assert.deepEqual(
+    { ...c },
+    { width: 1024, heads: 16, layers: 24, contextLength: 77, vocabSize: 49408, act: 'quick_gelu', lnEps: 1e-5 },
+  );
   const tower = new ClipTextTower(c, { device: 'meta' });
   // Per block: in_proj 3w²+3w, out_proj w²+w, c_fc 4w²+4w, c_proj 4w²+w, two LayerNorms 4w → 12w² + 13w.
   const w = 1024;

@@ -7,7 +7,18 @@ import { test } from 'node:test';
 
 import { demo } from '../src/demo/demo.js';
 
-const SAMPLERS = ['teacher_heun30', 'teacher_heun4', 'teacher_euler4', 'student_1', 'student_2', 'student_4', 'student_8', 'undistilled_1', 'undistilled_2', 'undistilled_4'];
+const SAMPLERS = [
+  'teacher_heun30',
+  'teacher_heun4',
+  'teacher_euler4',
+  'student_1',
+  'student_2',
+  'student_4',
+  'student_8',
+  'undistilled_1',
+  'undistilled_2',
+  'undistilled_4',
+];
 const share = (x: unknown) => typeof x === 'number' && x >= 0 && x <= 1;
 
 test('demo --quick writes report.html and metrics.json with every sampler in the schema', async () => {
@@ -15,19 +26,43 @@ test('demo --quick writes report.html and metrics.json with every sampler in the
   const lines: string[] = [];
   const r = await demo({ out, quick: true, device: 'cpu' }, (l) => lines.push(l));
   assert.equal(r.report, join(out, 'report.html'));
-  assert.ok(lines.some((l) => l.startsWith('report:')), 'prints where the report is');
-  type Eval = { valid: number; named: number; coverage: number; coverage_by_attribute: Record<string, number>; ms_per_image: number; psnr_vs_teacher30?: number };
+  assert.ok(
+    lines.some((l) => l.startsWith('report:')),
+    'prints where the report is',
+  );
+  type Eval = {
+    valid: number;
+    named: number;
+    coverage: number;
+    coverage_by_attribute: Record<string, number>;
+    ms_per_image: number;
+    psnr_vs_teacher30?: number;
+  };
   const metrics = JSON.parse(readFileSync(r.metrics, 'utf8')) as {
-    seconds_total: number; eval: Record<string, Eval>; world: Eval; eval_set: Record<string, number>; recipes: Record<string, unknown>;
+    seconds_total: number;
+    eval: Record<string, Eval>;
+    world: Eval;
+    eval_set: Record<string, number>;
+    recipes: Record<string, unknown>;
   };
   assert.ok(metrics.seconds_total > 0);
   assert.deepEqual(Object.keys(metrics.eval), SAMPLERS);
   // --quick: 4 open + 2 fully named prompts, 2 samples each
-  assert.deepEqual(metrics.eval_set, { prompts: 6, open_prompts: 4, full_prompts: 2, samples_per_prompt: 2, images: 12 });
+  assert.deepEqual(metrics.eval_set, {
+    prompts: 6,
+    open_prompts: 4,
+    full_prompts: 2,
+    samples_per_prompt: 2,
+    images: 12,
+  });
   for (const [name, m] of Object.entries(metrics.eval)) {
     for (const k of ['valid', 'named', 'coverage'] as const) assert.ok(share(m[k]), `${name}.${k} = ${m[k]}`);
     assert.ok(m.named <= m.valid, `${name}: named ≤ valid`);
-    for (const [a, c] of Object.entries(m.coverage_by_attribute)) assert.ok(share(c) && ['shape', 'color', 'position', 'size', 'background'].includes(a), `${name}.coverage_by_attribute.${a}`);
+    for (const [a, c] of Object.entries(m.coverage_by_attribute))
+      assert.ok(
+        share(c) && ['shape', 'color', 'position', 'size', 'background'].includes(a),
+        `${name}.coverage_by_attribute.${a}`,
+      );
     assert.ok(m.ms_per_image > 0, `${name}.ms_per_image`);
     if (name !== 'teacher_heun30') assert.ok(Number.isFinite(m.psnr_vs_teacher30), `${name}.psnr_vs_teacher30`);
   }
@@ -44,14 +79,33 @@ test('demo --quick writes report.html and metrics.json with every sampler in the
     assert.ok(share(e.valid) && share(e.coverage) && Number.isFinite(e.psnr_vs_teacher30), `${n}.student_4`);
   }
   assert.ok(existsSync(join(out, 'seed-recipe', 'log.jsonl')));
-  assert.deepEqual(readdirSync(join(out, 'world')).sort(), ['1-ground-truth.png', '2-teacher_heun30.png', '3-undistilled_1.png', '4-student_1.png', '5-student_4.png', 'prompts.json']);
-  for (const f of ['grid.png', 'grid.json', 'log.jsonl', 'config.json', 'prompts_to_generate.json']) assert.ok(existsSync(join(out, f)), f);
+  assert.deepEqual(readdirSync(join(out, 'world')).sort(), [
+    '1-ground-truth.png',
+    '2-teacher_heun30.png',
+    '3-undistilled_1.png',
+    '4-student_1.png',
+    '5-student_4.png',
+    'prompts.json',
+  ]);
+  for (const f of ['grid.png', 'grid.json', 'log.jsonl', 'config.json', 'prompts_to_generate.json'])
+    assert.ok(existsSync(join(out, f)), f);
   // The report leads with the result: pictures and the metrics table before the steps grid, logs and config.
   const html = readFileSync(r.report, 'utf8');
   const order = ['result', 'recipes', 'grid', 'training', 'config'].map((id) => html.indexOf(`<section id="${id}"`));
-  assert.ok(order.every((i) => i > 0), `sections ${order}`);
-  assert.deepEqual(order, [...order].sort((a, b) => a - b));
+  assert.ok(
+    order.every((i) => i > 0),
+    `sections ${order}`,
+  );
+  assert.deepEqual(
+    order,
+    [...order].sort((a, b) => a - b),
+  );
   const result = html.slice(order[0], order[1]);
-  assert.equal((result.match(/<img /g) ?? []).length, 5, 'ground truth, teacher@30, undistilled@1, student@1, student@4');
-  for (const s of ['teacher_heun30', 'undistilled_1', 'student_4', "world's own draws"]) assert.ok(result.includes(`<th>${s.replace("'", '&#39;')}</th>`), `${s} row`);
+  assert.equal(
+    (result.match(/<img /g) ?? []).length,
+    5,
+    'ground truth, teacher@30, undistilled@1, student@1, student@4',
+  );
+  for (const s of ['teacher_heun30', 'undistilled_1', 'student_4', "world's own draws"])
+    assert.ok(result.includes(`<th>${s.replace("'", '&#39;')}</th>`), `${s} row`);
 });

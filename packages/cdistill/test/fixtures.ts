@@ -16,12 +16,29 @@ export function tinyModelDir(): string {
         weights: null,
         seed: 1,
         config: {
-          input_size: 8, patch_size: 2, in_channels: 4, dim: 32, depth: 2, head_dim: 16, multiple_of: 32, caption_channels: 32,
-          qkv_multipliers: [1.0], ffn_multipliers: [2.0], patch_mixer_depth: 1, patch_mixer_dim: 32, use_bias: false,
-          num_experts: 2, expert_capacity: 2.0,
+          input_size: 8,
+          patch_size: 2,
+          in_channels: 4,
+          dim: 32,
+          depth: 2,
+          head_dim: 16,
+          multiple_of: 32,
+          caption_channels: 32,
+          qkv_multipliers: [1.0],
+          ffn_multipliers: [2.0],
+          patch_mixer_depth: 1,
+          patch_mixer_dim: 32,
+          use_bias: false,
+          num_experts: 2,
+          expert_capacity: 2.0,
         },
       },
-      text: { weights: null, seed: 2, vocab: vocabPath, config: { width: 32, heads: 2, layers: 1, context_length: 77, vocab_size: 49408, act: 'quick_gelu' } },
+      text: {
+        weights: null,
+        seed: 2,
+        vocab: vocabPath,
+        config: { width: 32, heads: 2, layers: 1, context_length: 77, vocab_size: 49408, act: 'quick_gelu' },
+      },
       vae: { folder: join(referenceDir, 'vae', 'vae_tiny') },
       sampling: { steps: 3, guidance: 5 },
     }),
@@ -29,4 +46,11 @@ export function tinyModelDir(): string {
   return dir;
 }
 
-export const PROMPTS = ['a red circle on a gray background', 'a blue square', 'a green triangle at the top', 'a cat', 'a dog in the snow', 'a tree'];
+export const PROMPTS = [
+  'a red circle on a gray background',
+  'a blue square',
+  'a green triangle at the top',
+  'a cat',
+  'a dog in the snow',
+  'a tree',
+];

@@ -14,7 +14,10 @@ const golden = join(microditDir, 'golden');
 
 // keys_<preset>_latent_res<R>_in_channels<C>[_pos_interp_scale<S>].tsv
 function configFromTsvName(file: string) {
-  const m = /^keys_(MicroDiT_Tiny_2|MicroDiT_XL_2)_latent_res(\d+)_in_channels(\d+)(?:_pos_interp_scale([\d.]+))?\.tsv$/.exec(file);
+  const m =
+    /^keys_(MicroDiT_Tiny_2|MicroDiT_XL_2)_latent_res(\d+)_in_channels(\d+)(?:_pos_interp_scale([\d.]+))?\.tsv$/.exec(
+      file,
+    );
   assert.ok(m, `unexpected file name ${file}`);
   const o = { inputSize: Number(m[2]), inChannels: Number(m[3]), posInterpScale: m[4] ? Number(m[4]) : 1 };
   return m[1] === 'MicroDiT_XL_2' ? microDiTXL2(o) : microDiTTiny2(o);
@@ -47,7 +50,10 @@ test('golden case: every output within 1e-4 (float32) and 1e-6 (float64), gradie
 });
 
 test('the f32/bf16/f16 .pt checkpoints give the same outputs within their rounding', () => {
-  const cfg = parseDitConfig(JSON.parse(readFileSync(join(golden, 'microdit_small.json'), 'utf8')).dit_config, 'golden');
+  const cfg = parseDitConfig(
+    JSON.parse(readFileSync(join(golden, 'microdit_small.json'), 'utf8')).dit_config,
+    'golden',
+  );
   const io = torch.io.loadSafetensors(join(golden, 'microdit_small.io.safetensors'));
   const run = (weights: string) =>
     torch.noGrad(() => {
@@ -69,7 +75,10 @@ test('the f32/bf16/f16 .pt checkpoints give the same outputs within their roundi
 });
 
 test('a checkpoint with a missing key, an extra key and a wrong shape is refused naming all three', () => {
-  const cfg = parseDitConfig(JSON.parse(readFileSync(join(golden, 'microdit_small.json'), 'utf8')).dit_config, 'golden');
+  const cfg = parseDitConfig(
+    JSON.parse(readFileSync(join(golden, 'microdit_small.json'), 'utf8')).dit_config,
+    'golden',
+  );
   const sd = torch.io.loadSafetensors(join(golden, 'microdit_small.teacher.safetensors'));
   sd.delete('final_layer.linear.bias');
   sd.set('blocks.9.attn.qkv.weight', torch.zeros([1]));
@@ -83,15 +92,25 @@ test('a checkpoint with a missing key, an extra key and a wrong shape is refused
 });
 
 test('dit_config errors name the key', () => {
-  assert.throws(() => parseDitConfig({ dim: 'big' }, 'x.json'), { message: 'x.json: dit_config.dim must be a number, got "big"' });
-  assert.throws(() => parseDitConfig({ dims: 3 }, 'x.json'), { message: 'x.json: dit_config.dims is not a DiT argument' });
+  assert.throws(() => parseDitConfig({ dim: 'big' }, 'x.json'), {
+    message: 'x.json: dit_config.dim must be a number, got "big"',
+  });
+  assert.throws(() => parseDitConfig({ dims: 3 }, 'x.json'), {
+    message: 'x.json: dit_config.dims is not a DiT argument',
+  });
 });
 
 test('patch masking drops tokens and reports which (teacher training)', () => {
-  const cfg = parseDitConfig(JSON.parse(readFileSync(join(golden, 'microdit_small.json'), 'utf8')).dit_config, 'golden');
+  const cfg = parseDitConfig(
+    JSON.parse(readFileSync(join(golden, 'microdit_small.json'), 'utf8')).dit_config,
+    'golden',
+  );
   const m = new DiT(cfg, { generator: new torch.Generator(0) });
   const x = torch.randn([2, 4, 8, 8], { generator: new torch.Generator(1) });
-  const out = m.forward(x, torch.zeros([2]), torch.randn([2, 1, 7, 32]), { maskRatio: 0.5, generator: new torch.Generator(2) });
+  const out = m.forward(x, torch.zeros([2]), torch.randn([2, 1, 7, 32]), {
+    maskRatio: 0.5,
+    generator: new torch.Generator(2),
+  });
   assert.deepEqual(out.sample.shape, [2, 4, 8, 8]);
   assert.deepEqual(out.mask!.sum(1).toArray(), [8, 8], 'half of the 16 tokens masked in each sample');
 });

@@ -21,16 +21,33 @@ test('pipeline: every stage on tiny random models, then a rerun skips them all',
   const root = mkdtempSync(join(tmpdir(), 'cdistill-pipe-'));
   const model = tinyModelDir();
   const jsonl = join(root, 'annotations.jsonl');
-  writeFileSync(jsonl, [...PROMPTS.map((p) => JSON.stringify({ prompt: p })), '', '{broken', JSON.stringify({ other: 1 })].join('\n'));
+  writeFileSync(
+    jsonl,
+    [...PROMPTS.map((p) => JSON.stringify({ prompt: p })), '', '{broken', JSON.stringify({ other: 1 })].join('\n'),
+  );
   const configPath = join(root, 'run.json');
-  writeFileSync(configPath, JSON.stringify({
-    out: join(root, 'out'), model, device: 'cpu',
-    prompts: { from: jsonl, n: 5, seed: 0 },
-    generate: { steps: 2, batch: 2 },
-    train: { steps: 8, checkpointEvery: 4, validateEvery: 4, numScales: 10, warmupSteps: 2, lr: 1e-4, batchSize: 2, gradAccumulation: 2 },
-    grid: { prompts: ['a red circle', 'a dog'] },
-    bench: { n: 3, batch: 2, teacherSteps: 2 },
-  }));
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      out: join(root, 'out'),
+      model,
+      device: 'cpu',
+      prompts: { from: jsonl, n: 5, seed: 0 },
+      generate: { steps: 2, batch: 2 },
+      train: {
+        steps: 8,
+        checkpointEvery: 4,
+        validateEvery: 4,
+        numScales: 10,
+        warmupSteps: 2,
+        lr: 1e-4,
+        batchSize: 2,
+        gradAccumulation: 2,
+      },
+      grid: { prompts: ['a red circle', 'a dog'] },
+      bench: { n: 3, batch: 2, teacherSteps: 2 },
+    }),
+  );
   const lines: string[] = [];
   await runPipeline(readPipelineConfig(configPath), (l) => lines.push(l));
   const out = join(root, 'out');
@@ -45,13 +62,21 @@ test('pipeline: every stage on tiny random models, then a rerun skips them all',
   const captions = JSON.parse(readFileSync(join(out, 'data', 'captions.json'), 'utf8')) as Record<string, string>;
   assert.deepEqual(Object.keys(captions).sort(), images);
   assert.equal(captions['000002.png'], prompts[2]);
-  const shard = torch.io.loadSafetensors(join(out, 'data', 'latents', readdirSync(join(out, 'data', 'latents'))[0] as string));
+  const shard = torch.io.loadSafetensors(
+    join(out, 'data', 'latents', readdirSync(join(out, 'data', 'latents'))[0] as string),
+  );
   assert.deepEqual(shard.get('latents')!.shape, [2, 4, 8, 8]);
   assert.deepEqual(shard.get('text')!.shape, [2, 1, 77, 32]);
   assert.deepEqual(shard.get('index')!.toArray(), [0, 1]);
   // train: 8 log lines with finite losses; checkpoints at 4 and 8; the student loads
-  const log = readFileSync(join(out, 'run', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number; lr: number });
-  assert.deepEqual(log.map((l) => l.step), [1, 2, 3, 4, 5, 6, 7, 8]);
+  const log = readFileSync(join(out, 'run', 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { step: number; loss: number; lr: number });
+  assert.deepEqual(
+    log.map((l) => l.step),
+    [1, 2, 3, 4, 5, 6, 7, 8],
+  );
   assert.ok(log.every((l) => Number.isFinite(l.loss) && l.loss > 0));
   assert.equal(log[0]!.lr, 0, 'warmup starts at 0');
   assert.deepEqual(readdirSync(join(out, 'run', 'checkpoints')).sort(), ['latest.json', 'step-000004', 'step-000008']);
@@ -66,8 +91,17 @@ test('pipeline: every stage on tiny random models, then a rerun skips them all',
   // bench: the first 3 PartiPrompts, for the student and the teacher
   for (const dir of ['bench', 'bench-teacher']) {
     const b = join(out, 'run', dir);
-    assert.deepEqual(readdirSync(b).filter((f) => f.endsWith('.png')).sort(), ['0000.png', '0001.png', '0002.png']);
-    assert.deepEqual(readFileSync(join(b, 'prompts.txt'), 'utf8').trim().split('\n'), ['0000.png\tbond', '0001.png\telement', '0002.png\tmolecule']);
+    assert.deepEqual(
+      readdirSync(b)
+        .filter((f) => f.endsWith('.png'))
+        .sort(),
+      ['0000.png', '0001.png', '0002.png'],
+    );
+    assert.deepEqual(readFileSync(join(b, 'prompts.txt'), 'utf8').trim().split('\n'), [
+      '0000.png\tbond',
+      '0001.png\telement',
+      '0002.png\tmolecule',
+    ]);
     const summary = JSON.parse(readFileSync(join(b, 'summary.json'), 'utf8'));
     assert.ok(summary.timings.per_image_ms > 0);
     assert.deepEqual(Object.keys(summary.timings.per_stage_ms).sort(), ['sampling', 'text_encode', 'vae_decode']);
@@ -76,12 +110,41 @@ test('pipeline: every stage on tiny random models, then a rerun skips them all',
   // A second run finds every stage done.
   const again: string[] = [];
   await runPipeline(readPipelineConfig(configPath), (l) => again.push(l));
-  for (const stage of ['prompts', 'generate', 'train', 'grid', 'bench']) assert.ok(again.some((l) => l.startsWith(`pipeline: ${stage}: skipped`)), `${stage} not skipped: ${again.join(' | ')}`);
+  for (const stage of ['prompts', 'generate', 'train', 'grid', 'bench'])
+    assert.ok(
+      again.some((l) => l.startsWith(`pipeline: ${stage}: skipped`)),
+      `${stage} not skipped: ${again.join(' | ')}`,
+    );
 });
 
 function trainArgs(model: string, data: string, out: string): string[] {
-  return ['train', '--model', model, '--data', data, '--out', out, '--device', 'cpu', '--steps', '40', '--checkpoint-every', '5',
-    '--validate-every', '100', '--num-scales', '10', '--warmup-steps', '3', '--lr', '1e-4', '--target-ema', '0.9', '--ema', '0.99'];
+  return [
+    'train',
+    '--model',
+    model,
+    '--data',
+    data,
+    '--out',
+    out,
+    '--device',
+    'cpu',
+    '--steps',
+    '40',
+    '--checkpoint-every',
+    '5',
+    '--validate-every',
+    '100',
+    '--num-scales',
+    '10',
+    '--warmup-steps',
+    '3',
+    '--lr',
+    '1e-4',
+    '--target-ema',
+    '0.9',
+    '--ema',
+    '0.99',
+  ];
 }
 
 test('generate: killed mid-way then rerun equals one run; batch 1 equals batch 4', async () => {
@@ -89,19 +152,44 @@ test('generate: killed mid-way then rerun equals one run; batch 1 equals batch 4
   const model = tinyModelDir();
   const promptsFile = join(root, 'prompts.json');
   writeFileSync(promptsFile, JSON.stringify([...PROMPTS, ...PROMPTS.map((p) => `${p}, again`)]));
-  const gen = (out: string, batch: number) => ['generate', '--model', model, '--prompts', promptsFile, '--out', out, '--batch', String(batch), '--steps', '8', '--device', 'cpu'];
+  const gen = (out: string, batch: number) => [
+    'generate',
+    '--model',
+    model,
+    '--prompts',
+    promptsFile,
+    '--out',
+    out,
+    '--batch',
+    String(batch),
+    '--steps',
+    '8',
+    '--device',
+    'cpu',
+  ];
   assert.equal(run(gen(join(root, 'b4'), 4)).status, 0);
   const killed = join(root, 'killed');
-  await killWhen(gen(killed, 1), () => existsSync(join(killed, 'latents')) && readdirSync(join(killed, 'latents')).filter((f) => f.endsWith('.safetensors')).length >= 3);
+  await killWhen(
+    gen(killed, 1),
+    () =>
+      existsSync(join(killed, 'latents')) &&
+      readdirSync(join(killed, 'latents')).filter((f) => f.endsWith('.safetensors')).length >= 3,
+  );
   const r = run(gen(killed, 1));
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /already done/);
   const names = readdirSync(join(root, 'b4', 'images')).sort();
   assert.equal(names.length, 12);
   for (const n of names) {
-    assert.ok(readFileSync(join(killed, 'images', n)).equals(readFileSync(join(root, 'b4', 'images', n))), `${n}: batch 1 (killed and resumed) differs from batch 4`);
+    assert.ok(
+      readFileSync(join(killed, 'images', n)).equals(readFileSync(join(root, 'b4', 'images', n))),
+      `${n}: batch 1 (killed and resumed) differs from batch 4`,
+    );
   }
-  assert.deepEqual(JSON.parse(readFileSync(join(killed, 'captions.json'), 'utf8')), JSON.parse(readFileSync(join(root, 'b4', 'captions.json'), 'utf8')));
+  assert.deepEqual(
+    JSON.parse(readFileSync(join(killed, 'captions.json'), 'utf8')),
+    JSON.parse(readFileSync(join(root, 'b4', 'captions.json'), 'utf8')),
+  );
   // A rerun with other settings into the same folder is refused, naming what changed.
   const other = run([...gen(killed, 1).slice(0, -4), '--steps', '9', '--device', 'cpu']);
   assert.notEqual(other.status, 0);
@@ -114,12 +202,19 @@ test('train: resume after kill -9 ends bit-identical to an uninterrupted run', a
   const promptsFile = join(root, 'prompts.json');
   writeFileSync(promptsFile, JSON.stringify(PROMPTS));
   const data = join(root, 'data');
-  assert.equal(run(['generate', '--model', model, '--prompts', promptsFile, '--out', data, '--steps', '2', '--device', 'cpu']).status, 0);
+  assert.equal(
+    run(['generate', '--model', model, '--prompts', promptsFile, '--out', data, '--steps', '2', '--device', 'cpu'])
+      .status,
+    0,
+  );
   const straight = join(root, 'straight');
   assert.equal(run(trainArgs(model, data, straight)).status, 0);
   const killed = join(root, 'killed');
   const logPath = join(killed, 'log.jsonl');
-  await killWhen(trainArgs(model, data, killed), () => existsSync(logPath) && readFileSync(logPath, 'utf8').split('\n').length > 13);
+  await killWhen(
+    trainArgs(model, data, killed),
+    () => existsSync(logPath) && readFileSync(logPath, 'utf8').split('\n').length > 13,
+  );
   const resumed = run([...trainArgs(model, data, killed), '--resume']);
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stdout, /resumed from .*step-0000(05|10|15|20)/);
@@ -128,8 +223,15 @@ test('train: resume after kill -9 ends bit-identical to an uninterrupted run', a
     const b = readFileSync(join(killed, 'checkpoints', 'step-000040', `${f}.safetensors`));
     assert.ok(a.equals(b), `${f}.safetensors differs after resume`);
   }
-  const steps = readFileSync(logPath, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
-  assert.deepEqual(steps, Array.from({ length: 40 }, (_, i) => i + 1), 'the log has each step once');
+  const steps = readFileSync(logPath, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { step: number }).step);
+  assert.deepEqual(
+    steps,
+    Array.from({ length: 40 }, (_, i) => i + 1),
+    'the log has each step once',
+  );
 });
 
 test('generate --shard i/n: two shards into one folder make the same images as one run', () => {
@@ -137,13 +239,31 @@ test('generate --shard i/n: two shards into one folder make the same images as o
   const model = tinyModelDir();
   const promptsFile = join(root, 'prompts.json');
   writeFileSync(promptsFile, JSON.stringify(PROMPTS));
-  const gen = (out: string, extra: string[]) => run(['generate', '--model', model, '--prompts', promptsFile, '--out', out, '--steps', '2', '--device', 'cpu', ...extra]);
+  const gen = (out: string, extra: string[]) =>
+    run([
+      'generate',
+      '--model',
+      model,
+      '--prompts',
+      promptsFile,
+      '--out',
+      out,
+      '--steps',
+      '2',
+      '--device',
+      'cpu',
+      ...extra,
+    ]);
   assert.equal(gen(join(root, 'one'), []).status, 0);
   for (const s of ['0/2', '1/2']) assert.equal(gen(join(root, 'sharded'), ['--shard', s]).status, 0);
   const names = readdirSync(join(root, 'one', 'images')).sort();
   assert.deepEqual(readdirSync(join(root, 'sharded', 'images')).sort(), names);
-  for (const n of names) assert.ok(readFileSync(join(root, 'one', 'images', n)).equals(readFileSync(join(root, 'sharded', 'images', n))), n);
-  const shard0 = JSON.parse(readFileSync(join(root, 'sharded', 'captions-shard-0-of-2.json'), 'utf8')) as Record<string, string>;
+  for (const n of names)
+    assert.ok(readFileSync(join(root, 'one', 'images', n)).equals(readFileSync(join(root, 'sharded', 'images', n))), n);
+  const shard0 = JSON.parse(readFileSync(join(root, 'sharded', 'captions-shard-0-of-2.json'), 'utf8')) as Record<
+    string,
+    string
+  >;
   assert.deepEqual(Object.keys(shard0).sort(), ['000000.png', '000002.png', '000004.png']);
   assert.equal(gen(join(root, 'bad'), ['--shard', '2/2']).status, 1);
 });

@@ -6,8 +6,13 @@ import { checkSeed, mulberry32, normal, pick, randInt, shuffle, uniform } from '
 test('mulberry32 matches the reference implementation and is deterministic', () => {
   const r = mulberry32(42);
   // First outputs of the widely used JS mulberry32 for seed 42 (its floats are these integers / 2^32).
-  assert.deepEqual([r(), r(), r()].map((x) => x / 2 ** 32), [0.6011037519201636, 0.44829055899754167, 0.8524657934904099]);
-  const a = mulberry32(7), b = mulberry32(7), c = mulberry32(8);
+  assert.deepEqual(
+    [r(), r(), r()].map((x) => x / 2 ** 32),
+    [0.6011037519201636, 0.44829055899754167, 0.8524657934904099],
+  );
+  const a = mulberry32(7),
+    b = mulberry32(7),
+    c = mulberry32(8);
   const xs = Array.from({ length: 100 }, a);
   assert.deepEqual(Array.from({ length: 100 }, b), xs);
   assert.notDeepEqual(Array.from({ length: 100 }, c), xs);
@@ -42,7 +47,10 @@ test('normal has mean 0 and variance 1; shuffle is a permutation', () => {
   const items = Array.from({ length: 20 }, (_, i) => i);
   const shuffled = shuffle(mulberry32(5), [...items]);
   assert.notDeepEqual(shuffled, items);
-  assert.deepEqual([...shuffled].sort((a, b) => a - b), items);
+  assert.deepEqual(
+    [...shuffled].sort((a, b) => a - b),
+    items,
+  );
   assert.deepEqual(shuffle(mulberry32(5), [...items]), shuffled);
 });
 

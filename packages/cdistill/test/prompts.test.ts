@@ -23,10 +23,17 @@ const hasTar = spawnSync('tar', ['--version']).status === 0;
 // JSONL fixture: 30 valid prompts p0..p29 (Task2.Caption c0..c29 on all but p3 and p17) between
 // 3 blank, 4 invalid (bad JSON, non-object x2, bad UTF-8) and 4 field-less lines; CRLF on some.
 const SKIPS: Buffer[] = [
-  Buffer.from(''), Buffer.from('   \t'), Buffer.from('\r'), // blank
-  Buffer.from('{"prompt": "unterminated'), Buffer.from('[1, 2]'), Buffer.from('42'),
+  Buffer.from(''),
+  Buffer.from('   \t'),
+  Buffer.from('\r'), // blank
+  Buffer.from('{"prompt": "unterminated'),
+  Buffer.from('[1, 2]'),
+  Buffer.from('42'),
   Buffer.concat([Buffer.from('{"prompt": "bad '), Buffer.from([0xff, 0xfe]), Buffer.from(' bytes"}')]), // invalid
-  Buffer.from('{"other": "x"}'), Buffer.from('{"prompt": ""}'), Buffer.from('{"prompt": "  "}'), Buffer.from('{"prompt": 5}'), // no field
+  Buffer.from('{"other": "x"}'),
+  Buffer.from('{"prompt": ""}'),
+  Buffer.from('{"prompt": "  "}'),
+  Buffer.from('{"prompt": 5}'), // no field
 ];
 function jsonlFixture(): Buffer {
   const lines: Buffer[] = [];
@@ -55,7 +62,10 @@ test('JSONL: exact skip counts, N distinct valid prompts', async () => {
   assert.equal(stats.short, false);
   assert.equal(prompts.length, 10);
   const idx = prompts.map(indexOf);
-  assert.ok(prompts.every((p) => /^p\d+$/.test(p)), prompts.join());
+  assert.ok(
+    prompts.every((p) => /^p\d+$/.test(p)),
+    prompts.join(),
+  );
   assert.equal(new Set(idx).size, 10, 'no duplicates');
   assert.ok(idx.every((i) => i >= 0 && i < 30));
 });
@@ -110,7 +120,9 @@ function tar(args: string[], cwd: string): void {
   assert.equal(r.status, 0, r.stderr);
 }
 
-test('.tgz/.tar: reads every .jsonl entry in archive order, skips AppleDouble twins and other files', { skip: !hasTar && 'no tar' }, async () => {
+test('.tgz/.tar: reads every .jsonl entry in archive order, skips AppleDouble twins and other files', {
+  skip: !hasTar && 'no tar',
+}, async () => {
   const src = join(dir, 'tarsrc');
   const deep = `data/${'d'.repeat(60)}/${'e'.repeat(60)}`; // > 100 chars: GNU 'L' or pax 'path' records
   mkdirSync(join(src, deep), { recursive: true });
@@ -123,8 +135,14 @@ test('.tgz/.tar: reads every .jsonl entry in archive order, skips AppleDouble tw
   const both = join(dir, 'both.jsonl');
   writeFileSync(both, Buffer.concat([jsonl, Buffer.from('\n{"prompt": "other"}\n')])); // the fixture has no final newline
   const plain = await sampleJourneyDbPrompts(both, { n: 10, seed: 5 });
-  for (const [name, flags] of [['a.tgz', ['-czf']], ['b.tar.gz', ['--format=pax', '-czf']], ['c.tar', ['--format=gnu', '-cf']], ['d.jsonl.tgz', ['--format=ustar', '-czf']]] as const) {
-    if (name.startsWith('d')) { // ustar cannot hold the 60-char directory name; keep the name short
+  for (const [name, flags] of [
+    ['a.tgz', ['-czf']],
+    ['b.tar.gz', ['--format=pax', '-czf']],
+    ['c.tar', ['--format=gnu', '-cf']],
+    ['d.jsonl.tgz', ['--format=ustar', '-czf']],
+  ] as const) {
+    if (name.startsWith('d')) {
+      // ustar cannot hold the 60-char directory name; keep the name short
       tar([...flags, join(dir, name), 'README.txt', '._anno.jsonl', 'second.jsonl'], src);
       const r = await sampleJourneyDbPrompts(join(dir, name), { n: 5, seed: 5 });
       assert.deepEqual(r.prompts, ['other']);
@@ -135,21 +153,29 @@ test('.tgz/.tar: reads every .jsonl entry in archive order, skips AppleDouble tw
     const r = await sampleJourneyDbPrompts(join(dir, name), { n: 10, seed: 5 });
     assert.deepEqual(r.stats.entries, [`${deep}/train_anno.jsonl`, 'second.jsonl'], name);
     assert.deepEqual(r.prompts, plain.prompts, name);
-    assert.deepEqual(pick(r.stats, [...countKeys]), { ...FIXTURE_COUNTS, lines: FIXTURE_COUNTS.lines + 1, valid: FIXTURE_COUNTS.valid + 1 }, name);
+    assert.deepEqual(
+      pick(r.stats, [...countKeys]),
+      { ...FIXTURE_COUNTS, lines: FIXTURE_COUNTS.lines + 1, valid: FIXTURE_COUNTS.valid + 1 },
+      name,
+    );
   }
   tar(['-czf', join(dir, 'none.tgz'), 'README.txt', '._anno.jsonl'], src);
   await assert.rejects(sampleJourneyDbPrompts(join(dir, 'none.tgz'), { n: 1, seed: 1 }), {
     message: `${join(dir, 'none.tgz')}: no .jsonl file in the tar archive (files: README.txt, ._anno.jsonl)`,
   });
   writeFileSync(join(dir, 'notar.tgz'), gzipSync(Buffer.alloc(2048, 'x')));
-  await assert.rejects(sampleJourneyDbPrompts(join(dir, 'notar.tgz'), { n: 1, seed: 1 }), /notar\.tgz: not a tar archive \(bad header checksum at byte 0\)/);
+  await assert.rejects(
+    sampleJourneyDbPrompts(join(dir, 'notar.tgz'), { n: 1, seed: 1 }),
+    /notar\.tgz: not a tar archive \(bad header checksum at byte 0\)/,
+  );
 });
 
 test('200k-line JSONL.gz streams: every line counted, a uniform sample', async () => {
   const big = join(dir, 'big.jsonl.gz');
   const parts: string[] = [];
-  for (let i = 0; i < 200_000; i++) parts.push(i % 1000 === 999 ? '' : JSON.stringify({ img_path: `x/${i}.jpg`, prompt: `p${i}` }));
-  writeFileSync(big, gzipSync(parts.join('\n') + '\n'));
+  for (let i = 0; i < 200_000; i++)
+    parts.push(i % 1000 === 999 ? '' : JSON.stringify({ img_path: `x/${i}.jpg`, prompt: `p${i}` }));
+  writeFileSync(big, gzipSync(`${parts.join('\n')}\n`));
   const { prompts, stats } = await sampleJourneyDbPrompts(big, { n: 5000, seed: 42 });
   assert.equal(stats.lines, 200_000);
   assert.equal(stats.skippedBlank, 200);
@@ -182,7 +208,14 @@ test('plain text list: blank lines skipped, CRLF, sampling, invalid UTF-8 names 
   writeFileSync(p, 'a cat\r\n\r\n  \nthe "quoted" dog\n{"json": "is just text here"}\nlast');
   const all = await sampleJourneyDbPrompts(p, { n: 10, seed: 1 });
   assert.deepEqual(all.prompts, ['a cat', 'the "quoted" dog', '{"json": "is just text here"}', 'last']);
-  assert.deepEqual(pick(all.stats, [...countKeys, 'short']), { lines: 6, valid: 4, skippedBlank: 2, skippedInvalid: 0, skippedNoField: 0, short: true });
+  assert.deepEqual(pick(all.stats, [...countKeys, 'short']), {
+    lines: 6,
+    valid: 4,
+    skippedBlank: 2,
+    skippedInvalid: 0,
+    skippedNoField: 0,
+    short: true,
+  });
   const two = await sampleJourneyDbPrompts(p, { n: 2, seed: 1 });
   assert.equal(new Set(two.prompts).size, 2);
   assert.deepEqual(two, await sampleJourneyDbPrompts(p, { n: 2, seed: 1 }));
@@ -197,7 +230,12 @@ test('JSON list: sampling, n >= count returns all in order', async () => {
   assert.deepEqual((await sampleJourneyDbPrompts(p, { n: 5, seed: 9 })).prompts, ['x0', 'x1', 'x2', 'x3', 'x4']);
   const three = await sampleJourneyDbPrompts(p, { n: 3, seed: 9 });
   assert.equal(new Set(three.prompts).size, 3);
-  assert.deepEqual(pick(three.stats, ['lines', 'valid', 'used', 'short']), { lines: 5, valid: 5, used: 3, short: false });
+  assert.deepEqual(pick(three.stats, ['lines', 'valid', 'used', 'short']), {
+    lines: 5,
+    valid: 5,
+    used: 3,
+    short: false,
+  });
 });
 
 test('readPromptList: a list written by Python', () => {
@@ -214,12 +252,21 @@ test('readPromptList: errors name the file and the entry', () => {
     ['empty.json', '["a", "b", "  "]', 'entry 2: empty prompt'],
     ['obj.json', '{"a": 1}', 'expected a JSON array of prompt strings, got object'],
     ['broken.json', '[\n  "a",\n  "b"\n', /invalid JSON/],
-    ['utf8.json', Buffer.concat([Buffer.from('[\n  "a",\n  "'), Buffer.from([0xe2, 0x28, 0xa1]), Buffer.from('"\n]')]), ':3: invalid UTF-8'],
+    [
+      'utf8.json',
+      Buffer.concat([Buffer.from('[\n  "a",\n  "'), Buffer.from([0xe2, 0x28, 0xa1]), Buffer.from('"\n]')]),
+      ':3: invalid UTF-8',
+    ],
   ];
   for (const [name, body, want] of cases) {
     const p = join(dir, name);
     writeFileSync(p, body);
-    const message = typeof want === 'string' ? (want.startsWith(':') ? `${p}${want}` : `${p}: ${want}`) : new RegExp(`^${p.replace(/[.\\]/g, '\\$&')}: ${want.source}`);
+    const message =
+      typeof want === 'string'
+        ? want.startsWith(':')
+          ? `${p}${want}`
+          : `${p}: ${want}`
+        : new RegExp(`^${p.replace(/[.\\]/g, '\\$&')}: ${want.source}`);
     assert.throws(() => readPromptList(p), { message }, name);
   }
 });
@@ -231,7 +278,10 @@ test('writePromptList: atomic, byte-identical round trip of a Python-written lis
   writePromptList(out, list);
   assert.ok(readFileSync(out).equals(readFileSync(promptsJsonPath)), 'Python json.dumps(indent=2) form');
   writePromptList(out, ['café ☕ 😀', 'line\nbreak', 'del\u007f']);
-  assert.equal(readFileSync(out, 'utf8'), '[\n  "caf\\u00e9 \\u2615 \\ud83d\\ude00",\n  "line\\nbreak",\n  "del\\u007f"\n]');
+  assert.equal(
+    readFileSync(out, 'utf8'),
+    '[\n  "caf\\u00e9 \\u2615 \\ud83d\\ude00",\n  "line\\nbreak",\n  "del\\u007f"\n]',
+  );
   assert.deepEqual(readPromptList(out), ['café ☕ 😀', 'line\nbreak', 'del\u007f']);
   assert.throws(() => writePromptList(out, ['ok', '']), { message: `${out}: entry 1: empty prompt` });
   assert.deepEqual(readPromptList(out), ['café ☕ 😀', 'line\nbreak', 'del\u007f'], 'old file untouched');
@@ -266,7 +316,9 @@ test('TSV: errors name the file and line', () => {
     return p;
   };
   const noCol = write('nocol.tsv', 'Prompt?\tCategory\tChallenge\tNote\na\tb\tc\td\n');
-  assert.throws(() => readTsvColumn(noCol), { message: `${noCol}: no 'Prompt' column (columns: Prompt?, Category, Challenge, Note)` });
+  assert.throws(() => readTsvColumn(noCol), {
+    message: `${noCol}: no 'Prompt' column (columns: Prompt?, Category, Challenge, Note)`,
+  });
   const short = write('short.tsv', 'Prompt\tCategory\tChallenge\tNote\r\na\tb\tc\t\r\nx\ty\r\n');
   assert.throws(() => readTsvColumn(short), { message: `${short}:3: expected 4 fields, got 2` });
   const empty = write('empty.tsv', 'Prompt\tCategory\tChallenge\tNote\n \tb\tc\td\n');

@@ -4,10 +4,31 @@ import assert from 'node:assert/strict';
 import { ClipTokenizer } from '../src/models/clip/tokenizer.js';
 import { mulberry32, normal } from '../src/util/prng.js';
 import {
-  allScenes, ATTRIBUTES, ATTRIBUTE_VALUES, BACKGROUND_RGB, CAPTION_TEMPLATES, caption, COLOR_RGB, contactSheet,
-  detectScene, imagesFromTensor, NAME_PROBABILITY, openAttributes, parseCaption, readImage, renderScene,
-  renderToTensor, samplePrompts, sampleScene, satisfies, sceneKey, scoreImages, ShapesWorld, uniformCoverage,
-  type Scene, type Spec,
+  allScenes,
+  ATTRIBUTES,
+  ATTRIBUTE_VALUES,
+  BACKGROUND_RGB,
+  CAPTION_TEMPLATES,
+  caption,
+  COLOR_RGB,
+  contactSheet,
+  detectScene,
+  imagesFromTensor,
+  NAME_PROBABILITY,
+  openAttributes,
+  parseCaption,
+  readImage,
+  renderScene,
+  renderToTensor,
+  samplePrompts,
+  sampleScene,
+  satisfies,
+  sceneKey,
+  scoreImages,
+  ShapesWorld,
+  uniformCoverage,
+  type Scene,
+  type Spec,
 } from '../src/worlds/shapes/index.js';
 
 const scenes = allScenes();
@@ -26,7 +47,10 @@ const mean = (imgs: Float32Array[]) => {
 };
 /** Every subset of the attributes of `scene`, as specs (32 of them). */
 const allSpecs = (scene: Scene): Spec[] =>
-  Array.from({ length: 32 }, (_, mask) => Object.fromEntries(ATTRIBUTES.filter((_, i) => mask & (1 << i)).map((a) => [a, scene[a]])) as Spec);
+  Array.from(
+    { length: 32 },
+    (_, mask) => Object.fromEntries(ATTRIBUTES.filter((_, i) => mask & (1 << i)).map((a) => [a, scene[a]])) as Spec,
+  );
 
 test('vocabulary: 360 distinct scenes; colours far from each other and from both backgrounds; no value is a mean of others', () => {
   assert.equal(scenes.length, 3 * 6 * 5 * 2 * 2);
@@ -79,21 +103,28 @@ test('renderToTensor gives [N,3,32,32] in [-1,1]; imagesFromTensor inverts it', 
   assert.equal(Math.max(...flat), 1);
   const back = imagesFromTensor(t);
   assert.equal(back.length, 5);
-  back.forEach((img, i) => assert.deepEqual(img, renders[i]));
+  for (const [i, img] of back.entries()) assert.deepEqual(img, renders[i]);
   t.dispose();
 });
 
 test('detector and validity are exact on every render (all 360 scenes, and at 64 px)', () => {
   const wrong = scenes.filter((s, i) => JSON.stringify(detectScene(renders[i]!)) !== JSON.stringify(s)).map(sceneKey);
   assert.deepEqual(wrong, []);
-  for (const [i, s] of scenes.entries()) assert.deepEqual(readImage(renders[i]!), { scene: s, differing: 0, valid: true });
-  const big = scoreImages(scenes.map((s) => renderScene(s, 64)), scenes);
+  for (const [i, s] of scenes.entries())
+    assert.deepEqual(readImage(renders[i]!), { scene: s, differing: 0, valid: true });
+  const big = scoreImages(
+    scenes.map((s) => renderScene(s, 64)),
+    scenes,
+  );
   assert.deepEqual([big.valid, big.named], [1, 1]);
 });
 
 test('detector and validity hold under Gaussian noise σ=0.05 (seeded): ≥ 98% valid and named', (t) => {
   const rng = mulberry32(2024);
-  const score = scoreImages(renders.map((r) => withNoise(r, 0.05, rng)), scenes);
+  const score = scoreImages(
+    renders.map((r) => withNoise(r, 0.05, rng)),
+    scenes,
+  );
   t.diagnostic(`σ=0.05: ${JSON.stringify(score)}`);
   assert.ok(score.valid >= 0.98 && score.named >= 0.98, JSON.stringify(score));
 });
@@ -129,7 +160,9 @@ test('detector: no object on a plain (or noisy plain) background; NaN gives noth
   const nan = new Float32Array(3 * P).fill(NaN);
   assert.deepEqual(Object.values(detectScene(nan)), [undefined, undefined, undefined, undefined, undefined]);
   assert.equal(readImage(nan).valid, false);
-  assert.throws(() => detectScene(new Float32Array(10)), { message: 'detect: expected a CHW [3, S, S] image, got 10 values' });
+  assert.throws(() => detectScene(new Float32Array(10)), {
+    message: 'detect: expected a CHW [3, S, S] image, got 10 values',
+  });
 });
 
 test('captions: every subset of every scene round-trips through every template; hand-written prompts parse', () => {
@@ -146,7 +179,12 @@ test('captions: every subset of every scene round-trips through every template; 
   assert.equal(caption({ size: 'large', position: 'top' }), 'a large shape at the top');
   assert.equal(caption({}), 'a shape');
   assert.equal(caption({ background: 'black' }, 1), 'black background with a shape');
-  assert.deepEqual(parseCaption('A BIG yellow Triangle in the middle.'), { shape: 'triangle', color: 'yellow', position: 'center', size: 'large' });
+  assert.deepEqual(parseCaption('A BIG yellow Triangle in the middle.'), {
+    shape: 'triangle',
+    color: 'yellow',
+    position: 'center',
+    size: 'large',
+  });
   assert.deepEqual(parseCaption('something blue, please'), { color: 'blue' });
   assert.equal(parseCaption('a small red circle on the left and right'), undefined, 'two positions');
   assert.deepEqual(parseCaption('a red red circle'), { color: 'red', shape: 'circle' }, 'repeats are fine');
@@ -165,12 +203,19 @@ test('samplePrompts: deterministic per seed; the scene has what the caption name
     assert.ok(Math.abs(share - NAME_PROBABILITY) < 0.03, `${attr} named in ${share}`);
   }
   // Scenes are uniform: each colour ~1/6 of the draws.
-  for (const c of ATTRIBUTE_VALUES.color) assert.ok(Math.abs(a.filter((p) => p.scene.color === c).length / a.length - 1 / 6) < 0.025, c);
+  for (const c of ATTRIBUTE_VALUES.color)
+    assert.ok(Math.abs(a.filter((p) => p.scene.color === c).length / a.length - 1 / 6) < 0.025, c);
   const open = samplePrompts(300, 3, { nameProbability: 0.4, openOnly: true });
   assert.ok(open.every((p) => openAttributes(p.spec).length > 0));
-  assert.ok(samplePrompts(50, 3, { nameProbability: 1 }).every((p) => openAttributes(p.spec).length === 0 && parseCaption(p.prompt) !== undefined));
+  assert.ok(
+    samplePrompts(50, 3, { nameProbability: 1 }).every(
+      (p) => openAttributes(p.spec).length === 0 && parseCaption(p.prompt) !== undefined,
+    ),
+  );
   assert.ok(samplePrompts(20, 5, { template: 0 }).every((p) => p.prompt === caption(p.spec, 0)));
-  assert.throws(() => samplePrompts(1, 1, { nameProbability: 1, openOnly: true }), { message: 'samplePrompts: openOnly needs nameProbability < 1' });
+  assert.throws(() => samplePrompts(1, 1, { nameProbability: 1, openOnly: true }), {
+    message: 'samplePrompts: openOnly needs nameProbability < 1',
+  });
   assert.equal(ShapesWorld.name, 'shapes');
   assert.equal(ShapesWorld.imageSize, 32);
   assert.equal(ShapesWorld.channels, 3);
@@ -191,10 +236,18 @@ test('scoreImages on hand-made cases: valid, named, coverage', () => {
   const blank = new Float32Array(3 * P).fill(1); // white, no object
   const spec: Spec = { ...want };
   assert.deepEqual(scoreImages([right], [spec]), { n: 1, valid: 1, named: 1, coverage: 1, coverageByAttribute: {} });
-  assert.deepEqual(scoreImages([right, wrongColor, blank], [spec, spec, spec]), { n: 3, valid: 2 / 3, named: 1 / 3, coverage: 1, coverageByAttribute: {} });
+  assert.deepEqual(scoreImages([right, wrongColor, blank], [spec, spec, spec]), {
+    n: 3,
+    valid: 2 / 3,
+    named: 1 / 3,
+    coverage: 1,
+    coverageByAttribute: {},
+  });
   // "a blue circle" four times: positions top, top, left, bottom; sizes all large; backgrounds white ×3, black ×1.
   const open: Spec = { shape: 'circle', color: 'blue' };
-  const imgs = [want, want, { ...want, position: 'left' }, { ...want, position: 'bottom', background: 'black' }].map((s) => renderScene(s as Scene));
+  const imgs = [want, want, { ...want, position: 'left' }, { ...want, position: 'bottom', background: 'black' }].map(
+    (s) => renderScene(s as Scene),
+  );
   const r = scoreImages(imgs, [open, open, open, open]);
   assert.equal(r.valid, 1);
   assert.equal(r.named, 1);
@@ -219,7 +272,9 @@ test('contactSheet tiles ground-truth renders', () => {
   assert.equal(sheet.width, 3 * 64 + 4);
   assert.equal(sheet.height, 2 * 64 + 3);
   assert.equal(sheet.rgb.length, sheet.width * sheet.height * 3);
-  const at = (x: number, y: number) => [...sheet.rgb.subarray((y * sheet.width + x) * 3, (y * sheet.width + x) * 3 + 3)];
+  const at = (x: number, y: number) => [
+    ...sheet.rgb.subarray((y * sheet.width + x) * 3, (y * sheet.width + x) * 3 + 3),
+  ];
   assert.deepEqual(at(1, 1), [255, 255, 255]); // scenes[0]: white background, top-left tile corner
   assert.deepEqual(at(1 + 20, 1 + 32), [255, 0, 0]); // small red circle on the left: centre (10, 16) × 2
 });
@@ -268,8 +323,15 @@ test('posteriorMean equals the softmax over allowed scenes computed by hand; its
     });
   }
   // σ → 0: x0 itself; σ → ∞: the plain mean of the allowed renders.
-  assert.ok(posteriorMean(x0, torch.full([3], 1e-3), specs).sub(x0).abs().max().item() < 1e-6);
+  assert.ok(
+    posteriorMean(x0, torch.full([3], 1e-3), specs)
+      .sub(x0)
+      .abs()
+      .max()
+      .item() < 1e-6,
+  );
   const far = posteriorMean(x0, torch.full([3], 1e6), specs).toFloat32Array();
   const all = renderToTensor(scenes).mean(0).toFloat32Array();
-  for (let p = 0; p < all.length; p += 97) assert.ok(Math.abs(far[3072 + p]! - all[p]!) < 1e-4, 'unconditional: the mean of all 360 scenes');
+  for (let p = 0; p < all.length; p += 97)
+    assert.ok(Math.abs(far[3072 + p]! - all[p]!) < 1e-4, 'unconditional: the mean of all 360 scenes');
 });

@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
-  ClipTokenizer, DEFAULT_CONTEXT_LENGTH, EOT_TOKEN_ID, SOT_TOKEN_ID, VOCAB_SIZE, cleanText, htmlUnescape,
+  ClipTokenizer,
+  DEFAULT_CONTEXT_LENGTH,
+  EOT_TOKEN_ID,
+  SOT_TOKEN_ID,
+  VOCAB_SIZE,
+  cleanText,
+  htmlUnescape,
 } from '../src/models/clip/tokenizer.js';
 
 import { referenceDir, vocabPath } from './util.js';
@@ -71,17 +77,24 @@ test('long prompts are truncated to the context length ending in EOT', () => {
 
 test('missing or malformed vocabulary files give clear errors', () => {
   const missing = join(tmpdir(), 'no-such-dir', 'bpe_simple_vocab_16e6.txt.gz');
-  assert.throws(() => ClipTokenizer.fromFile(missing), (err: Error) =>
-    err.message.includes(missing) && err.message.includes('not found'));
+  assert.throws(
+    () => ClipTokenizer.fromFile(missing),
+    (err: Error) => err.message.includes(missing) && err.message.includes('not found'),
+  );
   const dir = mkdtempSync(join(tmpdir(), 'tok-test-'));
   try {
     const notGzip = join(dir, 'plain.txt.gz');
     writeFileSync(notGzip, 'i n\nt h\n');
-    assert.throws(() => ClipTokenizer.fromFile(notGzip), (err: Error) => err.message.includes(notGzip));
+    assert.throws(
+      () => ClipTokenizer.fromFile(notGzip),
+      (err: Error) => err.message.includes(notGzip),
+    );
     const short = join(dir, 'short.txt.gz');
     writeFileSync(short, gzipSync('#version: 0.2\ni n\nt h\n'));
-    assert.throws(() => ClipTokenizer.fromFile(short), (err: Error) =>
-      err.message.includes(short) && err.message.includes('malformed'));
+    assert.throws(
+      () => ClipTokenizer.fromFile(short),
+      (err: Error) => err.message.includes(short) && err.message.includes('malformed'),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

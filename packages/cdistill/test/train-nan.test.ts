@@ -16,10 +16,36 @@ test('NaN loss: the run stops, says where the last good checkpoint is, and leave
   const root = mkdtempSync(join(tmpdir(), 'cdistill-nan-'));
   const model = tinyModelDir();
   const data = join(root, 'data');
-  await generateDataset({ model, prompts: PROMPTS, out: data, steps: 2, guidance: 5, seed: 1, batch: 6, shard: { index: 0, count: 1 }, device: 'cpu', dtype: 'float32', solver: 'heun', textDtype: 'float32' }, () => {});
-  const config = TrainConfigSchema.parse({ steps: 8, checkpointEvery: 4, validateEvery: 100, numScales: 10, warmupSteps: 1, lr: 1e-4 });
+  await generateDataset(
+    {
+      model,
+      prompts: PROMPTS,
+      out: data,
+      steps: 2,
+      guidance: 5,
+      seed: 1,
+      batch: 6,
+      shard: { index: 0, count: 1 },
+      device: 'cpu',
+      dtype: 'float32',
+      solver: 'heun',
+      textDtype: 'float32',
+    },
+    () => {},
+  );
+  const config = TrainConfigSchema.parse({
+    steps: 8,
+    checkpointEvery: 4,
+    validateEvery: 100,
+    numScales: 10,
+    warmupSteps: 1,
+    lr: 1e-4,
+  });
   const out = join(root, 'run');
-  const first = await train({ model, data, out, config, device: 'cpu', resume: false, stopAfter: 5, quiet: true }, () => {});
+  const first = await train(
+    { model, data, out, config, device: 'cpu', resume: false, stopAfter: 5, quiet: true },
+    () => {},
+  );
   assert.equal(first.step, 5);
   const ckpt = join(out, 'checkpoints', 'step-000004');
   const before = readFileSync(join(ckpt, 'student.safetensors'));

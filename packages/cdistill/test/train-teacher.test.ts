@@ -16,10 +16,26 @@ import { TeacherConfigSchema, type TeacherConfig } from '../src/training/teacher
 import { cliPath, killWhen, vocabPath } from './util.js';
 
 const quiet = () => {};
-const tiny = (o: Partial<TeacherConfig> = {}) => TeacherConfigSchema.parse({ steps: 4, batchSize: 2, warmupSteps: 1, checkpointEvery: 2, ...o });
+const tiny = (o: Partial<TeacherConfig> = {}) =>
+  TeacherConfigSchema.parse({ steps: 4, batchSize: 2, warmupSteps: 1, checkpointEvery: 2, ...o });
 const run = (out: string, config: TeacherConfig, stopAfter?: number) =>
-  trainTeacher({ world: 'shapes', out, vocab: vocabPath, config, device: 'cpu', quiet: true, ...(stopAfter !== undefined ? { stopAfter } : {}) }, quiet);
-const logOf = (dir: string) => readFileSync(join(dir, 'teacher_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number });
+  trainTeacher(
+    {
+      world: 'shapes',
+      out,
+      vocab: vocabPath,
+      config,
+      device: 'cpu',
+      quiet: true,
+      ...(stopAfter !== undefined ? { stopAfter } : {}),
+    },
+    quiet,
+  );
+const logOf = (dir: string) =>
+  readFileSync(join(dir, 'teacher_log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { step: number; loss: number });
 
 test('train-teacher: stopped after step 3, resumed from the step-2 checkpoint, ends bit-identical to one run', async () => {
   const root = mkdtempSync(join(tmpdir(), 'cdistill-teacher-'));
@@ -29,10 +45,17 @@ test('train-teacher: stopped after step 3, resumed from the step-2 checkpoint, e
   assert.equal((await run(parts, tiny(), 3)).step, 3);
   const resumed = await run(parts, tiny());
   assert.equal(resumed.step, 4);
-  for (const f of ['dit.safetensors', 'text.safetensors']) assert.ok(readFileSync(join(parts, f)).equals(readFileSync(join(whole, f))), f);
+  for (const f of ['dit.safetensors', 'text.safetensors'])
+    assert.ok(readFileSync(join(parts, f)).equals(readFileSync(join(whole, f))), f);
   // The log of the resumed run drops step 3 (after the checkpoint) and redoes it with the same loss.
-  assert.deepEqual(logOf(parts).map((l) => l.step), [1, 2, 3, 4]);
-  assert.deepEqual(logOf(parts).map((l) => l.loss), logOf(whole).map((l) => l.loss));
+  assert.deepEqual(
+    logOf(parts).map((l) => l.step),
+    [1, 2, 3, 4],
+  );
+  assert.deepEqual(
+    logOf(parts).map((l) => l.loss),
+    logOf(whole).map((l) => l.loss),
+  );
 });
 
 test('train-teacher: --text-lr-scale 0 keeps the text tower at its seeded init while the DiT learns', async () => {
@@ -42,9 +65,13 @@ test('train-teacher: --text-lr-scale 0 keeps the text tower at its seeded init w
   const init = loadModel(join(out, 'work'), {});
   try {
     torch.noGrad(() => {
-      for (const [k, t] of trained.text.tower.stateDict()) assert.equal(t.sub(init.text.tower.stateDict().get(k)!.to('float16').to('float32')).abs().max().item(), 0, k);
+      for (const [k, t] of trained.text.tower.stateDict())
+        assert.equal(t.sub(init.text.tower.stateDict().get(k)!.to('float16').to('float32')).abs().max().item(), 0, k);
       const w = 'final_layer.linear.weight'; // zero-init adaLN gates keep the blocks' own weights still in the first steps
-      assert.ok(trained.dit.stateDict().get(w)!.sub(init.dit.stateDict().get(w)!).abs().max().item() > 1e-4, `${w} did not move`);
+      assert.ok(
+        trained.dit.stateDict().get(w)!.sub(init.dit.stateDict().get(w)!).abs().max().item() > 1e-4,
+        `${w} did not move`,
+      );
     });
   } finally {
     trained.dispose();
@@ -64,7 +91,23 @@ test('train-teacher: resuming with another learning rate is refused, naming the 
 
 test('train-teacher: killed with SIGKILL mid-run, rerun ends bit-identical to one run, each step logged once', async () => {
   const root = mkdtempSync(join(tmpdir(), 'cdistill-teacher-kill-'));
-  const args = (out: string) => ['train-teacher', '--out', out, '--vocab', vocabPath, '--steps', '30', '--batch-size', '2', '--warmup-steps', '1', '--checkpoint-every', '5', '--threads', '1'];
+  const args = (out: string) => [
+    'train-teacher',
+    '--out',
+    out,
+    '--vocab',
+    vocabPath,
+    '--steps',
+    '30',
+    '--batch-size',
+    '2',
+    '--warmup-steps',
+    '1',
+    '--checkpoint-every',
+    '5',
+    '--threads',
+    '1',
+  ];
   const straight = join(root, 'straight');
   const one = spawnSync(process.execPath, [cliPath, ...args(straight)], { encoding: 'utf8' });
   assert.equal(one.status, 0, one.stderr);
@@ -75,20 +118,41 @@ test('train-teacher: killed with SIGKILL mid-run, rerun ends bit-identical to on
   const rerun = spawnSync(process.execPath, [cliPath, ...args(killed)], { encoding: 'utf8' });
   assert.equal(rerun.status, 0, rerun.stderr);
   assert.match(rerun.stdout, /train-teacher: resumed at step (5|10|15|20|25)\n/);
-  for (const f of ['dit.safetensors', 'text.safetensors']) assert.ok(readFileSync(join(killed, f)).equals(readFileSync(join(straight, f))), `${f} differs after the kill`);
-  assert.deepEqual(logOf(killed).map((l) => l.step), Array.from({ length: 30 }, (_, i) => i + 1));
+  for (const f of ['dit.safetensors', 'text.safetensors'])
+    assert.ok(readFileSync(join(killed, f)).equals(readFileSync(join(straight, f))), `${f} differs after the kill`);
+  assert.deepEqual(
+    logOf(killed).map((l) => l.step),
+    Array.from({ length: 30 }, (_, i) => i + 1),
+  );
 });
 
 test('train-teacher: a non-finite loss stops the run as train does, naming the intact last checkpoint; nothing is exported', async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'cdistill-teacher-nan-')), 't');
   const lines: string[] = [];
   // lr 1e30 blows the weights up after the first update: the second step's loss overflows.
-  const r = await trainTeacher({ world: 'shapes', out, config: tiny({ steps: 6, lr: 1e30, warmupSteps: 0, checkpointEvery: 1 }), device: 'cpu', quiet: true }, (l) => lines.push(l));
+  const r = await trainTeacher(
+    {
+      world: 'shapes',
+      out,
+      config: tiny({ steps: 6, lr: 1e30, warmupSteps: 0, checkpointEvery: 1 }),
+      device: 'cpu',
+      quiet: true,
+    },
+    (l) => lines.push(l),
+  );
   const ckpt = join(out, 'work', 'checkpoints', 'step-000001');
   assert.deepEqual(r, { step: 1, lastCheckpoint: ckpt, stoppedOnNonFinite: true, dir: out });
-  assert.deepEqual(lines, [`train-teacher: the loss is Infinity at step 2; stopping. The last good checkpoint is ${ckpt} (intact).`]);
+  assert.deepEqual(lines, [
+    `train-teacher: the loss is Infinity at step 2; stopping. The last good checkpoint is ${ckpt} (intact).`,
+  ]);
   assert.ok(!existsSync(join(out, 'dit.safetensors')), 'no teacher exported');
-  assert.deepEqual(logOf(out).map((l) => l.step), [1]);
+  assert.deepEqual(
+    logOf(out).map((l) => l.step),
+    [1],
+  );
   // The checkpoint is whole: a run with a sane learning rate is refused only for its options, not for damage.
-  await assert.rejects(run(out, tiny({ steps: 6, warmupSteps: 0, checkpointEvery: 1 })), /this run's options differ from the checkpoint's \(lr: 1e\+30 → 0\.001\)/);
+  await assert.rejects(
+    run(out, tiny({ steps: 6, warmupSteps: 0, checkpointEvery: 1 })),
+    /this run's options differ from the checkpoint's \(lr: 1e\+30 → 0\.001\)/,
+  );
 });

@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import * as torch from '@cdistill/torch';
 
 import {
-  AutoencoderKL, IdentityVae, OSTRIS_KL_F8_D16_CONFIG, SDXL_VAE_CONFIG, latentShape, loadVaeConfig, parseVaeConfig, type VaeConfig,
+  AutoencoderKL,
+  IdentityVae,
+  OSTRIS_KL_F8_D16_CONFIG,
+  SDXL_VAE_CONFIG,
+  latentShape,
+  loadVaeConfig,
+  parseVaeConfig,
+  type VaeConfig,
 } from '../src/models/vae.js';
 import { relativeError, runVaeParityCase } from '../src/parity/vae-case.js';
 
@@ -28,10 +35,16 @@ function withTempDir<T>(fn: (dir: string) => T): T {
 }
 
 /** A copy of vae_tiny whose weights went through `edit` (and whose config through `editConfig`). */
-function writeVariant(dir: string, edit: (sd: Map<string, torch.Tensor>) => Map<string, torch.Tensor>, editConfig = (c: Record<string, unknown>) => c): void {
+function writeVariant(
+  dir: string,
+  edit: (sd: Map<string, torch.Tensor>) => Map<string, torch.Tensor>,
+  editConfig = (c: Record<string, unknown>) => c,
+): void {
   const config = JSON.parse(readFileSync(join(tinyDir, 'config.json'), 'utf8')) as Record<string, unknown>;
   writeFileSync(join(dir, 'config.json'), JSON.stringify(editConfig(config)));
-  torch.tidy(() => torch.io.saveSafetensors(join(dir, weightsName), edit(torch.io.loadSafetensors(join(tinyDir, weightsName)))));
+  torch.tidy(() =>
+    torch.io.saveSafetensors(join(dir, weightsName), edit(torch.io.loadSafetensors(join(tinyDir, weightsName)))),
+  );
 }
 
 /** Encoder mean and decoded image for the reference input, as float64 arrays. */
@@ -45,10 +58,16 @@ function outputsOf(vae: AutoencoderKL): { mean: Float64Array; decoded: Float64Ar
   );
 }
 
-for (const [dtype, tol] of [['float32', 1e-4], ['float64', 1e-6]] as const) {
+for (const [dtype, tol] of [
+  ['float32', 1e-4],
+  ['float64', 1e-6],
+] as const) {
   test(`parity with diffusers in ${dtype} (rel. error ≤ ${tol})`, (t) => {
     const checks = runVaeParityCase(tinyDir, ioPath, dtype);
-    assert.deepEqual(checks.map((c) => c.check.split(' ')[2]), ['mean', 'logvar', 'latents_scaled', 'decoded', 'image01', 'decoded_end_to_end']);
+    assert.deepEqual(
+      checks.map((c) => c.check.split(' ')[2]),
+      ['mean', 'logvar', 'latents_scaled', 'decoded', 'image01', 'decoded_end_to_end'],
+    );
     for (const c of checks) t.diagnostic(`${dtype} ${c.check}: ${c.relErr.toExponential(2)}`);
     for (const c of checks) {
       assert.equal(c.tol, tol);
@@ -61,15 +80,27 @@ test('legacy attention names (query/key/value/proj_attn) load to identical outpu
   const current = AutoencoderKL.fromFolder(tinyDir);
   const expected = outputsOf(current);
   current.dispose();
-  const legacyName = (k: string) => k.replace(/\.to_q\./, '.query.').replace(/\.to_k\./, '.key.').replace(/\.to_v\./, '.value.').replace(/\.to_out\.0\./, '.proj_attn.');
+  const legacyName = (k: string) =>
+    k
+      .replace(/\.to_q\./, '.query.')
+      .replace(/\.to_k\./, '.key.')
+      .replace(/\.to_v\./, '.value.')
+      .replace(/\.to_out\.0\./, '.proj_attn.');
   const renames = (sd: Map<string, torch.Tensor>) => new Map([...sd].map(([k, v]) => [legacyName(k), v]));
   // Also the LDM-conversion layout: projections as 1×1 convolutions.
   const asConv = (sd: Map<string, torch.Tensor>) =>
-    new Map([...renames(sd)].map(([k, v]) => [k, /attentions\.0\.\w+\.weight$/.test(k) && v.ndim === 2 ? v.reshape(v.size(0), v.size(1), 1, 1) : v]));
+    new Map(
+      [...renames(sd)].map(([k, v]) => [
+        k,
+        /attentions\.0\.\w+\.weight$/.test(k) && v.ndim === 2 ? v.reshape(v.size(0), v.size(1), 1, 1) : v,
+      ]),
+    );
   for (const edit of [renames, asConv]) {
     withTempDir((dir) => {
       writeVariant(dir, edit);
-      const legacyKeys = [...torch.io.readSafetensorsHeader(join(dir, weightsName)).entries.map((e) => e.name)].filter((k) => /\.(query|key|value|proj_attn)\./.test(k));
+      const legacyKeys = [...torch.io.readSafetensorsHeader(join(dir, weightsName)).entries.map((e) => e.name)].filter(
+        (k) => /\.(query|key|value|proj_attn)\./.test(k),
+      );
       assert.equal(legacyKeys.length, 16); // 4 projections × weight/bias × encoder/decoder
       const legacy = AutoencoderKL.fromFolder(dir);
       const got = outputsOf(legacy);
@@ -82,17 +113,36 @@ test('legacy attention names (query/key/value/proj_attn) load to identical outpu
 
 test('a config without a required key names the file and the key', () => {
   withTempDir((dir) => {
-    writeVariant(dir, (sd) => sd, (c) => {
-      delete c.latent_channels;
-      return c;
-    });
+    writeVariant(
+      dir,
+      (sd) => sd,
+      (c) => {
+        delete c.latent_channels;
+        return c;
+      },
+    );
     const configPath = join(dir, 'config.json');
-    assert.throws(() => AutoencoderKL.fromFolder(dir), (e: Error) => e.message.includes(configPath) && e.message.includes("'latent_channels' is missing"));
+    assert.throws(
+      () => AutoencoderKL.fromFolder(dir),
+      (e: Error) => e.message.includes(configPath) && e.message.includes("'latent_channels' is missing"),
+    );
   });
-  assert.throws(() => parseVaeConfig({ ...configJson(), norm_num_groups: 7 }, 'x.json'), /x\.json: 'norm_num_groups' 7 does not divide/);
-  assert.throws(() => parseVaeConfig({ ...configJson(), up_block_types: ['UpDecoderBlock2D'] }, 'x.json'), /x\.json: 'up_block_types' has 1 entries/);
-  assert.throws(() => parseVaeConfig({ ...configJson(), act_fn: 'gelu' }, 'x.json'), /x\.json: 'act_fn' 'gelu' is not supported/);
-  assert.throws(() => parseVaeConfig({ ...configJson(), force_upcast: 'yes' }, 'x.json'), /x\.json: 'force_upcast' must be a boolean/);
+  assert.throws(
+    () => parseVaeConfig({ ...configJson(), norm_num_groups: 7 }, 'x.json'),
+    /x\.json: 'norm_num_groups' 7 does not divide/,
+  );
+  assert.throws(
+    () => parseVaeConfig({ ...configJson(), up_block_types: ['UpDecoderBlock2D'] }, 'x.json'),
+    /x\.json: 'up_block_types' has 1 entries/,
+  );
+  assert.throws(
+    () => parseVaeConfig({ ...configJson(), act_fn: 'gelu' }, 'x.json'),
+    /x\.json: 'act_fn' 'gelu' is not supported/,
+  );
+  assert.throws(
+    () => parseVaeConfig({ ...configJson(), force_upcast: 'yes' }, 'x.json'),
+    /x\.json: 'force_upcast' must be a boolean/,
+  );
 });
 
 function configJson(): Record<string, unknown> {
@@ -114,7 +164,10 @@ test('a checkpoint with a wrong shape is refused, naming the file and the key', 
     writeVariant(dir, (sd) => new Map([...sd].map(([k, v]) => [k, k === key ? v.narrow(0, 0, v.size(0) - 1) : v])));
     assert.throws(
       () => AutoencoderKL.fromFolder(dir),
-      (e: Error) => e instanceof torch.nn.StateDictError && e.message.includes(join(dir, weightsName)) && e.message.includes(`${key}: checkpoint [63, 64] vs model [64, 64]`),
+      (e: Error) =>
+        e instanceof torch.nn.StateDictError &&
+        e.message.includes(join(dir, weightsName)) &&
+        e.message.includes(`${key}: checkpoint [63, 64] vs model [64, 64]`),
     );
   });
   withTempDir((dir) => {
@@ -126,7 +179,10 @@ test('a checkpoint with a wrong shape is refused, naming the file and the key', 
 test('state-dict keys follow the diffusers module tree', () => {
   const vae = new AutoencoderKL(loadVaeConfig(join(tinyDir, 'config.json')), { device: 'meta' });
   const ours = [...vae.stateDict().entries()].map(([k, v]) => `${k} ${v.shape.join('x')}`).sort();
-  const theirs = torch.io.readSafetensorsHeader(join(tinyDir, weightsName)).entries.map((e) => `${e.name} ${e.shape.join('x')}`).sort();
+  const theirs = torch.io
+    .readSafetensorsHeader(join(tinyDir, weightsName))
+    .entries.map((e) => `${e.name} ${e.shape.join('x')}`)
+    .sort();
   assert.deepEqual(ours, theirs);
   const noAttention = new AutoencoderKL({ ...vae.config, midBlockAddAttention: false }, { device: 'meta' });
   assert.ok(![...noAttention.stateDict().keys()].some((k) => k.includes('attentions')));
@@ -183,7 +239,10 @@ test('IdentityVae round-trips and shares the codec interface', () => {
   });
   assert.deepEqual(latentShape(codec, 2, 32, 48), [2, 3, 32, 48]);
   assert.deepEqual(latentShape(new AutoencoderKL(SDXL_VAE_CONFIG, { device: 'meta' }), 1, 1024, 768), [1, 4, 128, 96]);
-  assert.throws(() => latentShape(new AutoencoderKL(OSTRIS_KL_F8_D16_CONFIG, { device: 'meta' }), 1, 1020, 768), /not a multiple of the latent downscale 8/);
+  assert.throws(
+    () => latentShape(new AutoencoderKL(OSTRIS_KL_F8_D16_CONFIG, { device: 'meta' }), 1, 1020, 768),
+    /not a multiple of the latent downscale 8/,
+  );
 });
 
 test('encode/decode leave no tensors behind', () => {

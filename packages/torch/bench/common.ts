@@ -10,7 +10,9 @@ export function findTorchPython(): string {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot && spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0) {
     console.error('bench: installing python3-torch (the in-process Python baseline on the same libtorch) ...');
-    const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'python3-torch'], { stdio: 'inherit' });
+    const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'python3-torch'], {
+      stdio: 'inherit',
+    });
     if (r.status === 0) return '/usr/bin/python3';
   }
   throw new Error('bench: no python3 with torch found; install python3-torch (Debian) or set PYTHON=/path/to/python');

@@ -9,7 +9,14 @@ import * as torch from '../src/index.js';
 import { native } from '../src/native.js';
 import { findTorchPython, median } from './common.js';
 
-const cfg = { threads: 1, chain_size: 16, chain_iters: 20_000, step_iters: 2_000, repeats: 5, mlp: [64, 128, 64, 32] as const };
+const cfg = {
+  threads: 1,
+  chain_size: 16,
+  chain_iters: 20_000,
+  step_iters: 2_000,
+  repeats: 5,
+  mlp: [64, 128, 64, 32] as const,
+};
 
 function timePer(fn: () => void, iters: number, repeats: number): number {
   const out: number[] = [];
@@ -25,7 +32,12 @@ function ours(): { op_chain_us_per_op: number; train_step_us: number; add_floor_
   torch.setNumThreads(cfg.threads);
   const gen = new torch.Generator(0);
   const n = cfg.chain_size;
-  const [a, b, c, d] = [0, 1, 2, 3].map(() => torch.keep(torch.randn([n, n], { generator: gen }))) as [torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor];
+  const [a, b, c, d] = [0, 1, 2, 3].map(() => torch.keep(torch.randn([n, n], { generator: gen }))) as [
+    torch.Tensor,
+    torch.Tensor,
+    torch.Tensor,
+    torch.Tensor,
+  ];
   const chain = () => torch.tidy(() => void a.add(b).mul(c).relu().sub(d).tanh());
   for (let i = 0; i < 1000; i++) chain();
   const chainS = timePer(chain, cfg.chain_iters, cfg.repeats);
@@ -78,7 +90,13 @@ const result = {
   op_chain_ratio: us.op_chain_us_per_op / them.op_chain_us_per_op,
   train_step_ratio: us.train_step_us / them.train_step_us,
 };
-console.log(`op chain (5 ops on ${cfg.chain_size}x${cfg.chain_size}): ours ${us.op_chain_us_per_op.toFixed(2)} µs/op, python ${them.op_chain_us_per_op.toFixed(2)} µs/op, ratio ${result.op_chain_ratio.toFixed(2)} (goal ≤ 0.5)`);
-console.log(`libtorch's own cost of one add on ${cfg.chain_size}x${cfg.chain_size} from C++ (no binding at all): ${us.add_floor_us.toFixed(2)} µs`);
-console.log(`MLP train step ${cfg.mlp.slice(0, 3).join('→')}, batch ${cfg.mlp[3]}: ours ${us.train_step_us.toFixed(1)} µs, python ${them.train_step_us.toFixed(1)} µs, ratio ${result.train_step_ratio.toFixed(2)} (goal ≤ 1.0)`);
+console.log(
+  `op chain (5 ops on ${cfg.chain_size}x${cfg.chain_size}): ours ${us.op_chain_us_per_op.toFixed(2)} µs/op, python ${them.op_chain_us_per_op.toFixed(2)} µs/op, ratio ${result.op_chain_ratio.toFixed(2)} (goal ≤ 0.5)`,
+);
+console.log(
+  `libtorch's own cost of one add on ${cfg.chain_size}x${cfg.chain_size} from C++ (no binding at all): ${us.add_floor_us.toFixed(2)} µs`,
+);
+console.log(
+  `MLP train step ${cfg.mlp.slice(0, 3).join('→')}, batch ${cfg.mlp[3]}: ours ${us.train_step_us.toFixed(1)} µs, python ${them.train_step_us.toFixed(1)} µs, ratio ${result.train_step_ratio.toFixed(2)} (goal ≤ 1.0)`,
+);
 console.log(JSON.stringify(result));

@@ -52,7 +52,9 @@ function config(): Config {
   const onCuda = wanted.startsWith('cuda');
   if (onCuda && !torch.cuda.isAvailable()) {
     const { torchVersion, cudaBuild } = torch.buildInfo();
-    throw new Error(`bench gpu: --device ${wanted} but this addon sees no CUDA device (libtorch ${torchVersion}, cudaBuild ${cudaBuild})`);
+    throw new Error(
+      `bench gpu: --device ${wanted} but this addon sees no CUDA device (libtorch ${torchVersion}, cudaBuild ${cudaBuild})`,
+    );
   }
   const device = onCuda ? (wanted.includes(':') ? wanted : 'cuda:0') : 'cpu';
   const size = (arg('size') ?? (onCuda ? 'full' : 'small')) as Size;
@@ -86,7 +88,11 @@ function relErr(a: torch.Tensor, ref: torch.Tensor): number {
 }
 
 /** Milliseconds per launch: `warmup` repeats, then `repeats` synchronised repeats of `inner` launches. */
-function timeOp(c: Config, inner: number, op: (set: number) => torch.Tensor): { ms: number; min_ms: number; max_ms: number } {
+function timeOp(
+  c: Config,
+  inner: number,
+  op: (set: number) => torch.Tensor,
+): { ms: number; min_ms: number; max_ms: number } {
   const once = () =>
     torch.tidy(() => {
       for (let i = 0; i < inner; i++) op(i % c.sets).dispose();
@@ -119,13 +125,21 @@ function ours(c: Config): { matmul: Timing; sdpa: Timing } {
         return relErr(a.matmul(b), a.to('float64').matmul(b.to('float64')));
       });
       const mmT = timeOp(c, c.matmul.inner, (s) => mm[s]![0].matmul(mm[s]![1]));
-      for (const [a, b] of mm) (a.dispose(), b.dispose());
+      for (const [a, b] of mm) {
+        a.dispose();
+        b.dispose();
+      }
 
       const { b, h, l, d } = c.sdpa;
-      const qkv = Array.from({ length: c.sets }, () => [0, 1, 2].map(() => torch.randn([b, h, l, d], opts)) as [torch.Tensor, torch.Tensor, torch.Tensor]);
+      const qkv = Array.from(
+        { length: c.sets },
+        () => [0, 1, 2].map(() => torch.randn([b, h, l, d], opts)) as [torch.Tensor, torch.Tensor, torch.Tensor],
+      );
       const sdpaErr = torch.tidy(() => {
         const [q, k, v] = qkv[0]!;
-        const ref = torch.scaledDotProductAttention(q.to('float64'), k.to('float64'), v.to('float64'), { forceMath: true });
+        const ref = torch.scaledDotProductAttention(q.to('float64'), k.to('float64'), v.to('float64'), {
+          forceMath: true,
+        });
         return relErr(torch.scaledDotProductAttention(q, k, v), ref);
       });
       const sdpaT = timeOp(c, c.sdpa.inner, (s) => torch.scaledDotProductAttention(...qkv[s]!));
@@ -175,13 +189,21 @@ const result = {
 const f = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
 const tf = (x: number) => (!Number.isFinite(x) ? String(x) : x >= 100 ? x.toFixed(0) : x.toPrecision(3));
 const e = (x: number) => (Number.isFinite(x) ? x.toExponential(1) : String(x));
-console.log(`bench gpu on ${c.device} (${them.device_name}), ${c.dtype}, median of ${c.repeats}; libtorch ${result.libtorch}, python torch ${them.torch_version}`);
-console.log('| op | shape | dtype | ours ms | python ms | ours TFLOP/s | python TFLOP/s | ours/python | rel err ours / python |');
+console.log(
+  `bench gpu on ${c.device} (${them.device_name}), ${c.dtype}, median of ${c.repeats}; libtorch ${result.libtorch}, python torch ${them.torch_version}`,
+);
+console.log(
+  '| op | shape | dtype | ours ms | python ms | ours TFLOP/s | python TFLOP/s | ours/python | rel err ours / python |',
+);
 console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |');
 for (const r of rows) {
-  console.log(`| ${r.op} | ${r.shape} | ${r.dtype} | ${f(r.ours.ms, 4)} | ${f(r.python.ms, 4)} | ${tf(r.ours.tflops)} | ${tf(r.python.tflops)} | ${f(r.ratio, 3)} | ${e(r.ours.rel_err)} / ${e(r.python.rel_err)} |`);
+  console.log(
+    `| ${r.op} | ${r.shape} | ${r.dtype} | ${f(r.ours.ms, 4)} | ${f(r.python.ms, 4)} | ${tf(r.ours.tflops)} | ${tf(r.python.tflops)} | ${f(r.ratio, 3)} | ${e(r.ours.rel_err)} / ${e(r.python.rel_err)} |`,
+  );
 }
-console.log(`ours re-measured after Python: matmul ${f(again.matmul.ms, 4)} ms, sdpa ${f(again.sdpa.ms, 4)} ms (run-to-run spread)`);
+console.log(
+  `ours re-measured after Python: matmul ${f(again.matmul.ms, 4)} ms, sdpa ${f(again.sdpa.ms, 4)} ms (run-to-run spread)`,
+);
 // bf16 operands land between 1e-3 and 1e-2 against a float64 reference; float32 far under 1e-3.
 const tol = c.dtype === 'bfloat16' ? 2e-2 : 1e-3;
 const bad = rows.filter((r) => !(r.ours.rel_err < tol) || !(r.python.rel_err < tol));

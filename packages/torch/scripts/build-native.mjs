@@ -21,7 +21,9 @@ const found = JSON.parse(probe.stdout);
 const stamp = join(root, 'build/libtorch.json');
 const sameLibtorch = existsSync(stamp) && readFileSync(stamp, 'utf8') === JSON.stringify(found);
 const upToDate =
-  sameLibtorch && existsSync(addon) && process.env.CDISTILL_FORCE_BUILD !== '1' &&
+  sameLibtorch &&
+  existsSync(addon) &&
+  process.env.CDISTILL_FORCE_BUILD !== '1' &&
   sources.every((s) => statSync(s).mtimeMs <= statSync(addon).mtimeMs);
 if (upToDate) {
   console.log(`@cdistill/torch: native addon up to date (${found.source})`);
@@ -31,7 +33,11 @@ console.log(`@cdistill/torch: building the native addon against ${found.source} 
 const require = createRequire(import.meta.url);
 let gyp = process.env.npm_config_node_gyp;
 if (!gyp || !existsSync(gyp)) {
-  try { gyp = require.resolve('node-gyp/bin/node-gyp.js'); } catch { gyp = undefined; }
+  try {
+    gyp = require.resolve('node-gyp/bin/node-gyp.js');
+  } catch {
+    gyp = undefined;
+  }
 }
 if (!gyp) {
   const npmDir = join(dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
@@ -46,7 +52,8 @@ const t0 = Date.now();
 // Node's own headers: npm passes nodedir in its environment; a bare `node` on this kind of machine
 // has them under its prefix. Either way node-gyp must not try to download them (no network).
 const prefix = join(dirname(process.execPath), '..');
-const nodedir = process.env.npm_config_nodedir ?? (existsSync(join(prefix, 'include/node/node_api.h')) ? prefix : undefined);
+const nodedir =
+  process.env.npm_config_nodedir ?? (existsSync(join(prefix, 'include/node/node_api.h')) ? prefix : undefined);
 // Same libtorch as last time: an incremental build recompiles only the changed sources.
 const verb = sameLibtorch && existsSync(join(root, 'build/Makefile')) ? 'build' : 'rebuild';
 const args = [gyp, verb, `--jobs=${jobs}`, ...(nodedir ? [`--nodedir=${nodedir}`] : [])];

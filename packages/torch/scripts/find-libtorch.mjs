@@ -24,7 +24,8 @@ function fail(message) {
 function fromFolder(dir) {
   const include = [join(dir, 'include'), join(dir, 'include/torch/csrc/api/include')];
   const libdir = [join(dir, 'lib')];
-  if (!existsSync(join(dir, 'include/ATen/ATen.h'))) fail(`LIBTORCH=${dir}: no include/ATen/ATen.h there.\n${HOW_TO_GET_ONE}`);
+  if (!existsSync(join(dir, 'include/ATen/ATen.h')))
+    fail(`LIBTORCH=${dir}: no include/ATen/ATen.h there.\n${HOW_TO_GET_ONE}`);
   return { source: `LIBTORCH=${dir}`, include, libdir, cxx11abi: guessAbi(libdir) };
 }
 
@@ -44,15 +45,24 @@ function fromPython() {
     fail(`LIBTORCH_USE_PYTORCH=1 but '${py} -c "import torch"' failed:\n${e.stderr ?? e.message}\n${HOW_TO_GET_ONE}`);
   }
   const info = JSON.parse(out);
-  return { source: `python torch ${info.version}`, include: info.include, libdir: info.libdir, cxx11abi: info.cxx11abi, cudaRuntime: info.cuda };
+  return {
+    source: `python torch ${info.version}`,
+    include: info.include,
+    libdir: info.libdir,
+    cxx11abi: info.cxx11abi,
+    cudaRuntime: info.cuda,
+  };
 }
 
 function fromSystem() {
   for (const prefix of ['/usr', '/usr/local']) {
     if (existsSync(join(prefix, 'include/ATen/ATen.h'))) {
       const include = [join(prefix, 'include'), join(prefix, 'include/torch/csrc/api/include')];
-      const libdir = [join(prefix, 'lib/x86_64-linux-gnu'), join(prefix, 'lib/aarch64-linux-gnu'), join(prefix, 'lib')]
-        .filter((d) => existsSync(join(d, 'libtorch_cpu.so')) || existsSync(join(d, 'libtorch.so')));
+      const libdir = [
+        join(prefix, 'lib/x86_64-linux-gnu'),
+        join(prefix, 'lib/aarch64-linux-gnu'),
+        join(prefix, 'lib'),
+      ].filter((d) => existsSync(join(d, 'libtorch_cpu.so')) || existsSync(join(d, 'libtorch.so')));
       if (libdir.length === 0) continue;
       return { source: `system libtorch (${prefix})`, include, libdir, cxx11abi: 1 };
     }
@@ -94,10 +104,21 @@ const result = {
 
 const field = process.argv[2] ?? 'json';
 switch (field) {
-  case 'json': process.stdout.write(`${JSON.stringify(result, null, 2)}\n`); break;
-  case 'include': process.stdout.write(result.include.join(' ')); break;
-  case 'defines': process.stdout.write(result.defines.join(' ')); break;
-  case 'libs': process.stdout.write(result.libs.map((l) => `-l${l}`).join(' ')); break;
-  case 'ldflags': process.stdout.write(result.ldflags.join(' ')); break;
-  default: fail(`find-libtorch: unknown field '${field}'`);
+  case 'json':
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    break;
+  case 'include':
+    process.stdout.write(result.include.join(' '));
+    break;
+  case 'defines':
+    process.stdout.write(result.defines.join(' '));
+    break;
+  case 'libs':
+    process.stdout.write(result.libs.map((l) => `-l${l}`).join(' '));
+    break;
+  case 'ldflags':
+    process.stdout.write(result.ldflags.join(' '));
+    break;
+  default:
+    fail(`find-libtorch: unknown field '${field}'`);
 }

@@ -34,7 +34,9 @@ export function defaultDevice(): string {
 export function checkDevice(device: string): string {
   const m = /^(cpu|cuda)(?::(\d+))?$/.exec(device.trim());
   if (!m) {
-    const other = /^(mps|xpu|hip|xla|vulkan|meta|ipu|mkldnn)\b/.test(device) ? ` (this project runs on cpu and cuda; ${device.split(':')[0]} is not supported)` : '';
+    const other = /^(mps|xpu|hip|xla|vulkan|meta|ipu|mkldnn)\b/.test(device)
+      ? ` (this project runs on cpu and cuda; ${device.split(':')[0]} is not supported)`
+      : '';
     throw new Error(`--device ${device}: unknown device; use cpu, cuda or cuda:N${other}`);
   }
   if (m[1] === 'cpu') {
@@ -44,9 +46,14 @@ export function checkDevice(device: string): string {
   const index = Number(m[2] ?? 0);
   if (!native.cudaIsAvailable()) {
     const built = native.buildInfo().cudaBuild;
-    throw new Error(`--device ${device}: cuda requested but ${built ? 'no CUDA device is visible (driver, CUDA_VISIBLE_DEVICES?)' : 'this libtorch has no CUDA (a CPU build); use --device cpu, or build against a CUDA libtorch (LIBTORCH_USE_PYTORCH=1)'}`);
+    throw new Error(
+      `--device ${device}: cuda requested but ${built ? 'no CUDA device is visible (driver, CUDA_VISIBLE_DEVICES?)' : 'this libtorch has no CUDA (a CPU build); use --device cpu, or build against a CUDA libtorch (LIBTORCH_USE_PYTORCH=1)'}`,
+    );
   }
   const n = native.cudaDeviceCount();
-  if (index >= n) throw new Error(`--device ${device}: cuda:${index} does not exist: only ${n} CUDA device${n === 1 ? '' : 's'} (cuda:0${n > 1 ? `..cuda:${n - 1}` : ''})`);
+  if (index >= n)
+    throw new Error(
+      `--device ${device}: cuda:${index} does not exist: only ${n} CUDA device${n === 1 ? '' : 's'} (cuda:0${n > 1 ? `..cuda:${n - 1}` : ''})`,
+    );
   return `cuda:${index}`;
 }

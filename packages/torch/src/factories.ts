@@ -1,6 +1,6 @@
 // Tensor creation: constants, ranges, random draws (with explicit seeded generators), JS data.
 import { BYTES_PER_ELEMENT, dtypeCode, type DType } from './dtype.js';
-import { Generator } from './generator.js';
+import type { Generator } from './generator.js';
 import { native } from './native.js';
 import { Tensor, type Device, type Scalar } from './tensor.js';
 
@@ -163,7 +163,9 @@ function encode(values: number[], dtype: DType): ArrayBufferView {
     case 'float16':
     case 'bfloat16': {
       // Go through float32 in libtorch, which rounds to nearest even exactly as PyTorch does.
-      const f = new Tensor(native.fromBuffer(Float32Array.from(values), dtypeCode('float32'), [values.length], undefined));
+      const f = new Tensor(
+        native.fromBuffer(Float32Array.from(values), dtypeCode('float32'), [values.length], undefined),
+      );
       const h = f.to(dtype);
       const out = h.toBytes();
       f.dispose();

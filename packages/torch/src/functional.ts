@@ -5,10 +5,20 @@ import { Tensor, type Scalar, type TensorOrScalar } from './tensor.js';
 const pair = (v: number | [number, number]): number[] => (typeof v === 'number' ? [v, v] : v);
 
 export function cat(tensors: Tensor[], dim = 0): Tensor {
-  return new Tensor(native.cat(tensors.map((t) => t._h), dim));
+  return new Tensor(
+    native.cat(
+      tensors.map((t) => t._h),
+      dim,
+    ),
+  );
 }
 export function stack(tensors: Tensor[], dim = 0): Tensor {
-  return new Tensor(native.stack(tensors.map((t) => t._h), dim));
+  return new Tensor(
+    native.stack(
+      tensors.map((t) => t._h),
+      dim,
+    ),
+  );
 }
 /** Element-wise choice: `a` where `cond` is true, else `b` (either may be a number). */
 export function where(cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tensor {
@@ -17,7 +27,12 @@ export function where(cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tenso
   return new Tensor(native.where(cond._h, ah, aT, bh, bT));
 }
 export function einsum(equation: string, ...tensors: Tensor[]): Tensor {
-  return new Tensor(native.einsum(equation, tensors.map((t) => t._h)));
+  return new Tensor(
+    native.einsum(
+      equation,
+      tensors.map((t) => t._h),
+    ),
+  );
 }
 export function matmul(a: Tensor, b: Tensor): Tensor {
   return new Tensor(native.matmul(a._h, b._h));
@@ -58,7 +73,17 @@ export interface Conv2dOptions {
   groups?: number;
 }
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, o: Conv2dOptions = {}): Tensor {
-  return new Tensor(native.conv2d(x._h, weight._h, bias?._h, pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.dilation ?? 1), o.groups ?? 1));
+  return new Tensor(
+    native.conv2d(
+      x._h,
+      weight._h,
+      bias?._h,
+      pair(o.stride ?? 1),
+      pair(o.padding ?? 0),
+      pair(o.dilation ?? 1),
+      o.groups ?? 1,
+    ),
+  );
 }
 export function avgPool2d(x: Tensor, kernel: number | [number, number], stride?: number | [number, number]): Tensor {
   return new Tensor(native.avgPool2d(x._h, pair(kernel), pair(stride ?? kernel)));
@@ -105,7 +130,9 @@ export interface AttentionOptions {
  * PyTorch's fused kernel (flash / memory-efficient on CUDA); on 1.13 the same math, composed.
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions = {}): Tensor {
-  return new Tensor(native.scaledDotProductAttention(q._h, k._h, v._h, o.mask?._h, o.isCausal ?? false, o.scale, o.forceMath ?? false));
+  return new Tensor(
+    native.scaledDotProductAttention(q._h, k._h, v._h, o.mask?._h, o.isCausal ?? false, o.scale, o.forceMath ?? false),
+  );
 }
 
 export function mseLoss(a: Tensor, b: Tensor): Tensor {

@@ -8,7 +8,8 @@ export class Generator {
   readonly device: string;
 
   constructor(seed: number, device = 'cpu') {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`Generator: seed must be a non-negative integer, got ${seed}`);
+    if (!Number.isSafeInteger(seed) || seed < 0)
+      throw new Error(`Generator: seed must be a non-negative integer, got ${seed}`);
     this.device = device;
     this._g = native.generatorNew(device, seed);
   }

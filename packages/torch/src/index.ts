@@ -1,6 +1,13 @@
 // @cdistill/torch: a typed binding to libtorch. General purpose; knows nothing about diffusion.
 import './tensor-reductions.js'; // the reductions, as Tensor methods
-export { Tensor, normalizeDevice, type Scalar, type TensorOrScalar, type Device, type TypedArrayFor } from './tensor.js';
+export {
+  Tensor,
+  normalizeDevice,
+  type Scalar,
+  type TensorOrScalar,
+  type Device,
+  type TypedArrayFor,
+} from './tensor.js';
 export { DTYPES, BYTES_PER_ELEMENT, isFloating, type DType } from './dtype.js';
 export * from './factories.js';
 export * from './functional.js';

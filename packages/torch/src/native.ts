@@ -51,7 +51,14 @@ export interface NativeBinding {
   manualSeed(seed: number): void;
   randn(shape: number[], dtype: Opt<number>, device: Opt<string>, gen: Opt<GeneratorHandle>): H;
   rand(shape: number[], dtype: Opt<number>, device: Opt<string>, gen: Opt<GeneratorHandle>): H;
-  randint(low: number, high: number, shape: number[], dtype: Opt<number>, device: Opt<string>, gen: Opt<GeneratorHandle>): H;
+  randint(
+    low: number,
+    high: number,
+    shape: number[],
+    dtype: Opt<number>,
+    device: Opt<string>,
+    gen: Opt<GeneratorHandle>,
+  ): H;
   randperm(n: number, dtype: Opt<number>, device: Opt<string>, gen: Opt<GeneratorHandle>): H;
   normal_(t: H, mean: number, std: number, gen: Opt<GeneratorHandle>): H;
   uniform_(t: H, from: number, to: number, gen: Opt<GeneratorHandle>): H;
@@ -172,12 +179,29 @@ export interface NativeBinding {
   backward(t: H, grad: Opt<H>, retainGraph: boolean, createGraph: boolean): void;
   grad(t: H): H | undefined;
   setGrad(t: H, g: Opt<H>): void;
-  autogradGrad(outputs: H[], inputs: H[], gradOutputs: Opt<H[]>, retainGraph: boolean, createGraph: boolean, allowUnused: boolean): (H | undefined)[];
+  autogradGrad(
+    outputs: H[],
+    inputs: H[],
+    gradOutputs: Opt<H[]>,
+    retainGraph: boolean,
+    createGraph: boolean,
+    allowUnused: boolean,
+  ): (H | undefined)[];
   isGradEnabled(): boolean;
   setGradEnabled(on: boolean): void;
   setAutocast(deviceType: 'cuda' | 'cpu', enabled: boolean, dtype: number): boolean;
   // optimizers
-  adamw(params: H[], m: H[], v: H[], step: number, lr: number, beta1: number, beta2: number, eps: number, wd: number): void;
+  adamw(
+    params: H[],
+    m: H[],
+    v: H[],
+    step: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    wd: number,
+  ): void;
   clipGradNorm(params: H[], maxNorm: number): number;
   zeroGrads(params: H[]): void;
   lerpAll(dst: H[], src: H[], weight: number): void;
@@ -194,15 +218,51 @@ export interface NativeBinding {
 
 /** Functions of one tensor that return a tensor (each is also a Tensor method of the same name). */
 export const UNARY_OPS = [
-  'neg', 'abs', 'sqrt', 'rsqrt', 'exp', 'log', 'log1p', 'expm1', 'sin', 'cos', 'tanh', 'sigmoid',
-  'relu', 'silu', 'erf', 'square', 'reciprocal', 'sign', 'floor', 'ceil', 'round', 'logicalNot',
-  'isnan', 'isfinite',
+  'neg',
+  'abs',
+  'sqrt',
+  'rsqrt',
+  'exp',
+  'log',
+  'log1p',
+  'expm1',
+  'sin',
+  'cos',
+  'tanh',
+  'sigmoid',
+  'relu',
+  'silu',
+  'erf',
+  'square',
+  'reciprocal',
+  'sign',
+  'floor',
+  'ceil',
+  'round',
+  'logicalNot',
+  'isnan',
+  'isfinite',
 ] as const;
 export type UnaryName = (typeof UNARY_OPS)[number];
 /** Binary ops: `name(a, b)` for two tensors and `nameScalar(a, s)` for a tensor and a number (Tensor methods too). */
 export const BINARY_OPS = [
-  'add', 'sub', 'mul', 'div', 'pow', 'remainder', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le',
-  'gt', 'ge', 'logicalAnd', 'logicalOr', 'atan2',
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'pow',
+  'remainder',
+  'maximum',
+  'minimum',
+  'eq',
+  'ne',
+  'lt',
+  'le',
+  'gt',
+  'ge',
+  'logicalAnd',
+  'logicalOr',
+  'atan2',
 ] as const;
 export type BinaryName = (typeof BINARY_OPS)[number];
 
@@ -227,4 +287,3 @@ function load(): Native {
 }
 
 export const native: Native = load();
-

@@ -52,13 +52,21 @@ Tensor.prototype.prod = function (this: Tensor, dim?: number, keepdim = false): 
   return new Tensor(native.prod(this._h, dim, keepdim));
 };
 
-Tensor.prototype.max = function (this: Tensor, dim?: number, keepdim: boolean = false): Tensor | { values: Tensor; indices: Tensor } {
+Tensor.prototype.max = function (
+  this: Tensor,
+  dim?: number,
+  keepdim: boolean = false,
+): Tensor | { values: Tensor; indices: Tensor } {
   if (dim === undefined) return new Tensor(native.max(this._h));
   const [v, i] = native.max(this._h, dim, keepdim);
   return { values: new Tensor(v), indices: new Tensor(i) };
 } as Tensor['max'];
 
-Tensor.prototype.min = function (this: Tensor, dim?: number, keepdim: boolean = false): Tensor | { values: Tensor; indices: Tensor } {
+Tensor.prototype.min = function (
+  this: Tensor,
+  dim?: number,
+  keepdim: boolean = false,
+): Tensor | { values: Tensor; indices: Tensor } {
   if (dim === undefined) return new Tensor(native.min(this._h));
   const [v, i] = native.min(this._h, dim, keepdim);
   return { values: new Tensor(v), indices: new Tensor(i) };
@@ -84,11 +92,19 @@ Tensor.prototype.norm = function (this: Tensor, p = 2, dim?: number | number[], 
   return new Tensor(native.norm(this._h, p, dims(dim), keepdim));
 };
 
-Tensor.prototype.var = function (this: Tensor, dim?: number | number[], options: { correction?: number; keepdim?: boolean } = {}): Tensor {
+Tensor.prototype.var = function (
+  this: Tensor,
+  dim?: number | number[],
+  options: { correction?: number; keepdim?: boolean } = {},
+): Tensor {
   return new Tensor(native.var(this._h, dims(dim), options.correction ?? 1, options.keepdim ?? false));
 };
 
-Tensor.prototype.std = function (this: Tensor, dim?: number | number[], options: { correction?: number; keepdim?: boolean } = {}): Tensor {
+Tensor.prototype.std = function (
+  this: Tensor,
+  dim?: number | number[],
+  options: { correction?: number; keepdim?: boolean } = {},
+): Tensor {
   return new Tensor(native.std(this._h, dims(dim), options.correction ?? 1, options.keepdim ?? false));
 };
 
@@ -108,20 +124,31 @@ Tensor.prototype.cumsum = function (this: Tensor, dim: number): Tensor {
   return new Tensor(native.cumsum(this._h, dim));
 };
 
-Tensor.prototype.all = function (this: Tensor, ): Tensor {
+Tensor.prototype.all = function (this: Tensor): Tensor {
   return new Tensor(native.all(this._h));
 };
 
-Tensor.prototype.any = function (this: Tensor, ): Tensor {
+Tensor.prototype.any = function (this: Tensor): Tensor {
   return new Tensor(native.any(this._h));
 };
 
-Tensor.prototype.topk = function (this: Tensor, k: number, dim = -1, largest = true, sorted = true): { values: Tensor; indices: Tensor } {
+Tensor.prototype.topk = function (
+  this: Tensor,
+  k: number,
+  dim = -1,
+  largest = true,
+  sorted = true,
+): { values: Tensor; indices: Tensor } {
   const [v, i] = native.topk(this._h, k, dim, largest, sorted);
   return { values: new Tensor(v), indices: new Tensor(i) };
 };
 
-Tensor.prototype.sort = function (this: Tensor, dim = -1, descending = false, stable = false): { values: Tensor; indices: Tensor } {
+Tensor.prototype.sort = function (
+  this: Tensor,
+  dim = -1,
+  descending = false,
+  stable = false,
+): { values: Tensor; indices: Tensor } {
   const [v, i] = native.sort(this._h, dim, descending, stable);
   return { values: new Tensor(v), indices: new Tensor(i) };
 };

@@ -23,6 +23,7 @@ export type TypedArrayFor<D extends DType> = D extends 'float64'
             ? Uint8Array
             : Float32Array;
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the op tables' loops (bottom of this file) define every merged member
 export class Tensor implements Scoped {
   /** @internal the native handle */
   readonly _h: Handle;
@@ -43,13 +44,16 @@ export class Tensor implements Scoped {
   // ---- metadata -------------------------------------------------------------------------------
 
   get shape(): readonly number[] {
-    return (this._shape ??= Object.freeze(native.shape(this._h)));
+    this._shape ??= Object.freeze(native.shape(this._h));
+    return this._shape;
   }
   get dtype(): DType {
-    return (this._dtype ??= dtypeFromCode(native.dtype(this._h)));
+    this._dtype ??= dtypeFromCode(native.dtype(this._h));
+    return this._dtype;
   }
   get device(): string {
-    return (this._device ??= native.device(this._h));
+    this._device ??= native.device(this._h);
+    return this._device;
   }
   get ndim(): number {
     return this.shape.length;
@@ -214,7 +218,9 @@ export class Tensor implements Scoped {
     return new Tensor(native.maskedFill(this._h, mask._h, value));
   }
   lerp(end: Tensor, weight: TensorOrScalar): Tensor {
-    return new Tensor(weight instanceof Tensor ? native.lerp(this._h, end._h, weight._h) : native.lerpScalar(this._h, end._h, weight));
+    return new Tensor(
+      weight instanceof Tensor ? native.lerp(this._h, end._h, weight._h) : native.lerpScalar(this._h, end._h, weight),
+    );
   }
   addcmul(a: Tensor, b: Tensor, value: Scalar = 1): Tensor {
     return new Tensor(native.addcmul(this._h, a._h, b._h, value));
@@ -365,10 +371,20 @@ export class Tensor implements Scoped {
   }
   /** Advanced indexing on the leading dims: `t.index([i, j])` is Python's `t[i, j]` for tensors i, j. */
   index(indices: Tensor[]): Tensor {
-    return new Tensor(native.index(this._h, indices.map((t) => t._h)));
+    return new Tensor(
+      native.index(
+        this._h,
+        indices.map((t) => t._h),
+      ),
+    );
   }
   indexPut_(indices: Tensor[], values: Tensor, accumulate = false): this {
-    native.indexPut_(this._h, indices.map((t) => t._h), values._h, accumulate);
+    native.indexPut_(
+      this._h,
+      indices.map((t) => t._h),
+      values._h,
+      accumulate,
+    );
     return this;
   }
   gather(dim: number, index: Tensor): Tensor {
@@ -429,7 +445,6 @@ for (const name of BINARY_OPS) {
 function flatArgs(args: number[] | [number[]]): number[] {
   return Array.isArray(args[0]) ? args[0] : (args as number[]);
 }
-
 
 /** libtorch names devices `cpu`, `cuda:0`; `cuda` alone means the current device, which is 0 here. */
 export function normalizeDevice(d: string): string {

@@ -10,7 +10,12 @@ function composite(x: torch.Tensor, w: torch.Tensor): torch.Tensor {
   const q = h.reshape(1, 2, 2, 6);
   const att = torch.scaledDotProductAttention(q, q, q, { forceMath: true });
   const img = att.reshape(1, 2, 2, 6).narrow(3, 0, 4).reshape(1, 2, 4, 2);
-  const conv = torch.conv2d(img, w.narrow(0, 0, 2).reshape(2, 1, 2, 3).narrow(3, 0, 2).expand(2, 2, 2, 2).contiguous(), undefined, { padding: 1 });
+  const conv = torch.conv2d(
+    img,
+    w.narrow(0, 0, 2).reshape(2, 1, 2, 3).narrow(3, 0, 2).expand(2, 2, 2, 2).contiguous(),
+    undefined,
+    { padding: 1 },
+  );
   return conv.tanh().pow(2).sum().add(h.softmax(-1).mul(h).mean().mul(3)).add(x.sigmoid().sum());
 }
 
@@ -56,7 +61,13 @@ test('noGrad records nothing and restores the mode, even on throw', () => {
   const y = torch.noGrad(() => x.mul(2));
   assert.equal(y.requiresGrad, false);
   assert.equal(torch.isGradEnabled(), true);
-  assert.throws(() => torch.noGrad(() => { throw new Error('inside'); }), /inside/);
+  assert.throws(
+    () =>
+      torch.noGrad(() => {
+        throw new Error('inside');
+      }),
+    /inside/,
+  );
   assert.equal(torch.isGradEnabled(), true);
   assert.equal(torch.noGrad(() => torch.enableGrad(() => x.mul(2))).requiresGrad, true);
   const d = x.mul(2).detach();

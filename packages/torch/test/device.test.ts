@@ -28,7 +28,11 @@ function composite(x: torch.Tensor, w: torch.Tensor, k: torch.Tensor): torch.Ten
 
 test(`ops and gradients on ${device} match the float64 CPU reference`, () => {
   const gen = new torch.Generator(11);
-  const inputs = [[8, 12], [12, 16], [3, 2, 3, 3]].map((s) => torch.randn(s, { dtype: 'float64', generator: gen }));
+  const inputs = [
+    [8, 12],
+    [12, 16],
+    [3, 2, 3, 3],
+  ].map((s) => torch.randn(s, { dtype: 'float64', generator: gen }));
   const run = (dtype: torch.DType, dev: string) => {
     const leaves = inputs.map((t) => t.toOptions({ dtype, device: dev }).detach().requiresGrad_());
     const y = composite(leaves[0]!, leaves[1]!, leaves[2]!);
@@ -38,7 +42,8 @@ test(`ops and gradients on ${device} match the float64 CPU reference`, () => {
   const ref = run('float64', 'cpu');
   const ours = run('float32', device);
   assert.ok(relativeError(ours.y.toArray(), ref.y.toArray()) < 1e-5);
-  ours.grads.forEach((g, i) => assert.ok(relativeError(g.toArray(), ref.grads[i]!.toArray()) < 1e-4, `grad ${i}`));
+  for (const [i, g] of ours.grads.entries())
+    assert.ok(relativeError(g.toArray(), ref.grads[i]!.toArray()) < 1e-4, `grad ${i}`);
 });
 
 test(`autocast on ${device}: bf16 matmuls on CUDA, a no-op on CPU`, () => {
@@ -52,8 +57,14 @@ test(`a CPU generator gives the same numbers on ${device} as on CPU (batch- and 
   const a = torch.randn([4, 5], { generator: new torch.Generator(3), device });
   const b = torch.randn([4, 5], { generator: new torch.Generator(3) });
   assert.deepEqual(a.to('cpu').toArray(), b.toArray());
-  const g1 = torch.randn([3], { generator: new torch.Generator(9, device), device }).to('cpu').toArray();
-  const g2 = torch.randn([3], { generator: new torch.Generator(9, device), device }).to('cpu').toArray();
+  const g1 = torch
+    .randn([3], { generator: new torch.Generator(9, device), device })
+    .to('cpu')
+    .toArray();
+  const g2 = torch
+    .randn([3], { generator: new torch.Generator(9, device), device })
+    .to('cpu')
+    .toArray();
   assert.deepEqual(g1, g2);
 });
 

@@ -16,9 +16,12 @@ test('libtorch errors become JS Errors with the op name and libtorch message', (
 
 test('bad dtype and device names are refused clearly', () => {
   assert.throws(() => torch.zeros([1], { dtype: 'float8' as never }), {
-    message: "unknown dtype 'float8' (known: float32, float16, bfloat16, float64, int64, int32, int16, int8, uint8, bool)",
+    message:
+      "unknown dtype 'float8' (known: float32, float16, bfloat16, float64, int64, int32, int16, int8, uint8, bool)",
   });
-  assert.throws(() => torch.zeros([1], { device: 'tpu' }), { message: /^zeros: Expected one of cpu, cuda.* device string: tpu$/ });
+  assert.throws(() => torch.zeros([1], { device: 'tpu' }), {
+    message: /^zeros: Expected one of cpu, cuda.* device string: tpu$/,
+  });
 });
 
 test('out of memory is an Error, not an abort', () => {
@@ -29,5 +32,7 @@ test('out of memory is an Error, not an abort', () => {
 });
 
 test('a buffer of the wrong size is refused', () => {
-  assert.throws(() => torch.fromBytes(new Uint8Array(7), 'float32', [2]), { message: 'fromBuffer: buffer has 7 bytes, shape and dtype need 8' });
+  assert.throws(() => torch.fromBytes(new Uint8Array(7), 'float32', [2]), {
+    message: 'fromBuffer: buffer has 7 bytes, shape and dtype need 8',
+  });
 });

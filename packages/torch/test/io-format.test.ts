@@ -14,7 +14,13 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as zlib from 'node:zlib';
 
-import { type DType, DTYPE_BYTE_SIZE, DTYPES, dtypeFromSafetensors, dtypeToSafetensors } from '../src/io/dtype-names.js';
+import {
+  type DType,
+  DTYPE_BYTE_SIZE,
+  DTYPES,
+  dtypeFromSafetensors,
+  dtypeToSafetensors,
+} from '../src/io/dtype-names.js';
 import {
   type TensorRef,
   contiguousByteRange,
@@ -122,7 +128,8 @@ function decodeFloats(bytes: Buffer, dtype: DType): number[] {
   for (let i = 0; i < bytes.length; i += item) {
     if (dtype === 'float32') out.push(bytes.readFloatLE(i));
     else if (dtype === 'float16') out.push(halfToFloat(bytes.readUInt16LE(i)));
-    else if (dtype === 'bfloat16') out.push(new Float32Array(new Uint32Array([bytes.readUInt16LE(i) << 16]).buffer)[0]!);
+    else if (dtype === 'bfloat16')
+      out.push(new Float32Array(new Uint32Array([bytes.readUInt16LE(i) << 16]).buffer)[0]!);
     else throw new Error(`decodeFloats: ${dtype}`);
   }
   return out;
@@ -214,7 +221,11 @@ interface ZipInput {
  * bytes. With `zip64` every size/offset goes through ZIP64 records; `gapBefore`
  * leaves a sparse hole before the named entry to push offsets past 4 GiB.
  */
-function writeZip(file: string, inputs: ZipInput[], opts: { zip64?: boolean; gapBefore?: { name: string; bytes: number } } = {}): void {
+function writeZip(
+  file: string,
+  inputs: ZipInput[],
+  opts: { zip64?: boolean; gapBefore?: { name: string; bytes: number } } = {},
+): void {
   const fd = fs.openSync(file, 'w');
   const central: Buffer[] = [];
   let pos = 0;
@@ -329,7 +340,9 @@ function viewsPickle(): Uint8Array {
   p.str('slice').tensor({ key: '0', storage: 'FloatStorage', numel: 12, offset: 5, size: [2], stride: [1] });
   p.str('column').tensor({ key: '0', storage: 'FloatStorage', numel: 12, offset: 1, size: [3], stride: [4] });
   p.str('ids').global('torch._utils', '_rebuild_parameter').mark();
-  p.tensor({ key: '1', storage: 'LongStorage', numel: 3, offset: 0, size: [3], stride: [1] }).newTrue().orderedDict();
+  p.tensor({ key: '1', storage: 'LongStorage', numel: 3, offset: 0, size: [3], stride: [1] })
+    .newTrue()
+    .orderedDict();
   p.tuple().reduce();
   p.str('half').tensor({ key: '2', storage: 'HalfStorage', numel: 4, offset: 2, size: [2], stride: [1] });
   p.setitems();
@@ -406,7 +419,13 @@ describe('safetensors header', () => {
     assert.equal(h.dataStart % 8, 0);
     assert.equal(h.dataStart, 8 + h.headerByteLength);
     const pos = h.entries.find((e) => e.name === 'pos_embed');
-    assert.deepEqual(pos, { name: 'pos_embed', dtype: 'float32', shape: [1, 16, 64], start: h.dataStart, end: h.dataStart + 4096 });
+    assert.deepEqual(pos, {
+      name: 'pos_embed',
+      dtype: 'float32',
+      shape: [1, 16, 64],
+      start: h.dataStart,
+      end: h.dataStart + 4096,
+    });
     let cursor = h.dataStart;
     for (const e of h.entries) {
       assert.equal(e.start, cursor, `${e.name} is not contiguous with its predecessor`);
@@ -419,20 +438,28 @@ describe('safetensors header', () => {
   test('truncated data section names the file and the cut tensor', () => {
     const last = readSafetensorsHeader(teacherSafetensors).entries.at(-1)!;
     const file = copyTruncated(teacherSafetensors, 'cut-data.safetensors', last.start + 3);
-    assert.throws(() => readSafetensorsHeader(file), (err: Error) => {
-      assert.ok(err.message.includes(file), err.message);
-      assert.match(err.message, /truncated/);
-      assert.ok(err.message.includes(`'${last.name}'`), err.message);
-      return true;
-    });
+    assert.throws(
+      () => readSafetensorsHeader(file),
+      (err: Error) => {
+        assert.ok(err.message.includes(file), err.message);
+        assert.match(err.message, /truncated/);
+        assert.ok(err.message.includes(`'${last.name}'`), err.message);
+        return true;
+      },
+    );
   });
 
   test('truncated header and tiny files give clear errors', () => {
     const inHeader = copyTruncated(teacherSafetensors, 'cut-header.safetensors', 100);
-    assert.throws(() => readSafetensorsHeader(inHeader), (err: Error) =>
-      err.message.includes(inHeader) && /header length \d+ runs past the end/.test(err.message));
+    assert.throws(
+      () => readSafetensorsHeader(inHeader),
+      (err: Error) => err.message.includes(inHeader) && /header length \d+ runs past the end/.test(err.message),
+    );
     const tiny = copyTruncated(teacherSafetensors, 'tiny.safetensors', 5);
-    assert.throws(() => readSafetensorsHeader(tiny), (err: Error) => err.message.includes(tiny) && /only 5 bytes/.test(err.message));
+    assert.throws(
+      () => readSafetensorsHeader(tiny),
+      (err: Error) => err.message.includes(tiny) && /only 5 bytes/.test(err.message),
+    );
   });
 
   test('corrupted header JSON names the file', () => {
@@ -440,34 +467,54 @@ describe('safetensors header', () => {
     const fd = fs.openSync(file, 'r+');
     fs.writeSync(fd, Buffer.from('#!garbage'), 0, 9, 12);
     fs.closeSync(fd);
-    assert.throws(() => readSafetensorsHeader(file), (err: Error) =>
-      err.message.includes(file) && /corrupted safetensors header: invalid JSON/.test(err.message));
+    assert.throws(
+      () => readSafetensorsHeader(file),
+      (err: Error) => err.message.includes(file) && /corrupted safetensors header: invalid JSON/.test(err.message),
+    );
 
-    const bogusLength = copyTruncated(teacherSafetensors, 'bogus-len.safetensors', fs.statSync(teacherSafetensors).size);
+    const bogusLength = copyTruncated(
+      teacherSafetensors,
+      'bogus-len.safetensors',
+      fs.statSync(teacherSafetensors).size,
+    );
     const fd2 = fs.openSync(bogusLength, 'r+');
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(1n << 60n);
     fs.writeSync(fd2, len, 0, 8, 0);
     fs.closeSync(fd2);
-    assert.throws(() => readSafetensorsHeader(bogusLength), (err: Error) =>
-      err.message.includes(bogusLength) && /exceeds/.test(err.message));
+    assert.throws(
+      () => readSafetensorsHeader(bogusLength),
+      (err: Error) => err.message.includes(bogusLength) && /exceeds/.test(err.message),
+    );
   });
 });
 
 describe('safetensors validation', () => {
   test('unknown dtype names the tensor, dtype and file', () => {
-    const file = writeRawSafetensors('f8.safetensors', { w: { dtype: 'F8_E4M3', shape: [2], data_offsets: [0, 2] } }, new Uint8Array(2));
-    assert.throws(() => readSafetensorsHeader(file), (err: Error) =>
-      err.message.includes(file) && err.message.includes("tensor 'w'") && err.message.includes("'F8_E4M3'"));
+    const file = writeRawSafetensors(
+      'f8.safetensors',
+      { w: { dtype: 'F8_E4M3', shape: [2], data_offsets: [0, 2] } },
+      new Uint8Array(2),
+    );
+    assert.throws(
+      () => readSafetensorsHeader(file),
+      (err: Error) =>
+        err.message.includes(file) && err.message.includes("tensor 'w'") && err.message.includes("'F8_E4M3'"),
+    );
   });
 
   test('byte count, overlap, holes, shapes and metadata are checked', () => {
     const cases: [string, unknown, number, RegExp][] = [
       ['count', { a: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, 4, /tensor 'a'.*needs 8 bytes/],
-      ['overlap', {
-        a: { dtype: 'U8', shape: [4], data_offsets: [0, 4] },
-        b: { dtype: 'U8', shape: [4], data_offsets: [2, 6] },
-      }, 6, /tensor 'b'.*overlap/],
+      [
+        'overlap',
+        {
+          a: { dtype: 'U8', shape: [4], data_offsets: [0, 4] },
+          b: { dtype: 'U8', shape: [4], data_offsets: [2, 6] },
+        },
+        6,
+        /tensor 'b'.*overlap/,
+      ],
       ['hole', { a: { dtype: 'U8', shape: [2], data_offsets: [2, 4] } }, 4, /unused bytes before tensor 'a'/],
       ['trailing', { a: { dtype: 'U8', shape: [2], data_offsets: [0, 2] } }, 5, /3 bytes after the last tensor/],
       ['shape', { a: { dtype: 'U8', shape: [-1], data_offsets: [0, 0] } }, 0, /tensor 'a'.*shape/],
@@ -478,11 +525,15 @@ describe('safetensors validation', () => {
     ];
     for (const [name, header, dataBytes, pattern] of cases) {
       const file = writeRawSafetensors(`${name}.safetensors`, header, new Uint8Array(dataBytes));
-      assert.throws(() => readSafetensorsHeader(file), (err: Error) => {
-        assert.ok(err.message.includes(file), err.message);
-        assert.match(err.message, pattern);
-        return true;
-      }, name);
+      assert.throws(
+        () => readSafetensorsHeader(file),
+        (err: Error) => {
+          assert.ok(err.message.includes(file), err.message);
+          assert.match(err.message, pattern);
+          return true;
+        },
+        name,
+      );
     }
   });
 
@@ -514,17 +565,36 @@ describe('safetensors writer', () => {
   test('round trip with several dtypes, names and metadata', () => {
     const file = path.join(tmp, 'roundtrip.safetensors');
     const tensors = [
-      { name: 'w', dtype: 'float32' as const, shape: [2, 3], bytes: new Uint8Array(new Float32Array([1, 2, 3, 4, 5, 6]).buffer) },
+      {
+        name: 'w',
+        dtype: 'float32' as const,
+        shape: [2, 3],
+        bytes: new Uint8Array(new Float32Array([1, 2, 3, 4, 5, 6]).buffer),
+      },
       { name: '10', dtype: 'float16' as const, shape: [3], bytes: Uint8Array.from([0, 0x3c, 0, 0x40, 0, 0xc0]) },
       { name: '2', dtype: 'bfloat16' as const, shape: [1, 1], bytes: Uint8Array.from([0x80, 0x3f]) },
-      { name: 'ids', dtype: 'int64' as const, shape: [2], bytes: new Uint8Array(new BigInt64Array([-1n, 1n << 50n]).buffer) },
+      {
+        name: 'ids',
+        dtype: 'int64' as const,
+        shape: [2],
+        bytes: new Uint8Array(new BigInt64Array([-1n, 1n << 50n]).buffer),
+      },
       { name: 'mask', dtype: 'bool' as const, shape: [5], bytes: Uint8Array.from([1, 0, 1, 1, 0]) },
       { name: 'scalar', dtype: 'uint8' as const, shape: [], bytes: Uint8Array.from([200]) },
       { name: 'empty', dtype: 'int8' as const, shape: [0, 3], bytes: new Uint8Array(0) },
-      { name: 'é/ü "quoted"', dtype: 'float64' as const, shape: [1], bytes: new Uint8Array(new Float64Array([Math.PI]).buffer) },
+      {
+        name: 'é/ü "quoted"',
+        dtype: 'float64' as const,
+        shape: [1],
+        bytes: new Uint8Array(new Float64Array([Math.PI]).buffer),
+      },
     ];
     writeSafetensors(file, tensors, { format: 'pt', note: 'héllo' });
-    assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.includes('.tmp-')), [], 'temporary file left behind');
+    assert.deepEqual(
+      fs.readdirSync(tmp).filter((f) => f.includes('.tmp-')),
+      [],
+      'temporary file left behind',
+    );
 
     const h = readSafetensorsHeader(file);
     assert.equal(h.dataStart % 8, 0);
@@ -532,7 +602,10 @@ describe('safetensors writer', () => {
     // Caller order is preserved even for integer-like names that JS objects would reorder;
     // the zero-byte tensor sorts before the tensor that shares its offset.
     const order = h.entries.map((e) => e.name);
-    assert.deepEqual(order.filter((n) => n !== 'empty'), tensors.map((t) => t.name).filter((n) => n !== 'empty'));
+    assert.deepEqual(
+      order.filter((n) => n !== 'empty'),
+      tensors.map((t) => t.name).filter((n) => n !== 'empty'),
+    );
     for (const t of tensors) {
       const e = h.entries.find((x) => x.name === t.name)!;
       assert.equal(e.dtype, t.dtype);
@@ -542,7 +615,10 @@ describe('safetensors writer', () => {
 
     // Overwrite atomically with different content.
     writeSafetensors(file, [tensors[0]!]);
-    assert.deepEqual(readSafetensorsHeader(file).entries.map((e) => e.name), ['w']);
+    assert.deepEqual(
+      readSafetensorsHeader(file).entries.map((e) => e.name),
+      ['w'],
+    );
   });
 
   test('rejects inconsistent input without leaving files behind', () => {
@@ -552,15 +628,22 @@ describe('safetensors writer', () => {
       /cannot write tensor 'x'.*8 bytes given but float32 \[3\] needs 12/,
     );
     assert.throws(
-      () => writeSafetensors(file, [
-        { name: 'x', dtype: 'uint8', shape: [1], bytes: new Uint8Array(1) },
-        { name: 'x', dtype: 'uint8', shape: [1], bytes: new Uint8Array(1) },
-      ]),
+      () =>
+        writeSafetensors(file, [
+          { name: 'x', dtype: 'uint8', shape: [1], bytes: new Uint8Array(1) },
+          { name: 'x', dtype: 'uint8', shape: [1], bytes: new Uint8Array(1) },
+        ]),
       /duplicate/,
     );
-    assert.throws(() => writeSafetensors(file, [{ name: '__metadata__', dtype: 'uint8', shape: [0], bytes: new Uint8Array(0) }]), /reserved/);
+    assert.throws(
+      () => writeSafetensors(file, [{ name: '__metadata__', dtype: 'uint8', shape: [0], bytes: new Uint8Array(0) }]),
+      /reserved/,
+    );
     assert.equal(fs.existsSync(file), false);
-    assert.deepEqual(fs.readdirSync(tmp).filter((f) => f.startsWith('bad-write')), []);
+    assert.deepEqual(
+      fs.readdirSync(tmp).filter((f) => f.startsWith('bad-write')),
+      [],
+    );
   });
 });
 
@@ -585,7 +668,10 @@ describe('unpickler', () => {
     '014b024b0387948c01629443020001948c03736574948f94284b03908c026f64948c0b636f6c6c656374696f6e73948c0b4f' +
     '72646572656444696374949394295294288c017a944b018c0161944b02758c067368617265649468048594752e';
 
-  for (const [protocol, hex] of [['2', PY_PROTOCOL_2], ['4', PY_PROTOCOL_4]] as const) {
+  for (const [protocol, hex] of [
+    ['2', PY_PROTOCOL_2],
+    ['4', PY_PROTOCOL_4],
+  ] as const) {
     test(`decodes CPython protocol ${protocol} output`, () => {
       const v = unpickle(Buffer.from(hex, 'hex'), { source: `py${protocol}` });
       assert.ok(v instanceof Map);
@@ -602,7 +688,13 @@ describe('unpickler', () => {
       assert.ok(Object.isFrozen(v.get('t3')), 'tuples are frozen arrays');
       assert.deepEqual(v.get('b'), Uint8Array.from([0, 1]));
       assert.deepEqual(v.get('set'), new Set([3]));
-      assert.deepEqual([...(v.get('od') as Map<string, number>)], [['z', 1], ['a', 2]]);
+      assert.deepEqual(
+        [...(v.get('od') as Map<string, number>)],
+        [
+          ['z', 1],
+          ['a', 2],
+        ],
+      );
       // The memo preserves object identity.
       assert.equal((v.get('shared') as unknown[])[0], ints);
     });
@@ -610,19 +702,40 @@ describe('unpickler', () => {
 
   test('refuses a malicious GLOBAL before anything could run', () => {
     const marker = path.join(tmp, 'pwned');
-    const evil = new PickleBuilder().proto(2).global('posix', 'system').str(`touch ${marker}`).tuple1().reduce().stop().bytes();
-    assert.throws(() => unpickle(evil, { source: 'evil.pkl' }), (err: Error) => {
-      assert.ok(err instanceof UnpicklingError);
-      assert.equal(err.message, "evil.pkl: unsafe pickle: global 'posix.system' is not allowed (opcode GLOBAL at byte 2)");
-      return true;
-    });
+    const evil = new PickleBuilder()
+      .proto(2)
+      .global('posix', 'system')
+      .str(`touch ${marker}`)
+      .tuple1()
+      .reduce()
+      .stop()
+      .bytes();
+    assert.throws(
+      () => unpickle(evil, { source: 'evil.pkl' }),
+      (err: Error) => {
+        assert.ok(err instanceof UnpicklingError);
+        assert.equal(
+          err.message,
+          "evil.pkl: unsafe pickle: global 'posix.system' is not allowed (opcode GLOBAL at byte 2)",
+        );
+        return true;
+      },
+    );
     assert.equal(fs.existsSync(marker), false);
   });
 
   test('refuses disallowed globals via STACK_GLOBAL and Python-2 module aliases', () => {
-    const stackGlobal = new PickleBuilder().proto(4).op(0x8c, 2).raw(Buffer.from('os')).op(0x8c, 6).raw(Buffer.from('system'));
+    const stackGlobal = new PickleBuilder()
+      .proto(4)
+      .op(0x8c, 2)
+      .raw(Buffer.from('os'))
+      .op(0x8c, 6)
+      .raw(Buffer.from('system'));
     stackGlobal.op(0x93).str('id').tuple1().reduce().stop();
-    assert.throws(() => unpickle(stackGlobal.bytes(), { source: 's' }), /global 'os\.system' is not allowed \(opcode STACK_GLOBAL/);
+    assert.throws(
+      () => unpickle(stackGlobal.bytes(), { source: 's' }),
+      /global 'os\.system' is not allowed \(opcode STACK_GLOBAL/,
+    );
     const eval2 = new PickleBuilder().proto(2).global('__builtin__', 'eval').str('1').tuple1().reduce().stop();
     assert.throws(() => unpickle(eval2.bytes(), { source: 's' }), /global 'builtins\.eval' is not allowed/);
     const getattr = new PickleBuilder().proto(2).global('builtins', 'getattr').stop();
@@ -631,26 +744,53 @@ describe('unpickler', () => {
 
   test('refuses operations that would call methods on arbitrary objects', () => {
     const cases: [string, PickleBuilder, RegExp][] = [
-      ['append to tuple', new PickleBuilder().proto(2).emptyTuple().int(1).append().stop(), /not a list \(opcode APPEND/],
-      ['setitems on list', new PickleBuilder().proto(2).emptyList().mark().int(1).int(2).setitems().stop(), /not a dict \(opcode SETITEMS/],
-      ['build on list', new PickleBuilder().proto(2).emptyList().emptyDict().build().stop(), /BUILD on a list is not allowed/],
-      ['reduce non-callable', new PickleBuilder().proto(2).global('torch', 'FloatStorage').emptyTuple().reduce().stop(), /is not callable/],
-      ['newobj', new PickleBuilder().proto(2).global('torch._utils', '_rebuild_tensor_v2').emptyTuple().newobj().stop(), /instantiating 'torch\._utils\._rebuild_tensor_v2' is not allowed/],
+      [
+        'append to tuple',
+        new PickleBuilder().proto(2).emptyTuple().int(1).append().stop(),
+        /not a list \(opcode APPEND/,
+      ],
+      [
+        'setitems on list',
+        new PickleBuilder().proto(2).emptyList().mark().int(1).int(2).setitems().stop(),
+        /not a dict \(opcode SETITEMS/,
+      ],
+      [
+        'build on list',
+        new PickleBuilder().proto(2).emptyList().emptyDict().build().stop(),
+        /BUILD on a list is not allowed/,
+      ],
+      [
+        'reduce non-callable',
+        new PickleBuilder().proto(2).global('torch', 'FloatStorage').emptyTuple().reduce().stop(),
+        /is not callable/,
+      ],
+      [
+        'newobj',
+        new PickleBuilder().proto(2).global('torch._utils', '_rebuild_tensor_v2').emptyTuple().newobj().stop(),
+        /instantiating 'torch\._utils\._rebuild_tensor_v2' is not allowed/,
+      ],
       ['inst', new PickleBuilder().proto(2).op(0x69).raw(Buffer.from('os\nsystem\n')).stop(), /opcode INST/],
       ['persid without loader', new PickleBuilder().proto(2).str('x').binpersid().stop(), /no persistent_load/],
       ['truncated', new PickleBuilder().proto(2).op(0x58, 10, 0, 0, 0).raw(Buffer.from('abc')), /truncated pickle/],
       ['no stop', new PickleBuilder().proto(2).emptyDict(), /truncated pickle/],
       ['memo miss', new PickleBuilder().proto(2).op(0x68, 9).stop(), /memo key 9/],
-      ['complex storage', new PickleBuilder().proto(2).global('torch', 'ComplexFloatStorage').stop(), /unsupported storage type 'torch\.ComplexFloatStorage'/],
+      [
+        'complex storage',
+        new PickleBuilder().proto(2).global('torch', 'ComplexFloatStorage').stop(),
+        /unsupported storage type 'torch\.ComplexFloatStorage'/,
+      ],
       ['protocol 6', new PickleBuilder().proto(6).stop(), /unsupported pickle protocol 6/],
     ];
     for (const [name, builder, pattern] of cases) {
-      assert.throws(() => unpickle(builder.bytes(), { source: 'case.pkl' }), (err: Error) => {
-        assert.ok(err instanceof UnpicklingError, name);
-        assert.ok(err.message.startsWith('case.pkl: '), err.message);
-        assert.match(err.message, pattern, name);
-        return true;
-      });
+      assert.throws(
+        () => unpickle(builder.bytes(), { source: 'case.pkl' }),
+        (err: Error) => {
+          assert.ok(err instanceof UnpicklingError, name);
+          assert.ok(err.message.startsWith('case.pkl: '), err.message);
+          assert.match(err.message, pattern, name);
+          return true;
+        },
+      );
     }
   });
 
@@ -672,7 +812,10 @@ describe('unpickler', () => {
     tooFar.global('torch._utils', '_rebuild_tensor_v2').mark();
     tooFar.mark().str('storage').global('torch', 'FloatStorage').str('0').str('cuda:0').int(6).tuple().binpersid();
     tooFar.int(3).intTuple([2, 2]).intTuple([3, 1]).newFalse().orderedDict().tuple().reduce().stop();
-    assert.throws(() => unpickle(tooFar.bytes(), { source: 'x', persistentLoad: load }), /reaches element 7 but the storage holds 6 float32 elements/);
+    assert.throws(
+      () => unpickle(tooFar.bytes(), { source: 'x', persistentLoad: load }),
+      /reaches element 7 but the storage holds 6 float32 elements/,
+    );
   });
 
   test('torch>=2 forms: _rebuild_from_type_v2 wrappers and _rebuild_tensor_v3 over untyped storage', () => {
@@ -706,7 +849,18 @@ describe('unpickler', () => {
   });
 
   test('LONG1 shapes and PickleGlobal values', () => {
-    const v = unpickle(new PickleBuilder().proto(2).mark().long(-5n).long(1n << 60n).global('collections', 'OrderedDict').tuple().stop().bytes(), { source: 'x' }) as unknown[];
+    const v = unpickle(
+      new PickleBuilder()
+        .proto(2)
+        .mark()
+        .long(-5n)
+        .long(1n << 60n)
+        .global('collections', 'OrderedDict')
+        .tuple()
+        .stop()
+        .bytes(),
+      { source: 'x' },
+    ) as unknown[];
     assert.equal(v[0], -5);
     assert.equal(v[1], 1n << 60n);
     assert.ok(v[2] instanceof PickleGlobal);
@@ -717,7 +871,10 @@ describe('zip', () => {
   test('reads a ZIP64 archive whose records start beyond 4 GiB (sparse file)', () => {
     const file = path.join(tmp, 'zip64-sparse.pt');
     const gap = 2 ** 32 + 4096;
-    writeZip(file, viewsZipInputs(viewsPickle(), true), { zip64: true, gapBefore: { name: 'views/data/1', bytes: gap } });
+    writeZip(file, viewsZipInputs(viewsPickle(), true), {
+      zip64: true,
+      gapBefore: { name: 'views/data/1', bytes: gap },
+    });
     try {
       const dir = readZipDirectory(file);
       const byName = new Map(dir.entries.map((e) => [e.name, e]));
@@ -740,7 +897,10 @@ describe('zip', () => {
     const fd = fs.openSync(file, 'r+');
     fs.writeSync(fd, Buffer.from('J'), 0, 1, dir.entries[0]!.dataOffset);
     fs.closeSync(fd);
-    assert.throws(() => readZipEntry(dir, dir.entries[0]!), (err: Error) => err.message.includes(file) && /CRC mismatch/.test(err.message));
+    assert.throws(
+      () => readZipEntry(dir, dir.entries[0]!),
+      (err: Error) => err.message.includes(file) && /CRC mismatch/.test(err.message),
+    );
   });
 });
 
@@ -750,7 +910,11 @@ describe('torch.save checkpoints', () => {
     ['microdit_small.teacher.bf16.pt', teacherSafetensors, 'bfloat16'],
     ['microdit_small.teacher.f16.pt', teacherSafetensors, 'float16'],
   ].map(([pt, st, dtype]) => [path.join(microditDir, pt!), st!, dtype as DType] as const);
-  const clipPair = [path.join(clipDir, 'clip_text_tiny.pt'), path.join(clipDir, 'clip_text_tiny.safetensors'), 'float32'] as const;
+  const clipPair = [
+    path.join(clipDir, 'clip_text_tiny.pt'),
+    path.join(clipDir, 'clip_text_tiny.safetensors'),
+    'float32',
+  ] as const;
 
   for (const [ptFile, stFile, dtype] of [...pairs, clipPair]) {
     test(`${path.basename(ptFile)} matches ${path.basename(stFile)}`, () => {
@@ -787,11 +951,14 @@ describe('torch.save checkpoints', () => {
     const size = fs.statSync(src).size;
     for (const keep of [Math.floor(size / 2), size - 10, 0]) {
       const file = copyTruncated(src, `cut-${keep}.pt`, keep);
-      assert.throws(() => readTorchCheckpoint(file), (err: Error) => {
-        assert.ok(err.message.includes(file), err.message);
-        assert.match(err.message, /truncated|not a zip/);
-        return true;
-      });
+      assert.throws(
+        () => readTorchCheckpoint(file),
+        (err: Error) => {
+          assert.ok(err.message.includes(file), err.message);
+          assert.match(err.message, /truncated|not a zip/);
+          return true;
+        },
+      );
     }
   });
 });
@@ -809,11 +976,14 @@ describe('torch.save checkpoints (hand-built)', () => {
     evil.global('posix', 'system').str(`touch ${marker}`).tuple1().reduce().setitems().stop();
     const file = path.join(tmp, 'evil.pt');
     writeZip(file, [{ name: 'evil/data.pkl', data: evil.bytes() }]);
-    assert.throws(() => readTorchCheckpoint(file), (err: Error) => {
-      assert.ok(err.message.includes(file), err.message);
-      assert.match(err.message, /unsafe pickle: global 'posix\.system' is not allowed/);
-      return true;
-    });
+    assert.throws(
+      () => readTorchCheckpoint(file),
+      (err: Error) => {
+        assert.ok(err.message.includes(file), err.message);
+        assert.match(err.message, /unsafe pickle: global 'posix\.system' is not allowed/);
+        return true;
+      },
+    );
     assert.equal(fs.existsSync(marker), false);
   });
 
@@ -822,16 +992,30 @@ describe('torch.save checkpoints (hand-built)', () => {
     const inputs = viewsZipInputs(viewsPickle());
     inputs[1] = { ...inputs[1]!, deflate: true };
     writeZip(compressed, inputs);
-    assert.throws(() => readTorchCheckpoint(compressed), (err: Error) =>
-      err.message.includes(compressed) && /tensor record 'views\/data\/0' is compressed \(zip method 8\)/.test(err.message));
+    assert.throws(
+      () => readTorchCheckpoint(compressed),
+      (err: Error) =>
+        err.message.includes(compressed) &&
+        /tensor record 'views\/data\/0' is compressed \(zip method 8\)/.test(err.message),
+    );
 
     const missing = path.join(tmp, 'missing.pt');
-    writeZip(missing, viewsZipInputs(viewsPickle()).filter((e) => e.name !== 'views/data/2'));
-    assert.throws(() => readTorchCheckpoint(missing), (err: Error) =>
-      err.message.includes(missing) && /storage '2'.*no 'views\/data\/2' record/.test(err.message));
+    writeZip(
+      missing,
+      viewsZipInputs(viewsPickle()).filter((e) => e.name !== 'views/data/2'),
+    );
+    assert.throws(
+      () => readTorchCheckpoint(missing),
+      (err: Error) => err.message.includes(missing) && /storage '2'.*no 'views\/data\/2' record/.test(err.message),
+    );
 
     const shortRecord = path.join(tmp, 'short.pt');
-    writeZip(shortRecord, viewsZipInputs(viewsPickle()).map((e) => (e.name === 'views/data/0' ? { ...e, data: STORAGE0.subarray(0, 40) } : e)));
+    writeZip(
+      shortRecord,
+      viewsZipInputs(viewsPickle()).map((e) =>
+        e.name === 'views/data/0' ? { ...e, data: STORAGE0.subarray(0, 40) } : e,
+      ),
+    );
     assert.throws(() => readTorchCheckpoint(shortRecord), /'views\/data\/0' has 40 bytes but storage needs 48/);
 
     const bigEndian = path.join(tmp, 'big-endian.pt');
@@ -840,7 +1024,10 @@ describe('torch.save checkpoints (hand-built)', () => {
 
     const legacy = path.join(tmp, 'legacy.pt');
     fs.writeFileSync(legacy, viewsPickle());
-    assert.throws(() => readTorchCheckpoint(legacy), (err: Error) => err.message.includes(legacy) && /legacy/.test(err.message));
+    assert.throws(
+      () => readTorchCheckpoint(legacy),
+      (err: Error) => err.message.includes(legacy) && /legacy/.test(err.message),
+    );
 
     const notPt = path.join(tmp, 'not-pt.zip');
     writeZip(notPt, [{ name: 'readme.txt', data: Buffer.from('hi') }]);
@@ -852,9 +1039,38 @@ describe('torch.save checkpoints (hand-built)', () => {
     writeZip(file, viewsZipInputs(viewsPickle()));
     const inner = (readTorchCheckpoint(file).value as Map<string, unknown>).get('state_dict') as Map<string, unknown>;
     assert.equal(flattenStateDict(inner).size, 6);
-    assert.equal(flattenStateDict(new Map<string, unknown>([['model', inner], ['step', 3]])).size, 6);
-    assert.equal(flattenStateDict(new Map<string, unknown>([['ema', inner], ['state_dict', inner]])).get('base'), inner.get('base'));
-    assert.throws(() => flattenStateDict(new Map([['a', inner], ['b', inner]]), 'ck.pt'), /ck\.pt: several tensor dicts found \('a', 'b'\)/);
-    assert.throws(() => flattenStateDict(new Map([['epoch', 1]]), 'ck.pt'), /ck\.pt: no state dict .* top-level keys: epoch/);
+    assert.equal(
+      flattenStateDict(
+        new Map<string, unknown>([
+          ['model', inner],
+          ['step', 3],
+        ]),
+      ).size,
+      6,
+    );
+    assert.equal(
+      flattenStateDict(
+        new Map<string, unknown>([
+          ['ema', inner],
+          ['state_dict', inner],
+        ]),
+      ).get('base'),
+      inner.get('base'),
+    );
+    assert.throws(
+      () =>
+        flattenStateDict(
+          new Map([
+            ['a', inner],
+            ['b', inner],
+          ]),
+          'ck.pt',
+        ),
+      /ck\.pt: several tensor dicts found \('a', 'b'\)/,
+    );
+    assert.throws(
+      () => flattenStateDict(new Map([['epoch', 1]]), 'ck.pt'),
+      /ck\.pt: no state dict .* top-level keys: epoch/,
+    );
   });
 });

@@ -13,7 +13,11 @@ const golden = join(referenceDir, 'microdit', 'golden');
 test('each .pt variant holds the safetensors tensors (f32 exactly, bf16/f16 as their rounding)', () => {
   const ref = torch.io.loadSafetensors(join(golden, 'microdit_small.teacher.safetensors'));
   assert.ok(ref.size > 50);
-  for (const [variant, dtype] of [['f32', 'float32'], ['bf16', 'bfloat16'], ['f16', 'float16']] as const) {
+  for (const [variant, dtype] of [
+    ['f32', 'float32'],
+    ['bf16', 'bfloat16'],
+    ['f16', 'float16'],
+  ] as const) {
     const pt = torch.io.loadStateDictFile(join(golden, `microdit_small.teacher.${variant}.pt`));
     assert.deepEqual([...pt.keys()].sort(), [...ref.keys()].sort(), variant);
     for (const [k, t] of ref) {
@@ -36,7 +40,17 @@ test('safetensors round trip of every dtype, non-contiguous input, metadata', ()
   const dir = mkdtempSync(join(tmpdir(), 'cdt-io-'));
   try {
     const tensors = new Map<string, torch.Tensor>();
-    for (const dtype of torch.DTYPES) tensors.set(`t.${dtype}`, torch.tensor([[0, 1, 2], [3, 4, 5]], { dtype }));
+    for (const dtype of torch.DTYPES)
+      tensors.set(
+        `t.${dtype}`,
+        torch.tensor(
+          [
+            [0, 1, 2],
+            [3, 4, 5],
+          ],
+          { dtype },
+        ),
+      );
     tensors.set('transposed', torch.arange(6, undefined, 1, { dtype: 'float32' }).reshape(2, 3).T);
     tensors.set('scalar', torch.full([], 3.5));
     const path = join(dir, 'x.safetensors');
@@ -54,12 +68,17 @@ test('safetensors round trip of every dtype, non-contiguous input, metadata', ()
 });
 
 test('unknown extension and a malicious .pt are refused with the file named', () => {
-  assert.throws(() => torch.io.loadStateDictFile('/tmp/x.h5'), { message: "/tmp/x.h5: unknown checkpoint format '.h5' (expected .safetensors, .pt, .pth, .bin or .ckpt)" });
+  assert.throws(() => torch.io.loadStateDictFile('/tmp/x.h5'), {
+    message: "/tmp/x.h5: unknown checkpoint format '.h5' (expected .safetensors, .pt, .pth, .bin or .ckpt)",
+  });
   const dir = mkdtempSync(join(tmpdir(), 'cdt-io-'));
   try {
     const bad = join(dir, 'bad.safetensors');
     writeFileSync(bad, Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 0x7b]));
-    assert.throws(() => torch.io.loadSafetensors(bad), (e: Error) => e.message.startsWith(bad));
+    assert.throws(
+      () => torch.io.loadSafetensors(bad),
+      (e: Error) => e.message.startsWith(bad),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

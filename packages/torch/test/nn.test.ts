@@ -34,12 +34,28 @@ class Net extends nn.Module {
 
 test('state-dict keys are dotted PyTorch names in registration order', () => {
   const net = new Net(new torch.Generator(0));
-  assert.deepEqual([...net.stateDict().keys()], [
-    'blocks.0.scale', 'blocks.0.table', 'blocks.0.norm.weight', 'blocks.0.proj.weight',
-    'blocks.1.scale', 'blocks.1.table', 'blocks.1.norm.weight', 'blocks.1.proj.weight',
-    'head.weight', 'head.bias',
-  ]);
-  assert.deepEqual(net.namedParameters().map(([k]) => k).filter((k) => k.endsWith('table')), []);
+  assert.deepEqual(
+    [...net.stateDict().keys()],
+    [
+      'blocks.0.scale',
+      'blocks.0.table',
+      'blocks.0.norm.weight',
+      'blocks.0.proj.weight',
+      'blocks.1.scale',
+      'blocks.1.table',
+      'blocks.1.norm.weight',
+      'blocks.1.proj.weight',
+      'head.weight',
+      'head.bias',
+    ],
+  );
+  assert.deepEqual(
+    net
+      .namedParameters()
+      .map(([k]) => k)
+      .filter((k) => k.endsWith('table')),
+    [],
+  );
   assert.equal(net.parameterCount(), 2 * (3 + 4 + 12) + 6 + 2);
   assert.ok(net.parameters().every((p) => p.requiresGrad));
 });
@@ -66,7 +82,13 @@ test('loadStateDict copies values and names every missing, unexpected and mis-sh
 
 test('Linear, LayerNorm, GroupNorm, Conv2d, Embedding compute their formulas', () => {
   const lin = new nn.Linear(2, 2);
-  lin.loadStateDict({ weight: torch.tensor([[1, 2], [3, 4]]), bias: torch.tensor([0.5, -0.5]) });
+  lin.loadStateDict({
+    weight: torch.tensor([
+      [1, 2],
+      [3, 4],
+    ]),
+    bias: torch.tensor([0.5, -0.5]),
+  });
   assert.deepEqual(lin.forward(torch.tensor([[1, 1]])).toArray(), [3.5, 6.5]);
   const bound = 1 / Math.sqrt(7);
   const wide = new nn.Linear(7, 50, { generator: new torch.Generator(0) });
@@ -76,7 +98,11 @@ test('Linear, LayerNorm, GroupNorm, Conv2d, Embedding compute their formulas', (
   assertClose(gn.forward(x).toArray(), [-1, 1, -1, 1], 1e-6);
   const conv = new nn.Conv2d(1, 1, 3, { padding: 1, bias: false });
   conv.loadStateDict({ weight: torch.zeros([1, 1, 3, 3]).add(1 / 9) });
-  assertClose(conv.forward(torch.ones([1, 1, 3, 3])).toArray(), [4, 6, 4, 6, 9, 6, 4, 6, 4].map((v) => v / 9), 1e-6);
+  assertClose(
+    conv.forward(torch.ones([1, 1, 3, 3])).toArray(),
+    [4, 6, 4, 6, 9, 6, 4, 6, 4].map((v) => v / 9),
+    1e-6,
+  );
   const emb = new nn.Embedding(5, 2, { generator: new torch.Generator(0) });
   assert.deepEqual(emb.forward(torch.tensor([3], { dtype: 'int64' })).toArray(), emb.weight.select(0, 3).toArray());
   const ln = new nn.LayerNorm(2, { elementwiseAffine: false });

@@ -5,7 +5,15 @@ import * as torch from '../src/index.js';
 import { assertClose } from './util.js';
 
 // AdamW written out with plain numbers from Loshchilov & Hutter / torch.optim.AdamW's docs.
-function referenceAdamW(p0: number[], grads: number[][], lr: number, b1: number, b2: number, eps: number, wd: number): number[] {
+function referenceAdamW(
+  p0: number[],
+  grads: number[][],
+  lr: number,
+  b1: number,
+  b2: number,
+  eps: number,
+  wd: number,
+): number[] {
   const p = p0.slice();
   const m = p.map(() => 0);
   const v = p.map(() => 0);
@@ -27,10 +35,16 @@ function referenceAdamW(p0: number[], grads: number[][], lr: number, b1: number,
 test('AdamW matches the written-out algorithm over several steps', () => {
   const p = torch.tensor([0.5, -1, 2, 0], { dtype: 'float64', requiresGrad: true });
   const opt = new torch.optim.AdamW([p], { lr: 0.1, betas: [0.8, 0.9], eps: 1e-8, weightDecay: 0.05 });
-  const grads = [[1, -2, 0.5, 0], [0.3, 0.3, -1, 2], [-4, 1, 1, 1]];
+  const grads = [
+    [1, -2, 0.5, 0],
+    [0.3, 0.3, -1, 2],
+    [-4, 1, 1, 1],
+  ];
   for (const g of grads) {
     opt.zeroGrad();
-    p.mul(torch.tensor(g, { dtype: 'float64' })).sum().backward();
+    p.mul(torch.tensor(g, { dtype: 'float64' }))
+      .sum()
+      .backward();
     opt.step();
   }
   assertClose(p.detach().toArray(), referenceAdamW([0.5, -1, 2, 0], grads, 0.1, 0.8, 0.9, 1e-8, 0.05), 1e-12);
@@ -62,7 +76,12 @@ test('AdamW state saved and restored continues exactly', () => {
 test('clipGradNorm scales to the max norm and returns the norm before', () => {
   const a = torch.tensor([3, 0], { requiresGrad: true });
   const b = torch.tensor([4], { requiresGrad: true });
-  a.mul(torch.tensor([1, 1])).sum().mul(0).add(a.mul(torch.tensor([3, 0])).sum()).add(b.mul(4).sum()).backward();
+  a.mul(torch.tensor([1, 1]))
+    .sum()
+    .mul(0)
+    .add(a.mul(torch.tensor([3, 0])).sum())
+    .add(b.mul(4).sum())
+    .backward();
   const norm = torch.optim.clipGradNorm([a, b], 1);
   assertClose([norm], [5], 1e-6);
   assertClose([...a.grad!.toArray(), ...b.grad!.toArray()], [0.6, 0, 0.8], 1e-5);

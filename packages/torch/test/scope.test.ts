@@ -31,10 +31,14 @@ test('nested tidy hands results to the enclosing scope; a throw frees everything
     assert.equal(fromInner.isDisposed, false);
   });
   assert.equal(torch.liveTensors(), before, 'the outer scope freed the inner result');
-  assert.throws(() => torch.tidy(() => {
-    torch.zeros([100]);
-    throw new Error('boom');
-  }), /boom/);
+  assert.throws(
+    () =>
+      torch.tidy(() => {
+        torch.zeros([100]);
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.equal(torch.liveTensors(), before);
   assert.throws(() => torch.tidy(() => Promise.resolve(1)), /tidy: the function must be synchronous/);
 });

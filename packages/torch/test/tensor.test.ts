@@ -19,7 +19,10 @@ test('creation: zeros, ones, full, arange, linspace, eye with dtypes', () => {
 });
 
 test('tensor(): nested arrays, typed arrays, every dtype round-trips', () => {
-  const t = torch.tensor([[1, 2], [3, 4]]);
+  const t = torch.tensor([
+    [1, 2],
+    [3, 4],
+  ]);
   assert.deepEqual(t.shape, [2, 2]);
   assert.equal(t.dtype, 'float32');
   for (const dtype of torch.DTYPES) {
@@ -41,6 +44,7 @@ test('half types round to nearest even like PyTorch', () => {
   assert.deepEqual(torch.tensor([1 + 2 ** -11, 1 + 3 * 2 ** -11], { dtype: 'float16' }).toArray(), [1, 1 + 2 ** -9]);
   // bfloat16 keeps 8 bits of mantissa: 1 + 2^-8 ties to 1, 1 + 3·2^-8 to 1 + 2^-6.
   assert.deepEqual(torch.tensor([1 + 2 ** -8, 1 + 3 * 2 ** -8], { dtype: 'bfloat16' }).toArray(), [1, 1 + 2 ** -6]);
+  // biome-ignore lint/suspicious/noApproximativeNumericConstant: a literal with a known float16 encoding, not π
   assert.deepEqual(torch.tensor([3.14159], { dtype: 'float16' }).toBytes(), new Uint8Array([0x48, 0x42]));
 });
 
@@ -53,7 +57,11 @@ test('item, to(dtype), clone, detach, contiguous', () => {
   assert.equal(x.to('float32'), x, 'to() with the same dtype returns the tensor itself');
   const c = x.clone();
   c.add_(1);
-  assert.deepEqual(x.toArray().map((v) => Math.round(v * 10)), [17, -17], 'clone does not share memory');
+  assert.deepEqual(
+    x.toArray().map((v) => Math.round(v * 10)),
+    [17, -17],
+    'clone does not share memory',
+  );
   const t = torch.arange(6).reshape(2, 3).transpose(0, 1);
   assert.equal(t.isContiguous, false);
   assert.equal(t.contiguous().isContiguous, true);
@@ -61,7 +69,13 @@ test('item, to(dtype), clone, detach, contiguous', () => {
 });
 
 test('element-wise math against hand-computed values, with broadcasting', () => {
-  const a = torch.tensor([[1, 2, 3], [4, 5, 6]], { dtype: 'float64' });
+  const a = torch.tensor(
+    [
+      [1, 2, 3],
+      [4, 5, 6],
+    ],
+    { dtype: 'float64' },
+  );
   const b = torch.tensor([10, 20, 30], { dtype: 'float64' });
   assert.deepEqual(a.add(b).toArray(), [11, 22, 33, 14, 25, 36]);
   assert.deepEqual(a.sub(1).toArray(), [0, 1, 2, 3, 4, 5]);
@@ -72,7 +86,11 @@ test('element-wise math against hand-computed values, with broadcasting', () => 
   assert.deepEqual(a.rdiv(60).toArray(), [60, 30, 20, 15, 12, 10]);
   assert.deepEqual(a.neg().abs().toArray(), [1, 2, 3, 4, 5, 6]);
   assertClose(a.sqrt().toArray(), [1, Math.SQRT2, Math.sqrt(3), 2, Math.sqrt(5), Math.sqrt(6)], 1e-15);
-  assertClose(a.rsqrt().toArray(), [1, 1 / Math.SQRT2, 1 / Math.sqrt(3), 0.5, 1 / Math.sqrt(5), 1 / Math.sqrt(6)], 1e-15);
+  assertClose(
+    a.rsqrt().toArray(),
+    [1, 1 / Math.SQRT2, 1 / Math.sqrt(3), 0.5, 1 / Math.sqrt(5), 1 / Math.sqrt(6)],
+    1e-15,
+  );
   assertClose(a.exp().log().toArray(), [1, 2, 3, 4, 5, 6], 1e-14);
   const x = torch.tensor([-2, -0.5, 0, 0.5, 2], { dtype: 'float64' });
   const xs = [-2, -0.5, 0, 0.5, 2];
@@ -81,10 +99,18 @@ test('element-wise math against hand-computed values, with broadcasting', () => 
   assertClose(x.cos().toArray(), xs.map(Math.cos), 1e-15);
   assertClose(x.tanh().toArray(), xs.map(Math.tanh), 1e-15);
   assertClose(x.sigmoid().toArray(), xs.map(sig), 1e-15);
-  assertClose(x.silu().toArray(), xs.map((v) => v * sig(v)), 1e-15);
+  assertClose(
+    x.silu().toArray(),
+    xs.map((v) => v * sig(v)),
+    1e-15,
+  );
   // gelu exact: x·Φ(x); values of Φ from the error function.
   const phi = [0.022750131948179195, 0.3085375387259869, 0.5, 0.6914624612740131, 0.9772498680518208];
-  assertClose(x.gelu().toArray(), xs.map((v, i) => v * (phi[i] as number)), 1e-12);
+  assertClose(
+    x.gelu().toArray(),
+    xs.map((v, i) => v * (phi[i] as number)),
+    1e-12,
+  );
   const tanhGelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
   assertClose(x.gelu('tanh').toArray(), xs.map(tanhGelu), 1e-12);
   assert.deepEqual(x.clamp(-1, 1).toArray(), [-1, -0.5, 0, 0.5, 1]);
@@ -105,7 +131,10 @@ test('type promotion follows PyTorch: int tensor + int stays int, + float become
 });
 
 test('reductions over dims with keepdim', () => {
-  const a = torch.tensor([[1, 5, 3], [4, 2, 6]]);
+  const a = torch.tensor([
+    [1, 5, 3],
+    [4, 2, 6],
+  ]);
   assert.equal(a.sum().item(), 21);
   assert.deepEqual(a.sum(0).toArray(), [5, 7, 9]);
   assert.deepEqual(a.sum(1, true).shape, [2, 1]);
@@ -125,7 +154,11 @@ test('reductions over dims with keepdim', () => {
   const s = torch.tensor([1, 2, 3], { dtype: 'float64' }).softmax(0).toArray();
   const z = Math.exp(1) + Math.exp(2) + Math.exp(3);
   assertClose(s, [Math.exp(1) / z, Math.exp(2) / z, Math.exp(3) / z], 1e-15);
-  assertClose(torch.tensor([1, 2, 3], { dtype: 'float64' }).logSoftmax(0).toArray(), [1 - Math.log(z), 2 - Math.log(z), 3 - Math.log(z)], 1e-15);
+  assertClose(
+    torch.tensor([1, 2, 3], { dtype: 'float64' }).logSoftmax(0).toArray(),
+    [1 - Math.log(z), 2 - Math.log(z), 3 - Math.log(z)],
+    1e-15,
+  );
 });
 
 test('orderings: topk, sort, argsort', () => {
@@ -139,11 +172,27 @@ test('orderings: topk, sort, argsort', () => {
 });
 
 test('matmul, bmm, linear with and without bias, einsum', () => {
-  const a = torch.tensor([[1, 2], [3, 4]]);
-  const b = torch.tensor([[5, 6], [7, 8]]);
+  const a = torch.tensor([
+    [1, 2],
+    [3, 4],
+  ]);
+  const b = torch.tensor([
+    [5, 6],
+    [7, 8],
+  ]);
   assert.deepEqual(a.matmul(b).toArray(), [19, 22, 43, 50]);
-  assert.deepEqual(torch.stack([a, b]).bmm(torch.stack([b, a])).toArray(), [19, 22, 43, 50, 23, 34, 31, 46]);
-  const w = torch.tensor([[1, 0], [1, 1], [0, 2]]);
+  assert.deepEqual(
+    torch
+      .stack([a, b])
+      .bmm(torch.stack([b, a]))
+      .toArray(),
+    [19, 22, 43, 50, 23, 34, 31, 46],
+  );
+  const w = torch.tensor([
+    [1, 0],
+    [1, 1],
+    [0, 2],
+  ]);
   assert.deepEqual(torch.linear(a, w).toArray(), [1, 3, 4, 3, 7, 8]);
   assert.deepEqual(torch.linear(a, w, torch.tensor([1, 1, 1])).toArray(), [2, 4, 5, 4, 8, 9]);
   assert.deepEqual(torch.einsum('ij,jk->ik', a, b).toArray(), [19, 22, 43, 50]);
@@ -162,9 +211,27 @@ test('shape ops: reshape, permute, squeeze, expand, repeat, cat, stack, chunk, s
   assert.deepEqual(torch.cat([torch.tensor([1]), torch.tensor([2, 3])]).toArray(), [1, 2, 3]);
   assert.deepEqual(torch.stack([torch.tensor([1, 2]), torch.tensor([3, 4])], 1).toArray(), [1, 3, 2, 4]);
   const parts = torch.arange(5).chunk(2);
-  assert.deepEqual(parts.map((p) => p.toArray()), [[0, 1, 2], [3, 4]]);
-  assert.deepEqual(torch.arange(5).split([1, 4]).map((p) => p.numel), [1, 4]);
-  assert.deepEqual(torch.arange(5).split(2).map((p) => p.numel), [2, 2, 1]);
+  assert.deepEqual(
+    parts.map((p) => p.toArray()),
+    [
+      [0, 1, 2],
+      [3, 4],
+    ],
+  );
+  assert.deepEqual(
+    torch
+      .arange(5)
+      .split([1, 4])
+      .map((p) => p.numel),
+    [1, 4],
+  );
+  assert.deepEqual(
+    torch
+      .arange(5)
+      .split(2)
+      .map((p) => p.numel),
+    [2, 2, 1],
+  );
   assert.deepEqual(torch.arange(10).narrow(0, 2, 3).toArray(), [2, 3, 4]);
   assert.deepEqual(torch.arange(10).slice(0, 1, 8, 3).toArray(), [1, 4, 7]);
   const base = torch.zeros([4]);
@@ -173,7 +240,11 @@ test('shape ops: reshape, permute, squeeze, expand, repeat, cat, stack, chunk, s
 });
 
 test('indexing: indexSelect, gather, scatter, oneHot, embedding, index', () => {
-  const x = torch.tensor([[1, 2], [3, 4], [5, 6]]);
+  const x = torch.tensor([
+    [1, 2],
+    [3, 4],
+    [5, 6],
+  ]);
   const idx = torch.tensor([2, 0], { dtype: 'int64' });
   assert.deepEqual(x.indexSelect(0, idx).toArray(), [5, 6, 1, 2]);
   assert.deepEqual(x.index([idx]).toArray(), [5, 6, 1, 2]);
@@ -196,12 +267,19 @@ test('nn ops: conv2d, group_norm, layer_norm, interpolate, pad against hand comp
   const w2 = torch.cat([w, w.neg()], 0);
   assert.deepEqual(torch.conv2d(x2, w2, undefined, { groups: 2 }).toArray(), [8, 12, 20, 24, -16, -24, -40, -48]);
   const gx = torch.tensor([[[[1, 3]], [[5, 7]]]]); // [1, 2, 1, 2]: one group of all 4 values, mean 4, var 5
-  assertClose(torch.groupNorm(gx, 1, undefined, undefined, 0).toArray(), [-3, -1, 1, 3].map((v) => v / Math.sqrt(5)), 1e-6);
+  assertClose(
+    torch.groupNorm(gx, 1, undefined, undefined, 0).toArray(),
+    [-3, -1, 1, 3].map((v) => v / Math.sqrt(5)),
+    1e-6,
+  );
   const lx = torch.tensor([[1, 2, 3]]);
   const ln = torch.layerNorm(lx, [3], torch.tensor([1, 1, 2]), torch.tensor([0, 1, 0]), 0);
   const s = Math.sqrt(2 / 3);
   assertClose(ln.toArray(), [-1 / s, 1, 2 / s], 1e-6);
-  assert.deepEqual(torch.interpolateNearest(torch.tensor([[[[1, 2]]]]), { scaleFactor: 2 }).toArray(), [1, 1, 2, 2, 1, 1, 2, 2]);
+  assert.deepEqual(
+    torch.interpolateNearest(torch.tensor([[[[1, 2]]]]), { scaleFactor: 2 }).toArray(),
+    [1, 1, 2, 2, 1, 1, 2, 2],
+  );
   assert.deepEqual(torch.pad(torch.tensor([[[[1]]]]), [1, 0, 0, 1]).toArray(), [0, 1, 0, 0]);
 });
 
@@ -213,15 +291,28 @@ test('scaled dot-product attention equals softmax(q kᵀ/√d) v, masks and caus
   const ref = q.matmul(k.transpose(-2, -1)).div(2).softmax(-1).matmul(v);
   assertClose(torch.scaledDotProductAttention(q, k, v).toArray(), ref.toArray(), 1e-12);
   const mask = torch.tensor([1, 1, 1, 0, 0, 0], { dtype: 'bool' });
-  const refMasked = q.matmul(k.transpose(-2, -1)).div(2).add(torch.where(mask, 0, -Infinity)).softmax(-1).matmul(v);
+  const refMasked = q
+    .matmul(k.transpose(-2, -1))
+    .div(2)
+    .add(torch.where(mask, 0, -Infinity))
+    .softmax(-1)
+    .matmul(v);
   assertClose(torch.scaledDotProductAttention(q, k, v, { mask }).toArray(), refMasked.toArray(), 1e-12);
   const kk = k.narrow(2, 0, 5);
   const vv = v.narrow(2, 0, 5);
   const causal = torch.ones([5, 5], { dtype: 'bool' }).tril();
-  const refCausal = q.matmul(kk.transpose(-2, -1)).div(2).add(torch.where(causal, 0, -Infinity)).softmax(-1).matmul(vv);
+  const refCausal = q
+    .matmul(kk.transpose(-2, -1))
+    .div(2)
+    .add(torch.where(causal, 0, -Infinity))
+    .softmax(-1)
+    .matmul(vv);
   assertClose(torch.scaledDotProductAttention(q, kk, vv, { isCausal: true }).toArray(), refCausal.toArray(), 1e-12);
-  assertClose(torch.scaledDotProductAttention(q, k, v, { forceMath: true, scale: 0.3 }).toArray(),
-    q.matmul(k.transpose(-2, -1)).mul(0.3).softmax(-1).matmul(v).toArray(), 1e-12);
+  assertClose(
+    torch.scaledDotProductAttention(q, k, v, { forceMath: true, scale: 0.3 }).toArray(),
+    q.matmul(k.transpose(-2, -1)).mul(0.3).softmax(-1).matmul(v).toArray(),
+    1e-12,
+  );
 });
 
 test('in-place ops return the same tensor and change it', () => {

@@ -9,7 +9,8 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     const a = actual[i] as number;
     const e = expected[i] as number;
     const err = Math.abs(a - e);
-    if (!(err <= tol * Math.max(1, Math.abs(e)))) assert.fail(`${what}[${i}]: got ${a}, expected ${e} (tolerance ${tol})`);
+    if (!(err <= tol * Math.max(1, Math.abs(e))))
+      assert.fail(`${what}[${i}]: got ${a}, expected ${e} (tolerance ${tol})`);
   }
 }
 

@@ -35,7 +35,9 @@ export async function generateOne(o: GenerateOneOptions, print: (l: string) => v
       return model.decodeImages(latents).select(0, 0);
     });
     await writeImage(o.out, image);
-    print(`${o.out}: ${model.imageSize}×${model.imageSize}, ${steps} ${o.solver} steps, guidance ${guidance}, seed ${o.seed}, ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    print(
+      `${o.out}: ${model.imageSize}×${model.imageSize}, ${steps} ${o.solver} steps, guidance ${guidance}, seed ${o.seed}, ${((performance.now() - t0) / 1000).toFixed(2)} s`,
+    );
   } finally {
     model.dispose();
   }

@@ -15,8 +15,12 @@ interface Entry {
 }
 
 const FOLDER_WEIGHTS = [
-  'diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.bin', 'open_clip_model.safetensors',
-  'open_clip_pytorch_model.bin', 'model.safetensors', 'pytorch_model.bin',
+  'diffusion_pytorch_model.safetensors',
+  'diffusion_pytorch_model.bin',
+  'open_clip_model.safetensors',
+  'open_clip_pytorch_model.bin',
+  'model.safetensors',
+  'pytorch_model.bin',
 ];
 
 export function weightsFileOf(path: string): string {
@@ -27,10 +31,15 @@ export function weightsFileOf(path: string): string {
 
 export function listTensors(file: string): Entry[] {
   const ext = extname(file).toLowerCase();
-  if (ext === '.safetensors') return torch.io.readSafetensorsHeader(file).entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape }));
+  if (ext === '.safetensors')
+    return torch.io.readSafetensorsHeader(file).entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape }));
   if (['.pt', '.pth', '.bin', '.ckpt'].includes(ext)) {
     const ckpt = torch.io.readTorchCheckpoint(file);
-    return [...torch.io.flattenStateDict(ckpt.value, file)].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape }));
+    return [...torch.io.flattenStateDict(ckpt.value, file)].map(([name, t]) => ({
+      name,
+      dtype: t.dtype,
+      shape: t.shape,
+    }));
   }
   throw new Error(`${file}: unknown checkpoint format '${ext}' (expected .safetensors, .pt, .pth, .bin or .ckpt)`);
 }
@@ -50,6 +59,8 @@ export function inspect(path: string, print: (line: string) => void): void {
     params += n;
     print(`${e.name.padEnd(width)}  ${e.dtype.padEnd(8)}  ${`[${e.shape.join(', ')}]`.padEnd(20)}  ${bytes}`);
   }
-  print(`${entries.length} tensors, ${params.toLocaleString('en-US')} elements, ${(total / 2 ** 20).toFixed(1)} MiB (${file})`);
+  print(
+    `${entries.length} tensors, ${params.toLocaleString('en-US')} elements, ${(total / 2 ** 20).toFixed(1)} MiB (${file})`,
+  );
   print(`architecture: ${detectArchitecture(new Map(entries.map((e) => [e.name, e.shape])))}`);
 }

@@ -5,12 +5,14 @@ import { checkDevice, defaultDevice } from '@cdistill/torch';
 // Integers beyond 2^53 − 1 are not exact in JavaScript (1e30 "is" an integer): refuse them by name.
 export function positiveInt(v: string): number {
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer up to ${Number.MAX_SAFE_INTEGER}, got '${v}'`);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidArgumentError(`expected a positive integer up to ${Number.MAX_SAFE_INTEGER}, got '${v}'`);
   return n;
 }
 export function nonNegativeInt(v: string): number {
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer up to ${Number.MAX_SAFE_INTEGER}, got '${v}'`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new InvalidArgumentError(`expected a non-negative integer up to ${Number.MAX_SAFE_INTEGER}, got '${v}'`);
   return n;
 }
 /** cpu, cuda, cuda:N, checked against this libtorch and machine before any file is written. */
@@ -27,7 +29,9 @@ export function device(v: string): string {
  */
 export function checkDtypeOnDevice(dtype: string, dev: string): void {
   if (dtype === 'float16' && dev === 'cpu') {
-    throw new Error("--dtype float16: libtorch's CPU kernels have no float16 LayerNorm; use --dtype bfloat16 or float32 on the CPU, or --device cuda");
+    throw new Error(
+      "--dtype float16: libtorch's CPU kernels have no float16 LayerNorm; use --dtype bfloat16 or float32 on the CPU, or --device cuda",
+    );
   }
 }
 export function finiteNumber(v: string): number {
@@ -54,4 +58,5 @@ export function collect(v: string, prev: string[] = []): string[] {
 }
 
 /** --device, shared by every command: checked as it is parsed. */
-export const deviceOption = (): Option => new Option('--device <device>', 'cpu, cuda or cuda:N').default(defaultDevice()).argParser(device);
+export const deviceOption = (): Option =>
+  new Option('--device <device>', 'cpu, cuda or cuda:N').default(defaultDevice()).argParser(device);

@@ -39,7 +39,11 @@ function runCase(c: ParityCase, dtype: ParityDType, vocab: string, print: (l: st
   }
 }
 
-export function parity(folder: string, o: { vocab?: string; dtypes?: ParityDType[] }, print: (line: string) => void): { passed: number; failed: number } {
+export function parity(
+  folder: string,
+  o: { vocab?: string; dtypes?: ParityDType[] },
+  print: (line: string) => void,
+): { passed: number; failed: number } {
   const cases = discoverCases(folder);
   if (cases.length === 0) throw new Error(`parity: no cases found under ${folder}`);
   const vocab = o.vocab ?? findVocab(folder);

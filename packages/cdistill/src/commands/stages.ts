@@ -1,5 +1,5 @@
 // The pipeline stages as commands: prompts, generate, train, sample, grid, bench, report.
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 
 import { localFile } from '../hub/download.js';
 import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../data/prompts.js';
@@ -11,10 +11,19 @@ import { grid, sample } from '../pipeline/sample.js';
 import { train } from '../pipeline/train.js';
 import { defaultTrainConfig, TrainConfigSchema, TrainOptionsSchema, type TrainConfig } from '../training/config.js';
 import { parseWith, readJson } from '../util/json.js';
-import { checkDtypeOnDevice, collect, deviceOption, finiteNumber, intList, nonNegativeInt, numberList, numberPair, positiveInt } from './options.js';
+import {
+  checkDtypeOnDevice,
+  collect,
+  deviceOption,
+  finiteNumber,
+  intList,
+  nonNegativeInt,
+  numberList,
+  numberPair,
+  positiveInt,
+} from './options.js';
 
 type Print = (line: string) => void;
-
 
 /** Prompts from repeated --prompt flags and/or a --prompts file (JSON list or one per line). */
 function promptsFrom(o: { prompt?: string[]; prompts?: string }): string[] {
@@ -26,16 +35,27 @@ function promptsFrom(o: { prompt?: string[]; prompts?: string }): string[] {
 export function registerStages(program: Command, print: Print): void {
   program
     .command('prompts')
-    .description('sample N prompts (seeded, without replacement) from a JourneyDB annotation file, a text list or a JSON list')
-    .requiredOption('--from <file>', 'annotations: .jsonl, .jsonl.gz, .tgz holding a .jsonl, .txt or .json list; or hf://datasets/<owner>/<repo>/<path>')
+    .description(
+      'sample N prompts (seeded, without replacement) from a JourneyDB annotation file, a text list or a JSON list',
+    )
+    .requiredOption(
+      '--from <file>',
+      'annotations: .jsonl, .jsonl.gz, .tgz holding a .jsonl, .txt or .json list; or hf://datasets/<owner>/<repo>/<path>',
+    )
     .requiredOption('--out <file>', 'output JSON list (prompts_to_generate.json)')
     .option('--n <n>', 'number of prompts', positiveInt, 5000)
     .option('--seed <n>', 'sampling seed', nonNegativeInt, 0)
     .option('--field <path>', 'prompt field of each JSONL object (dotted paths allowed)', 'prompt')
     .action(async (o: { from: string; out: string; n: number; seed: number; field: string }) => {
-      const { prompts, stats } = await sampleJourneyDbPrompts(await localFile(o.from, { print }), { n: o.n, seed: o.seed, field: o.field });
+      const { prompts, stats } = await sampleJourneyDbPrompts(await localFile(o.from, { print }), {
+        n: o.n,
+        seed: o.seed,
+        field: o.field,
+      });
       writePromptList(o.out, prompts);
-      print(`prompts: ${prompts.length} written to ${o.out} (${stats.lines} lines read; skipped ${stats.skippedBlank} blank, ${stats.skippedInvalid} invalid, ${stats.skippedNoField} without '${o.field}')${stats.short ? `; only ${stats.valid} valid prompts, fewer than --n` : ''}`);
+      print(
+        `prompts: ${prompts.length} written to ${o.out} (${stats.lines} lines read; skipped ${stats.skippedBlank} blank, ${stats.skippedInvalid} invalid, ${stats.skippedNoField} without '${o.field}')${stats.short ? `; only ${stats.valid} valid prompts, fewer than --n` : ''}`,
+      );
     });
 
   program
@@ -44,14 +64,22 @@ export function registerStages(program: Command, print: Print): void {
     .requiredOption('--model <model>', 'teacher: a built-in model name, a manifest or its folder')
     .requiredOption('--prompts <file>', 'prompts_to_generate.json')
     .requiredOption('--out <dir>', 'DATA_DIR')
-    .option('--steps <n>', 'Heun steps (default: the manifest\'s, else 30)', positiveInt)
-    .option('--guidance <w>', 'CFG weight (default: the manifest\'s, else 5)', finiteNumber)
+    .option('--steps <n>', "Heun steps (default: the manifest's, else 30)", positiveInt)
+    .option('--guidance <w>', "CFG weight (default: the manifest's, else 5)", finiteNumber)
     .option('--seed <n>', 'base seed; image i uses seed + i', nonNegativeInt, GENERATE_DEFAULTS.seed)
     .option('--batch <n>', 'images per batch', positiveInt, GENERATE_DEFAULTS.batch)
     .option('--shard <i/n>', 'generate only indices with index % n == i', '0/1')
-    .addOption(new Option('--solver <name>', 'teacher ODE solver').choices(['heun', 'euler']).default(GENERATE_DEFAULTS.solver))
-    .addOption(new Option('--dtype <dtype>', 'teacher precision').choices(['float32', 'bfloat16', 'float16']).default('float32'))
-    .addOption(new Option('--text-dtype <dtype>', 'storage dtype of cached text embeddings').choices(['float16', 'float32', 'bfloat16']).default('float16'))
+    .addOption(
+      new Option('--solver <name>', 'teacher ODE solver').choices(['heun', 'euler']).default(GENERATE_DEFAULTS.solver),
+    )
+    .addOption(
+      new Option('--dtype <dtype>', 'teacher precision').choices(['float32', 'bfloat16', 'float16']).default('float32'),
+    )
+    .addOption(
+      new Option('--text-dtype <dtype>', 'storage dtype of cached text embeddings')
+        .choices(['float16', 'float32', 'bfloat16'])
+        .default('float16'),
+    )
     .addOption(deviceOption())
     .action(async (o) => {
       checkDtypeOnDevice(o.dtype, o.device);
@@ -67,13 +95,20 @@ export function registerStages(program: Command, print: Print): void {
     .requiredOption('--data <dir>', 'DATA_DIR from `generate` (or images + captions.json)')
     .requiredOption('--out <dir>', 'RUN_DIR')
     .option('--config <file>', 'JSON file of training options (flags override it)')
-    .option('--resume', 'continue from RUN_DIR\'s latest checkpoint', false)
+    .option('--resume', "continue from RUN_DIR's latest checkpoint", false)
     .option('--dry-run', 'print the resolved config and stop', false)
     .option('--steps <n>', 'optimizer steps', positiveInt, d.steps)
     .option('--num-scales <n>', 'Karras discretisation N', positiveInt, d.numScales)
     .option('--guidance <w>', 'teacher CFG weight', finiteNumber, d.guidance)
-    .addOption(new Option('--teacher-solver <name>', 'teacher ODE step').choices(['euler', 'heun']).default(d.teacherSolver))
-    .option('--target-ema <mu>', 'EMA decay of the target network (0 = the student, stop-grad)', finiteNumber, d.targetEma)
+    .addOption(
+      new Option('--teacher-solver <name>', 'teacher ODE step').choices(['euler', 'heun']).default(d.teacherSolver),
+    )
+    .option(
+      '--target-ema <mu>',
+      'EMA decay of the target network (0 = the student, stop-grad)',
+      finiteNumber,
+      d.targetEma,
+    )
     .option('--ema <mu>', 'keep an EMA copy of the student for sampling, with this decay', finiteNumber)
     .option('--skip <k>', 'skip-step: the teacher jumps k Karras levels', positiveInt, d.skip)
     .addOption(new Option('--loss <kind>', 'distance').choices(['huber', 'l2']).default(d.loss))
@@ -91,10 +126,27 @@ export function registerStages(program: Command, print: Print): void {
     .option('--checkpoint-every <n>', 'checkpoint every n steps', positiveInt, d.checkpointEvery)
     .option('--validation-prompt <text>', 'validation prompt (repeatable; default: the first 4 captions)', collect)
     .option('--validation-steps <n>', 'consistency steps of validation images', positiveInt, d.validationSteps)
-    .option('--guidance-embedding', 'LCM-style w-conditioning: one student for a range of guidance weights', d.guidanceEmbedding)
-    .option('--guidance-range <lo,hi>', 'range w is sampled from with --guidance-embedding', numberPair, d.guidanceRange)
-    .addOption(new Option('--precision <p>', 'autocast on CUDA (fp32 on CPU regardless)').choices(['bf16', 'fp16', 'fp32']).default(d.precision))
-    .addOption(new Option('--teacher-dtype <dtype>', 'teacher weights on CUDA').choices(['bfloat16', 'float16', 'float32']).default(d.teacherDtype))
+    .option(
+      '--guidance-embedding',
+      'LCM-style w-conditioning: one student for a range of guidance weights',
+      d.guidanceEmbedding,
+    )
+    .option(
+      '--guidance-range <lo,hi>',
+      'range w is sampled from with --guidance-embedding',
+      numberPair,
+      d.guidanceRange,
+    )
+    .addOption(
+      new Option('--precision <p>', 'autocast on CUDA (fp32 on CPU regardless)')
+        .choices(['bf16', 'fp16', 'fp32'])
+        .default(d.precision),
+    )
+    .addOption(
+      new Option('--teacher-dtype <dtype>', 'teacher weights on CUDA')
+        .choices(['bfloat16', 'float16', 'float32'])
+        .default(d.teacherDtype),
+    )
     .addOption(deviceOption())
     .action(async (o, cmd: Command) => {
       const config = resolveTrainConfig(o, cmd);
@@ -102,7 +154,10 @@ export function registerStages(program: Command, print: Print): void {
         print(JSON.stringify(config, null, 2));
         return;
       }
-      const r = await train({ model: o.model, data: o.data, out: o.out, config, device: o.device, resume: o.resume }, print);
+      const r = await train(
+        { model: o.model, data: o.data, out: o.out, config, device: o.device, resume: o.resume },
+        print,
+      );
       if (r.stoppedOnNonFinite) process.exitCode = 1;
       else print(`train: done at step ${r.step}; checkpoint ${r.lastCheckpoint}`);
     });
@@ -117,12 +172,23 @@ export function registerStages(program: Command, print: Print): void {
     .option('--steps <n>', 'consistency steps (1..8)', positiveInt, 4)
     .option('--seed <n>', 'noise seed of the batch', nonNegativeInt, 0)
     .option('--sigmas <list>', 'explicit descending sigma list instead of karras(steps)', numberList)
-    .option('--guidance-embedding-w <w>', 'the w fed to a student trained with --guidance-embedding (default: the w it was distilled at); no CFG', finiteNumber)
+    .option(
+      '--guidance-embedding-w <w>',
+      'the w fed to a student trained with --guidance-embedding (default: the w it was distilled at); no CFG',
+      finiteNumber,
+    )
     .option('--ema', 'use the EMA copy of the student', false)
     .addOption(deviceOption())
     .action(async (o) => {
       const { guidanceEmbeddingW, ...rest } = o;
-      await sample({ ...rest, prompts: promptsFrom(o), ...(guidanceEmbeddingW !== undefined ? { embeddedGuidance: guidanceEmbeddingW } : {}) }, print);
+      await sample(
+        {
+          ...rest,
+          prompts: promptsFrom(o),
+          ...(guidanceEmbeddingW !== undefined ? { embeddedGuidance: guidanceEmbeddingW } : {}),
+        },
+        print,
+      );
     });
 
   program
@@ -143,14 +209,21 @@ export function registerStages(program: Command, print: Print): void {
 
   program
     .command('bench')
-    .description('PartiPrompts through the student (and the teacher with --teacher): NNNN.png, prompts.txt, summary.json')
+    .description(
+      'PartiPrompts through the student (and the teacher with --teacher): NNNN.png, prompts.txt, summary.json',
+    )
     .requiredOption('--checkpoint <path>', 'a checkpoint folder, or RUN_DIR for its latest')
     .option('--tsv <file>', 'prompt file, column Prompt (default: the bundled PartiPrompts.tsv)', BENCH_DEFAULTS.tsv)
     .requiredOption('--out <dir>', 'output folder (the teacher writes to <dir>-teacher)')
     .option('--n <n>', 'first N prompts', positiveInt, BENCH_DEFAULTS.n)
     .option('--steps <n>', 'student consistency steps', positiveInt, BENCH_DEFAULTS.steps)
     .option('--batch <n>', 'batch size', positiveInt, BENCH_DEFAULTS.batch)
-    .option('--seed <n>', 'base seed; the batch starting at prompt i uses seed + i', nonNegativeInt, BENCH_DEFAULTS.seed)
+    .option(
+      '--seed <n>',
+      'base seed; the batch starting at prompt i uses seed + i',
+      nonNegativeInt,
+      BENCH_DEFAULTS.seed,
+    )
     .option('--no-teacher', 'skip the teacher (by default it runs on the same prompts and noise, for the comparison)')
     .option('--teacher-steps <n>', 'teacher Heun steps', positiveInt, BENCH_DEFAULTS.teacherSteps)
     .option('--teacher-guidance <w>', 'teacher CFG weight', finiteNumber, BENCH_DEFAULTS.teacherGuidance)
@@ -173,7 +246,10 @@ export function registerStages(program: Command, print: Print): void {
 
 /** Config file, then flags given on the command line; zod fills and checks the rest. */
 export function resolveTrainConfig(o: Record<string, unknown>, cmd: Command): TrainConfig {
-  const fromFile = (typeof o.config === 'string' ? readJson(o.config, 'training config') : {}) as Record<string, unknown>;
+  const fromFile = (typeof o.config === 'string' ? readJson(o.config, 'training config') : {}) as Record<
+    string,
+    unknown
+  >;
   const keys = Object.keys(TrainOptionsSchema.shape) as (keyof TrainConfig)[];
   const flags: Record<string, unknown> = {};
   for (const k of keys) {
@@ -181,5 +257,9 @@ export function resolveTrainConfig(o: Record<string, unknown>, cmd: Command): Tr
     if (cmd.getOptionValueSource(flag) === 'cli') flags[k] = o[flag];
     else if (!(k in fromFile) && o[flag] !== undefined) flags[k] = o[flag];
   }
-  return parseWith(TrainConfigSchema, { ...fromFile, ...flags }, typeof o.config === 'string' ? o.config : 'train options');
+  return parseWith(
+    TrainConfigSchema,
+    { ...fromFile, ...flags },
+    typeof o.config === 'string' ? o.config : 'train options',
+  );
 }

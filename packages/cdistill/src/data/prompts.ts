@@ -51,17 +51,30 @@ function kindOf(path: string): Kind {
   if (base.endsWith('.jsonl')) return { format: 'jsonl', gzip, tar: false };
   if (base.endsWith('.txt')) return { format: 'text', gzip, tar: false };
   if (name.endsWith('.json')) return { format: 'json' };
-  throw new Error(`${path}: unknown prompt source; expected .jsonl, .jsonl.gz, .tgz/.tar.gz (holding a .jsonl), .txt or .json`);
+  throw new Error(
+    `${path}: unknown prompt source; expected .jsonl, .jsonl.gz, .tgz/.tar.gz (holding a .jsonl), .txt or .json`,
+  );
 }
 
 /**
  * Uniform sample of `n` prompts without replacement, deterministic for `seed`. Output is in file
  * order when all valid prompts fit (stats.short or exactly n), otherwise in a seeded random order.
  */
-export async function sampleJourneyDbPrompts(path: string, opts: SampleOptions): Promise<{ prompts: string[]; stats: SampleStats }> {
+export async function sampleJourneyDbPrompts(
+  path: string,
+  opts: SampleOptions,
+): Promise<{ prompts: string[]; stats: SampleStats }> {
   const { n, seed, field = 'prompt' } = opts;
   const reservoir = new Reservoir<string>(n, seed);
-  const stats: SampleStats = { lines: 0, valid: 0, used: 0, skippedBlank: 0, skippedInvalid: 0, skippedNoField: 0, short: false };
+  const stats: SampleStats = {
+    lines: 0,
+    valid: 0,
+    used: 0,
+    skippedBlank: 0,
+    skippedInvalid: 0,
+    skippedNoField: 0,
+    short: false,
+  };
   const kind = kindOf(path);
 
   if (kind.format === 'json') {
@@ -69,28 +82,29 @@ export async function sampleJourneyDbPrompts(path: string, opts: SampleOptions):
     stats.lines = reservoir.seen;
   } else {
     const decoder = new TextDecoder('utf-8', { fatal: true });
-    const onLine = kind.format === 'jsonl'
-      ? (line: Buffer): void => {
-        if (isBlank(line)) {
-          stats.skippedBlank++;
-          return;
-        }
-        const value = promptOf(line, decoder, field);
-        if (value === INVALID) stats.skippedInvalid++;
-        else if (value === undefined) stats.skippedNoField++;
-        else reservoir.offer(value);
-      }
-      : (line: Buffer, lineNo: number): void => {
-        let text: string;
-        try {
-          text = decoder.decode(line);
-        } catch {
-          // A hand-made list is expected to be clean: say where, rather than silently drop a prompt.
-          throw new Error(`${path}:${lineNo}: invalid UTF-8`);
-        }
-        if (text.trim() === '') stats.skippedBlank++;
-        else reservoir.offer(text);
-      };
+    const onLine =
+      kind.format === 'jsonl'
+        ? (line: Buffer): void => {
+            if (isBlank(line)) {
+              stats.skippedBlank++;
+              return;
+            }
+            const value = promptOf(line, decoder, field);
+            if (value === INVALID) stats.skippedInvalid++;
+            else if (value === undefined) stats.skippedNoField++;
+            else reservoir.offer(value);
+          }
+        : (line: Buffer, lineNo: number): void => {
+            let text: string;
+            try {
+              text = decoder.decode(line);
+            } catch {
+              // A hand-made list is expected to be clean: say where, rather than silently drop a prompt.
+              throw new Error(`${path}:${lineNo}: invalid UTF-8`);
+            }
+            if (text.trim() === '') stats.skippedBlank++;
+            else reservoir.offer(text);
+          };
     const source = openBytes(path, kind.gzip);
     try {
       if (kind.tar) {
@@ -105,7 +119,8 @@ export async function sampleJourneyDbPrompts(path: string, opts: SampleOptions):
       }
     } catch (e) {
       const code = (e as { code?: unknown }).code;
-      if (typeof code === 'string' && code.startsWith('Z_')) throw new Error(`${path}: bad gzip data (${(e as Error).message})`, { cause: e });
+      if (typeof code === 'string' && code.startsWith('Z_'))
+        throw new Error(`${path}: bad gzip data (${(e as Error).message})`, { cause: e });
       throw e;
     } finally {
       source.destroy(); // closes the file on error
@@ -113,7 +128,10 @@ export async function sampleJourneyDbPrompts(path: string, opts: SampleOptions):
   }
   stats.valid = reservoir.seen;
   if (stats.valid === 0) {
-    const why = kind.format === 'json' ? 'the list is empty' : `${stats.lines} line${stats.lines === 1 ? '' : 's'}: ${stats.skippedBlank} blank, ${stats.skippedInvalid} invalid${kind.format === 'jsonl' ? `, ${stats.skippedNoField} without a string at '${field}' (--field)` : ''}`;
+    const why =
+      kind.format === 'json'
+        ? 'the list is empty'
+        : `${stats.lines} line${stats.lines === 1 ? '' : 's'}: ${stats.skippedBlank} blank, ${stats.skippedInvalid} invalid${kind.format === 'jsonl' ? `, ${stats.skippedNoField} without a string at '${field}' (--field)` : ''}`;
     throw new Error(`${path}: no valid prompt (${why})`);
   }
   stats.short = stats.valid < n;
@@ -168,7 +186,11 @@ function isJsonlEntry(name: string): boolean {
 const MAX_LINE = 64 << 20; // JourneyDB lines are a few KiB; a longer "line" means a binary or wrong file
 
 /** Calls onLine for each line (without '\n' or a trailing '\r', 1-based numbers); returns the line count. */
-async function eachLine(chunks: AsyncIterable<Buffer>, path: string, onLine: (line: Buffer, lineNo: number) => void): Promise<number> {
+async function eachLine(
+  chunks: AsyncIterable<Buffer>,
+  path: string,
+  onLine: (line: Buffer, lineNo: number) => void,
+): Promise<number> {
   let pending: Buffer[] = [];
   let pendingLen = 0;
   let lineNo = 0;
@@ -191,7 +213,8 @@ async function eachLine(chunks: AsyncIterable<Buffer>, path: string, onLine: (li
     if (start < chunk.length) {
       pending.push(chunk.subarray(start));
       pendingLen += chunk.length - start;
-      if (pendingLen > MAX_LINE) throw new Error(`${path}:${lineNo + 1}: line longer than ${MAX_LINE >> 20} MiB; not a line-based text file?`);
+      if (pendingLen > MAX_LINE)
+        throw new Error(`${path}:${lineNo + 1}: line longer than ${MAX_LINE >> 20} MiB; not a line-based text file?`);
     }
   }
   if (pendingLen > 0) emit(Buffer.concat(pending)); // a last line without '\n'
@@ -209,7 +232,8 @@ export function readPromptList(path: string): string[] {
     const line = pos ? ` (line ${text.slice(0, Number(pos[1])).split('\n').length})` : '';
     throw new Error(`${path}: invalid JSON${line}: ${(e as Error).message}`);
   }
-  if (!Array.isArray(data)) throw new Error(`${path}: expected a JSON array of prompt strings, got ${data === null ? 'null' : typeof data}`);
+  if (!Array.isArray(data))
+    throw new Error(`${path}: expected a JSON array of prompt strings, got ${data === null ? 'null' : typeof data}`);
   return data.map((p, i) => checkPrompt(p, `${path}: entry ${i}`));
 }
 
@@ -239,7 +263,10 @@ function decodeUtf8(bytes: Buffer, path: string): string {
  * so a list read from it writes back byte-identical.
  */
 export function writePromptList(path: string, prompts: readonly string[]): void {
-  prompts.forEach((p, i) => checkPrompt(p, `${path}: entry ${i}`));
-  const text = JSON.stringify(prompts, null, 2).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  for (const [i, p] of prompts.entries()) checkPrompt(p, `${path}: entry ${i}`);
+  const text = JSON.stringify(prompts, null, 2).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   writeFileAtomic(path, text);
 }

@@ -13,7 +13,10 @@ export class Reservoir<T> {
   /** How many items have been offered. */
   seen = 0;
 
-  constructor(readonly n: number, seed: number) {
+  constructor(
+    readonly n: number,
+    seed: number,
+  ) {
     if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`sample size must be a non-negative integer, got ${n}`);
     this.rng = mulberry32(checkSeed(seed));
   }

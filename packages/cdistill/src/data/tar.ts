@@ -8,7 +8,11 @@
  * names ('L') and pax 'path'/'size' records; everything else is skipped. No wanted entry is an error
  * that lists the files there are.
  */
-export async function* tarFiles(chunks: AsyncIterable<Buffer>, path: string, want: (name: string) => boolean): AsyncGenerator<{ name: string; body: AsyncIterable<Buffer> }> {
+export async function* tarFiles(
+  chunks: AsyncIterable<Buffer>,
+  path: string,
+  want: (name: string) => boolean,
+): AsyncGenerator<{ name: string; body: AsyncIterable<Buffer> }> {
   const it = chunks[Symbol.asyncIterator]();
   let buf: Buffer = Buffer.alloc(0);
   let offset = 0; // archive offset of buf[0], for error messages
@@ -30,8 +34,9 @@ export async function* tarFiles(chunks: AsyncIterable<Buffer>, path: string, wan
     offset += n;
     return out;
   };
-  async function* body(size: number): AsyncGenerator<Buffer> { // size bytes, then the padding to 512
-    for (let left = size; left > 0;) {
+  async function* body(size: number): AsyncGenerator<Buffer> {
+    // size bytes, then the padding to 512
+    for (let left = size; left > 0; ) {
       if (!(await fill(1))) throw truncated();
       const piece = await take(Math.min(left, buf.length));
       left -= piece.length;
@@ -59,7 +64,8 @@ export async function* tarFiles(chunks: AsyncIterable<Buffer>, path: string, wan
     if (h.every((b) => b === 0)) break; // end-of-archive marker
     let sum = 8 * 0x20; // the checksum field itself counts as spaces
     for (let i = 0; i < 512; i++) if (i < 148 || i >= 156) sum += h[i]!;
-    if (sum !== parseInt(cstr(h.subarray(148, 156)).trim(), 8)) throw new Error(`${path}: not a tar archive (bad header checksum at byte ${offset - 512})`);
+    if (sum !== parseInt(cstr(h.subarray(148, 156)).trim(), 8))
+      throw new Error(`${path}: not a tar archive (bad header checksum at byte ${offset - 512})`);
 
     const type = String.fromCharCode(h[156]!);
     const ownSize = parseSize(h.subarray(124, 136));
@@ -98,14 +104,17 @@ function parseSize(field: Buffer): number {
     for (let i = 1; i < field.length; i++) v = v * 256 + field[i]!;
     return v;
   }
-  const text = field.toString('latin1').replace(/[\0 ]+$/, '').trim();
+  const text = field
+    .toString('latin1')
+    .replace(/[\0 ]+$/, '')
+    .trim();
   return text === '' ? 0 : parseInt(text, 8);
 }
 
 /** pax extended header: records "<len> <key>=<value>\n". */
 function parsePax(data: Buffer): Record<string, string> {
   const out: Record<string, string> = {};
-  for (let i = 0; i < data.length;) {
+  for (let i = 0; i < data.length; ) {
     const sp = data.indexOf(0x20, i);
     const len = parseInt(data.subarray(i, sp).toString('latin1'), 10);
     if (sp < 0 || !(len > 0)) break;
@@ -116,4 +125,3 @@ function parsePax(data: Buffer): Record<string, string> {
   }
   return out;
 }
-

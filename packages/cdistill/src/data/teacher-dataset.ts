@@ -16,7 +16,8 @@ import { readJsonWith } from '../util/json.js';
 const CaptionsSchema = z.record(z.string({ invalid_type_error: 'caption must be a string' }));
 
 export const imageName = (index: number) => `${String(index).padStart(6, '0')}.png`;
-export const shardName = (first: number, count: number) => `shard-${String(first).padStart(6, '0')}-${String(count).padStart(4, '0')}.safetensors`;
+export const shardName = (first: number, count: number) =>
+  `shard-${String(first).padStart(6, '0')}-${String(count).padStart(4, '0')}.safetensors`;
 
 export interface LatentRecord {
   file: string;
@@ -32,7 +33,9 @@ export function scanLatentShards(dataDir: string, onBroken?: (message: string) =
   const dir = join(dataDir, 'latents');
   const out = new Map<number, LatentRecord>();
   if (!existsSync(dir)) return out;
-  for (const f of readdirSync(dir).filter((n) => /^shard-\d+-\d+\.safetensors$/.test(n)).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => /^shard-\d+-\d+\.safetensors$/.test(n))
+    .sort()) {
     const file = join(dir, f);
     let indices: number[];
     try {
@@ -41,14 +44,15 @@ export function scanLatentShards(dataDir: string, onBroken?: (message: string) =
       indices = idx.toArray();
       idx.dispose();
       const header = torch.io.readSafetensorsHeader(file);
-      for (const name of ['latents', 'text']) if (!header.entries.some((e) => e.name === name)) throw new Error(`${file}: no '${name}' tensor`);
+      for (const name of ['latents', 'text'])
+        if (!header.entries.some((e) => e.name === name)) throw new Error(`${file}: no '${name}' tensor`);
     } catch (e) {
       if (!onBroken) throw e;
       renameSync(file, `${file}.broken`);
       onBroken(`${(e as Error).message}; moved aside to ${f}.broken, its images will be made again`);
       continue;
     }
-    indices.forEach((v, row) => out.set(v, { file, row }));
+    for (const [row, v] of indices.entries()) out.set(v, { file, row });
   }
   return out;
 }
@@ -58,10 +62,13 @@ export function readCaptions(dataDir: string): Map<string, string> {
   const files = existsSync(join(dataDir, 'captions.json'))
     ? ['captions.json']
     : existsSync(dataDir)
-      ? readdirSync(dataDir).filter((f) => /^captions-shard-\d+-of-\d+\.json$/.test(f)).sort()
+      ? readdirSync(dataDir)
+          .filter((f) => /^captions-shard-\d+-of-\d+\.json$/.test(f))
+          .sort()
       : [];
   const out = new Map<string, string>();
-  for (const f of files) for (const [k, v] of Object.entries(readJsonWith(CaptionsSchema, join(dataDir, f), 'captions file'))) out.set(k, v);
+  for (const f of files)
+    for (const [k, v] of Object.entries(readJsonWith(CaptionsSchema, join(dataDir, f), 'captions file'))) out.set(k, v);
   return out;
 }
 

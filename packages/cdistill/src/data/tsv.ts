@@ -15,7 +15,8 @@ export interface TsvColumn {
 
 export function readTsvColumn(path: string, column = 'Prompt', opts: { n?: number } = {}): TsvColumn {
   const { n } = opts;
-  if (n !== undefined && (!Number.isSafeInteger(n) || n < 0)) throw new RangeError(`${path}: n must be a non-negative integer, got ${n}`);
+  if (n !== undefined && (!Number.isSafeInteger(n) || n < 0))
+    throw new RangeError(`${path}: n must be a non-negative integer, got ${n}`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(path)); // a BOM is dropped
@@ -35,7 +36,8 @@ export function readTsvColumn(path: string, column = 'Prompt', opts: { n?: numbe
     if (line === '') continue; // the final newline, or stray blank lines
     const fields = line.split('\t');
     const where = `${path}:${i + 1}`;
-    if (fields.length !== header.length) throw new Error(`${where}: expected ${header.length} fields, got ${fields.length}`);
+    if (fields.length !== header.length)
+      throw new Error(`${where}: expected ${header.length} fields, got ${fields.length}`);
     const value = fields[col];
     if (value.trim() === '') throw new Error(`${where}: empty ${column}`);
     rows++;

@@ -16,7 +16,14 @@ import { train } from '../pipeline/train.js';
 import { TrainConfigSchema, type TrainConfig } from '../training/config.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { mulberry32 } from '../util/prng.js';
-import { renderScene, samplePrompts, sampleScene, scoreImages, shapesTeacherManifest, type PromptSample } from '../worlds/shapes/index.js';
+import {
+  renderScene,
+  samplePrompts,
+  sampleScene,
+  scoreImages,
+  shapesTeacherManifest,
+  type PromptSample,
+} from '../worlds/shapes/index.js';
 import { evaluate, SAMPLERS, type EvalSet, type SamplerEval, type SamplerName } from './evaluate.js';
 import { writeDemoPictures } from './pictures.js';
 import { demoHeadline } from './report-sections.js';
@@ -44,7 +51,18 @@ export const DEMO_FULL: DemoSize = {
   evalOpenPrompts: 96,
   evalSamples: 4,
   batch: 64,
-  distill: { numScales: 18, targetEma: 0.95, lr: 2e-5, warmupSteps: 20, steps: 250, batchSize: 32, gradAccumulation: 1, checkpointEvery: 50, validateEvery: 50, precision: 'fp32' },
+  distill: {
+    numScales: 18,
+    targetEma: 0.95,
+    lr: 2e-5,
+    warmupSteps: 20,
+    steps: 250,
+    batchSize: 32,
+    gradAccumulation: 1,
+    checkpointEvery: 50,
+    validateEvery: 50,
+    precision: 'fp32',
+  },
 };
 
 export const DEMO_QUICK: DemoSize = {
@@ -54,7 +72,18 @@ export const DEMO_QUICK: DemoSize = {
   evalOpenPrompts: 4,
   evalSamples: 2,
   batch: 8,
-  distill: { numScales: 18, targetEma: 0.95, lr: 5e-5, warmupSteps: 1, steps: 3, batchSize: 4, gradAccumulation: 1, checkpointEvery: 3, validateEvery: 3, precision: 'fp32' },
+  distill: {
+    numScales: 18,
+    targetEma: 0.95,
+    lr: 5e-5,
+    warmupSteps: 1,
+    steps: 3,
+    batchSize: 4,
+    gradAccumulation: 1,
+    checkpointEvery: 3,
+    validateEvery: 3,
+    precision: 'fp32',
+  },
 };
 
 /** The share of an open evaluation prompt's attributes that it names (lower than training's, so more stays open). */
@@ -71,8 +100,14 @@ const RECIPE_SAMPLERS: readonly SamplerName[] = ['student_1', 'student_4'];
 export function seedRecipeAtBudget(demoConfig: TrainConfig): TrainConfig {
   const c = demoConfig;
   return TrainConfigSchema.parse({
-    steps: c.steps, batchSize: c.batchSize, gradAccumulation: c.gradAccumulation, guidance: c.guidance, seed: c.seed,
-    checkpointEvery: c.checkpointEvery, validateEvery: c.validateEvery, precision: c.precision,
+    steps: c.steps,
+    batchSize: c.batchSize,
+    gradAccumulation: c.gradAccumulation,
+    guidance: c.guidance,
+    seed: c.seed,
+    checkpointEvery: c.checkpointEvery,
+    validateEvery: c.validateEvery,
+    precision: c.precision,
   });
 }
 
@@ -109,11 +144,17 @@ export interface DemoOptions {
 function teacherDir(o: DemoOptions, print: (l: string) => void): string {
   const dir = o.teacher ?? BUNDLED_TEACHER;
   if (existsSync(join(dir, MANIFEST_FILE))) return dir;
-  if (!o.quick) throw new Error(`demo: no teacher at ${dir}. Train the bundled one with: cdistill train-teacher --world shapes --out ${dir}`);
+  if (!o.quick)
+    throw new Error(
+      `demo: no teacher at ${dir}. Train the bundled one with: cdistill train-teacher --world shapes --out ${dir}`,
+    );
   // --quick checks the path, not quality: an untrained teacher of the same architecture will do.
   const random = join(o.out, 'teacher-untrained');
   mkdirSync(random, { recursive: true });
-  writeJsonAtomic(join(random, MANIFEST_FILE), shapesTeacherManifest(0, o.vocab === undefined ? undefined : resolve(o.vocab)));
+  writeJsonAtomic(
+    join(random, MANIFEST_FILE),
+    shapesTeacherManifest(0, o.vocab === undefined ? undefined : resolve(o.vocab)),
+  );
   print(`demo: no teacher at ${dir}; --quick uses an untrained one`);
   return random;
 }
@@ -128,61 +169,151 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
 
   // 1. prompts drawn from the world's caption distribution → the teacher's dataset
   const data = samplePrompts(size.dataPrompts, 1);
-  writePromptList(join(out, 'prompts_to_generate.json'), data.map((d) => d.prompt));
+  writePromptList(
+    join(out, 'prompts_to_generate.json'),
+    data.map((d) => d.prompt),
+  );
   print(`demo: 1/4 the teacher generates ${data.length} images (${size.generateSteps} Heun steps, CFG ${guidance})`);
   await generateDataset(
-    { model: teacher, prompts: data.map((d) => d.prompt), out: join(out, 'data'), steps: size.generateSteps, guidance, seed: 2024, batch: size.batch, shard: { index: 0, count: 1 }, device: o.device, dtype: 'float32', solver: 'heun', textDtype: 'float32' },
+    {
+      model: teacher,
+      prompts: data.map((d) => d.prompt),
+      out: join(out, 'data'),
+      steps: size.generateSteps,
+      guidance,
+      seed: 2024,
+      batch: size.batch,
+      shard: { index: 0, count: 1 },
+      device: o.device,
+      dtype: 'float32',
+      solver: 'heun',
+      textDtype: 'float32',
+    },
     () => {},
   );
 
   // 2. consistency distillation: the demo's recipe, then the seed's (the real model's defaults) on the same data and budget
   const config = TrainConfigSchema.parse({ ...size.distill, guidance, seed: 0 });
-  print(`demo: 2/4 distilling the student (${config.steps} steps, N = ${config.numScales}, target EMA ${config.targetEma}, lr ${config.lr})`);
-  await train({ model: teacher, data: join(out, 'data'), out, config, device: o.device, resume: existsSync(join(out, 'checkpoints', 'latest.json')), quiet: false }, print);
+  print(
+    `demo: 2/4 distilling the student (${config.steps} steps, N = ${config.numScales}, target EMA ${config.targetEma}, lr ${config.lr})`,
+  );
+  await train(
+    {
+      model: teacher,
+      data: join(out, 'data'),
+      out,
+      config,
+      device: o.device,
+      resume: existsSync(join(out, 'checkpoints', 'latest.json')),
+      quiet: false,
+    },
+    print,
+  );
   const seedConfig = seedRecipeAtBudget(config);
   const seedOut = join(out, SEED_RECIPE_DIR);
-  print(`demo: 2/4 the seed's recipe at the same budget (N = ${seedConfig.numScales}, target EMA ${seedConfig.targetEma}, lr ${seedConfig.lr})`);
-  await train({ model: teacher, data: join(out, 'data'), out: seedOut, config: seedConfig, device: o.device, resume: existsSync(join(seedOut, 'checkpoints', 'latest.json')), quiet: false }, print);
-  if (existsSync(join(teacher, 'teacher_log.jsonl'))) copyFileSync(join(teacher, 'teacher_log.jsonl'), join(out, 'teacher_log.jsonl'));
+  print(
+    `demo: 2/4 the seed's recipe at the same budget (N = ${seedConfig.numScales}, target EMA ${seedConfig.targetEma}, lr ${seedConfig.lr})`,
+  );
+  await train(
+    {
+      model: teacher,
+      data: join(out, 'data'),
+      out: seedOut,
+      config: seedConfig,
+      device: o.device,
+      resume: existsSync(join(seedOut, 'checkpoints', 'latest.json')),
+      quiet: false,
+    },
+    print,
+  );
+  if (existsSync(join(teacher, 'teacher_log.jsonl')))
+    copyFileSync(join(teacher, 'teacher_log.jsonl'), join(out, 'teacher_log.jsonl'));
 
   // 3. evaluation on fixed prompts, several samples each, the same noise for every sampler
   const { prompts: evalList, set } = evalPrompts(size);
-  print(`demo: 3/4 evaluating ${SAMPLERS.length} samplers on ${evalList.length} prompts × ${size.evalSamples} samples (same noise for each)`);
+  print(
+    `demo: 3/4 evaluating ${SAMPLERS.length} samplers on ${evalList.length} prompts × ${size.evalSamples} samples (same noise for each)`,
+  );
   const s = loadStudent(out, { device: o.device });
-  const result = evaluate(s.model, s.student, set, { guidance, batch: size.batch, samplers: SAMPLERS, onSampler: (n) => print(`demo:   ${n}`) });
+  const result = evaluate(s.model, s.student, set, {
+    guidance,
+    batch: size.batch,
+    samplers: SAMPLERS,
+    onSampler: (n) => print(`demo:   ${n}`),
+  });
   const seedStudent = loadStudent(seedOut, { device: o.device });
   const seedResult = evaluate(seedStudent.model, seedStudent.student, set, {
-    guidance, batch: size.batch, samplers: RECIPE_SAMPLERS, reference: result.images.get('teacher_heun30'), onSampler: (n) => print(`demo:   ${n} (seed's recipe)`),
+    guidance,
+    batch: size.batch,
+    samplers: RECIPE_SAMPLERS,
+    reference: result.images.get('teacher_heun30'),
+    onSampler: (n) => print(`demo:   ${n} (seed's recipe)`),
   });
   for (const t of seedResult.images.values()) t.dispose();
   seedStudent.dispose();
   // The ceiling at this sample size: the world's own draws for the same prompts, scored the same way.
   const worldRng = mulberry32(7);
-  const world = scoreImages(set.specs.map((spec) => renderScene(sampleScene(worldRng, spec))), set.specs);
+  const world = scoreImages(
+    set.specs.map((spec) => renderScene(sampleScene(worldRng, spec))),
+    set.specs,
+  );
 
   // 4. pictures, the steps grid and the report
   await writeDemoPictures(join(out, 'world'), evalList, set, result.images);
   for (const t of result.images.values()) t.dispose();
   s.dispose();
-  await grid({ checkpoint: out, prompts: evalList.slice(0, 6).map((p) => p.prompt), stepsList: [1, 2, 4, 8], seed: 7, out: join(out, 'grid.png'), device: o.device, scale: 3 }, () => {});
+  await grid(
+    {
+      checkpoint: out,
+      prompts: evalList.slice(0, 6).map((p) => p.prompt),
+      stepsList: [1, 2, 4, 8],
+      seed: 7,
+      out: join(out, 'grid.png'),
+      device: o.device,
+      scale: 3,
+    },
+    () => {},
+  );
 
-  const pickRecipe = (e: Partial<Record<SamplerName, SamplerEval>>) => Object.fromEntries(RECIPE_SAMPLERS.map((n) => [n, e[n]]));
+  const pickRecipe = (e: Partial<Record<SamplerName, SamplerEval>>) =>
+    Object.fromEntries(RECIPE_SAMPLERS.map((n) => [n, e[n]]));
   const recipe = (c: TrainConfig, e: Partial<Record<SamplerName, SamplerEval>>) => ({
-    lr: c.lr, num_scales: c.numScales, target_ema: c.targetEma, warmup_steps: c.warmupSteps, ...pickRecipe(e),
+    lr: c.lr,
+    num_scales: c.numScales,
+    target_ema: c.targetEma,
+    warmup_steps: c.warmupSteps,
+    ...pickRecipe(e),
   });
   const metrics = {
     seconds_total: (performance.now() - t0) / 1000,
-    eval_set: { prompts: evalList.length, open_prompts: size.evalOpenPrompts, full_prompts: size.evalFullPrompts, samples_per_prompt: size.evalSamples, images: set.prompts.length },
+    eval_set: {
+      prompts: evalList.length,
+      open_prompts: size.evalOpenPrompts,
+      full_prompts: size.evalFullPrompts,
+      samples_per_prompt: size.evalSamples,
+      images: set.prompts.length,
+    },
     eval: result.eval,
-    world: { valid: world.valid, named: world.named, coverage: world.coverage, coverage_by_attribute: world.coverageByAttribute },
-    recipes: { steps: config.steps, batch_size: config.batchSize * config.gradAccumulation, demo: recipe(config, result.eval), seed: recipe(seedConfig, seedResult.eval) },
+    world: {
+      valid: world.valid,
+      named: world.named,
+      coverage: world.coverage,
+      coverage_by_attribute: world.coverageByAttribute,
+    },
+    recipes: {
+      steps: config.steps,
+      batch_size: config.batchSize * config.gradAccumulation,
+      demo: recipe(config, result.eval),
+      seed: recipe(seedConfig, seedResult.eval),
+    },
   };
   const metricsPath = join(out, 'metrics.json');
   writeJsonAtomic(metricsPath, metrics);
   const report = await writeReport(out, { title: 'cdistill demo: shapes world', headline: await demoHeadline(out) });
   print(`demo: 4/4 done in ${metrics.seconds_total.toFixed(0)} s`);
   const pct = (x: number | undefined) => (x === undefined ? '—' : `${(x * 100).toFixed(1)}%`.padStart(6));
-  const row = (n: string, e: SamplerEval) => `  ${n.padEnd(15)} valid ${pct(e.valid)}  named ${pct(e.named)}  coverage ${pct(e.coverage)}  ${e.ms_per_image.toFixed(1).padStart(7)} ms/img`;
+  const row = (n: string, e: SamplerEval) =>
+    `  ${n.padEnd(15)} valid ${pct(e.valid)}  named ${pct(e.named)}  coverage ${pct(e.coverage)}  ${e.ms_per_image.toFixed(1).padStart(7)} ms/img`;
   for (const n of SAMPLERS) print(row(n, result.eval[n]!));
   for (const n of RECIPE_SAMPLERS) print(row(`${n} (seed's recipe)`, seedResult.eval[n]!));
   print(`  world's own samples: coverage ${pct(world.coverage)} (the ceiling at ${set.prompts.length} images)`);

@@ -21,9 +21,16 @@ export interface SamplerEval {
 }
 
 export const SAMPLERS = [
-  'teacher_heun30', 'teacher_heun4', 'teacher_euler4',
-  'student_1', 'student_2', 'student_4', 'student_8',
-  'undistilled_1', 'undistilled_2', 'undistilled_4',
+  'teacher_heun30',
+  'teacher_heun4',
+  'teacher_euler4',
+  'student_1',
+  'student_2',
+  'student_4',
+  'student_8',
+  'undistilled_1',
+  'undistilled_2',
+  'undistilled_4',
 ] as const;
 export type SamplerName = (typeof SAMPLERS)[number];
 
@@ -41,8 +48,14 @@ type Sampler = (y: torch.Tensor, seeds: number[]) => torch.Tensor;
  * as the student samples): the student before its first distillation step.
  */
 export function samplerOf(name: SamplerName, teacher: TextToImageModel, student: DiT, guidance: number): Sampler {
-  const t = (steps: number, solver: 'heun' | 'euler'): Sampler => (y, seeds) => teacherSample(teacher, y, perImageNoise(seeds), { steps, guidance, solver });
-  const s = (net: DiT, steps: number): Sampler => (y, seeds) => studentSample(teacher, net, y, perImageNoise(seeds), { steps });
+  const t =
+    (steps: number, solver: 'heun' | 'euler'): Sampler =>
+    (y, seeds) =>
+      teacherSample(teacher, y, perImageNoise(seeds), { steps, guidance, solver });
+  const s =
+    (net: DiT, steps: number): Sampler =>
+    (y, seeds) =>
+      studentSample(teacher, net, y, perImageNoise(seeds), { steps });
   const [kind, n] = name.split('_') as [string, string];
   switch (kind) {
     case 'teacher':
@@ -58,12 +71,22 @@ export function samplerOf(name: SamplerName, teacher: TextToImageModel, student:
 export function meanPsnr(a: torch.Tensor, b: torch.Tensor): number {
   return torch.tidy(() => {
     const mse = a.sub(b).square().flatten(1).mean(1).clamp(1e-10);
-    return mse.log().mul(-10 / Math.log(10)).mean().item();
+    return mse
+      .log()
+      .mul(-10 / Math.log(10))
+      .mean()
+      .item();
   });
 }
 
 export function toSamplerEval(score: WorldScore, ms: number): SamplerEval {
-  return { valid: score.valid, named: score.named, coverage: score.coverage, coverage_by_attribute: score.coverageByAttribute, ms_per_image: ms };
+  return {
+    valid: score.valid,
+    named: score.named,
+    coverage: score.coverage,
+    coverage_by_attribute: score.coverageByAttribute,
+    ms_per_image: ms,
+  };
 }
 
 export interface EvalResult {

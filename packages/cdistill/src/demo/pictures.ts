@@ -18,7 +18,12 @@ const PROMPTS_SHOWN = 4;
 /** A tile border no scene uses (white and black are backgrounds). */
 const GAP_RGB: [number, number, number] = [64, 64, 160];
 
-export async function writeDemoPictures(dir: string, prompts: readonly PromptSample[], set: EvalSet, images: ReadonlyMap<SamplerName, torch.Tensor>): Promise<void> {
+export async function writeDemoPictures(
+  dir: string,
+  prompts: readonly PromptSample[],
+  set: EvalSet,
+  images: ReadonlyMap<SamplerName, torch.Tensor>,
+): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const p = prompts.length;
   const shownPrompts = Math.min(PROMPTS_SHOWN, p);
@@ -27,14 +32,25 @@ export async function writeDemoPictures(dir: string, prompts: readonly PromptSam
   const entries = Array.from({ length: shownPrompts * samples }, (_, i) => (i % samples) * p + Math.floor(i / samples));
   const rng = mulberry32(3);
   const truth = renderToTensor(entries.map((e) => sampleScene(rng, set.specs[e]!)));
-  await writeRgbImage(join(dir, '1-ground-truth.png'), torch.tidy(() => tile(truth.add(1).div(2), samples, 2, GAP_RGB)), 3);
+  await writeRgbImage(
+    join(dir, '1-ground-truth.png'),
+    torch.tidy(() => tile(truth.add(1).div(2), samples, 2, GAP_RGB)),
+    3,
+  );
   truth.dispose();
   for (const [k, name] of PICTURED.entries()) {
     const imgs = images.get(name);
     if (!imgs) continue;
     const picked = torch.tidy(() => imgs.indexSelect(0, torch.tensor(entries, { dtype: 'int64' })));
-    await writeRgbImage(join(dir, `${k + 2}-${name}.png`), torch.tidy(() => tile(picked, samples, 2, GAP_RGB)), 3);
+    await writeRgbImage(
+      join(dir, `${k + 2}-${name}.png`),
+      torch.tidy(() => tile(picked, samples, 2, GAP_RGB)),
+      3,
+    );
     picked.dispose();
   }
-  writeJsonAtomic(join(dir, 'prompts.json'), prompts.slice(0, shownPrompts).map((q) => q.prompt));
+  writeJsonAtomic(
+    join(dir, 'prompts.json'),
+    prompts.slice(0, shownPrompts).map((q) => q.prompt),
+  );
 }

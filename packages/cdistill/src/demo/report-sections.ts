@@ -4,8 +4,21 @@
 import { join } from 'node:path';
 
 import {
-  esc, evalEntries, figure, fmtNum, fmtPct, isDir, isFile, isNum, isObject, logSection, metricsTable, pngsIn, readJsonLoose,
-  readMetrics, type ReportSection,
+  esc,
+  evalEntries,
+  figure,
+  fmtNum,
+  fmtPct,
+  isDir,
+  isFile,
+  isNum,
+  isObject,
+  logSection,
+  metricsTable,
+  pngsIn,
+  readJsonLoose,
+  readMetrics,
+  type ReportSection,
 } from '../report/index.js';
 
 const CAPTIONS: Record<string, string> = {
@@ -26,7 +39,8 @@ const num = (o: unknown, ...path: string[]): number | undefined => {
 function summary(m: Record<string, unknown>): string {
   const e = m.eval;
   const pct = (x: number | undefined) => (x === undefined ? '—' : fmtPct(x));
-  const trio = (n: string) => `valid ${pct(num(e, n, 'valid'))}, named ${pct(num(e, n, 'named'))}, coverage ${pct(num(e, n, 'coverage'))}`;
+  const trio = (n: string) =>
+    `valid ${pct(num(e, n, 'valid'))}, named ${pct(num(e, n, 'named'))}, coverage ${pct(num(e, n, 'coverage'))}`;
   const lines = [
     `<strong>Distilled student, 4 steps:</strong> ${trio('student_4')}; 1 step: ${trio('student_1')}.`,
     `<strong>Teacher, 30 Heun steps:</strong> ${trio('teacher_heun30')}.`,
@@ -35,9 +49,15 @@ function summary(m: Record<string, unknown>): string {
   ];
   const t = num(e, 'teacher_heun30', 'ms_per_image');
   const s4 = num(e, 'student_4', 'ms_per_image');
-  if (t !== undefined && s4 !== undefined) lines.push(`<strong>Speed:</strong> ${esc(fmtNum(s4, 3))} ms per image at 4 steps vs ${esc(fmtNum(t, 3))} ms for the teacher: <strong>${esc((t / s4).toFixed(0))}× faster</strong>.`);
+  if (t !== undefined && s4 !== undefined)
+    lines.push(
+      `<strong>Speed:</strong> ${esc(fmtNum(s4, 3))} ms per image at 4 steps vs ${esc(fmtNum(t, 3))} ms for the teacher: <strong>${esc((t / s4).toFixed(0))}× faster</strong>.`,
+    );
   const w = num(m, 'world', 'coverage');
-  if (w !== undefined) lines.push(`<span class="dim">Coverage of the world's own draws for the same prompts, scored the same way: ${pct(w)} (the ceiling at this sample size).</span>`);
+  if (w !== undefined)
+    lines.push(
+      `<span class="dim">Coverage of the world's own draws for the same prompts, scored the same way: ${pct(w)} (the ceiling at this sample size).</span>`,
+    );
   return `<ul class="headline">${lines.map((l) => `<li>${l}</li>`).join('')}</ul>`;
 }
 
@@ -53,7 +73,9 @@ function pictures(runDir: string): string {
   const pj = join(dir, 'prompts.json');
   const r = isFile(pj) ? readJsonLoose(pj) : undefined;
   if (r?.ok && Array.isArray(r.value) && r.value.every((p) => typeof p === 'string')) {
-    parts.push(`<p class="meta">Rows, top to bottom (columns are samples with different noise, the same noise in every picture):</p><ol class="prompts">${(r.value as string[]).map((p) => `<li>${esc(p)}</li>`).join('')}</ol>`);
+    parts.push(
+      `<p class="meta">Rows, top to bottom (columns are samples with different noise, the same noise in every picture):</p><ol class="prompts">${(r.value as string[]).map((p) => `<li>${esc(p)}</li>`).join('')}</ol>`,
+    );
   } else if (r) parts.push('<p class="warn">world/prompts.json is not a readable list of prompts.</p>');
   return parts.join('\n');
 }
@@ -66,9 +88,10 @@ function resultSection(runDir: string): string {
   const rows = evalEntries(m).map(([n, v]) => [n, v] as [string, Record<string, unknown>]);
   if (isObject(m.world)) rows.push(["world's own draws", m.world]);
   const set = m.eval_set;
-  const about = isObject(set) && isNum(set.prompts) && isNum(set.samples_per_prompt)
-    ? `${fmtNum(set.prompts)} prompts (${fmtNum(num(set, 'open_prompts') ?? 0)} leave attributes open) × ${fmtNum(set.samples_per_prompt)} samples each, the same noise for every sampler`
-    : 'the evaluation set';
+  const about =
+    isObject(set) && isNum(set.prompts) && isNum(set.samples_per_prompt)
+      ? `${fmtNum(set.prompts)} prompts (${fmtNum(num(set, 'open_prompts') ?? 0)} leave attributes open) × ${fmtNum(set.samples_per_prompt)} samples each, the same noise for every sampler`
+      : 'the evaluation set';
   return [
     summary(m),
     pictures(runDir),
@@ -87,18 +110,27 @@ async function recipesSection(runDir: string): Promise<string | null> {
   const rows = names.map((n) => {
     const x = rec[n];
     const s = (steps: string, k: string) => cell(num(x, steps, k), fmtPct);
-    return `<tr><th>${esc(n)}</th><td>${cell(num(x, 'lr'), (v) => v.toExponential(0))}</td><td>${cell(num(x, 'num_scales'), String)}</td><td>${cell(num(x, 'target_ema'), String)}</td><td>${cell(num(x, 'warmup_steps'), String)}</td>`
-      + ['student_1', 'student_4'].map((st) => `<td>${s(st, 'valid')}</td><td>${s(st, 'named')}</td><td>${s(st, 'coverage')}</td>`).join('') + '</tr>';
+    return (
+      `<tr><th>${esc(n)}</th><td>${cell(num(x, 'lr'), (v) => v.toExponential(0))}</td><td>${cell(num(x, 'num_scales'), String)}</td><td>${cell(num(x, 'target_ema'), String)}</td><td>${cell(num(x, 'warmup_steps'), String)}</td>` +
+      ['student_1', 'student_4']
+        .map((st) => `<td>${s(st, 'valid')}</td><td>${s(st, 'named')}</td><td>${s(st, 'coverage')}</td>`)
+        .join('') +
+      '</tr>'
+    );
   });
-  const budget = isNum(rec.steps) && isNum(rec.batch_size) ? `${fmtNum(rec.steps)} steps of ${fmtNum(rec.batch_size)} images each` : 'the same budget';
+  const budget =
+    isNum(rec.steps) && isNum(rec.batch_size)
+      ? `${fmtNum(rec.steps)} steps of ${fmtNum(rec.batch_size)} images each`
+      : 'the same budget';
   const parts = [
     `<p class="meta">Both students are distilled from the same teacher dataset with ${esc(budget)}; only the recipe differs.</p>`,
-    `<table class="grid-table metrics"><thead><tr><th rowspan="2">recipe</th><th rowspan="2">lr</th><th rowspan="2">N</th><th rowspan="2">target EMA</th><th rowspan="2">warmup</th><th colspan="3">1 step</th><th colspan="3">4 steps</th></tr>`
-      + `<tr>${'<th>valid</th><th>named</th><th>coverage</th>'.repeat(2)}</tr></thead><tbody>${rows.join('')}</tbody></table>`,
+    `<table class="grid-table metrics"><thead><tr><th rowspan="2">recipe</th><th rowspan="2">lr</th><th rowspan="2">N</th><th rowspan="2">target EMA</th><th rowspan="2">warmup</th><th colspan="3">1 step</th><th colspan="3">4 steps</th></tr>` +
+      `<tr>${'<th>valid</th><th>named</th><th>coverage</th>'.repeat(2)}</tr></thead><tbody>${rows.join('')}</tbody></table>`,
     '<p class="dim">Losses of runs with different N are not comparable (neighbouring σ levels lie closer at larger N); compare the scores.</p>',
   ];
   const seedLog = join(runDir, 'seed-recipe', 'log.jsonl');
-  if (isFile(seedLog)) parts.push(`<h3>Training with the seed's recipe</h3>`, await logSection(seedLog, "student (seed's recipe)"));
+  if (isFile(seedLog))
+    parts.push(`<h3>Training with the seed's recipe</h3>`, await logSection(seedLog, "student (seed's recipe)"));
   return parts.join('\n');
 }
 
@@ -106,6 +138,11 @@ async function recipesSection(runDir: string): Promise<string | null> {
 export async function demoHeadline(runDir: string): Promise<ReportSection[]> {
   return [
     { id: 'result', title: 'Result: teacher vs student, same prompts, same noise', html: resultSection(runDir) },
-    { id: 'recipes', title: "Distillation recipes: the demo's vs the seed's", html: await recipesSection(runDir), absent: 'metrics.json has no recipes.' },
+    {
+      id: 'recipes',
+      title: "Distillation recipes: the demo's vs the seed's",
+      html: await recipesSection(runDir),
+      absent: 'metrics.json has no recipes.',
+    },
   ];
 }

@@ -11,7 +11,12 @@ type Tensor = torch.Tensor;
  * x = z·σ₀; at step i, D = student(x, σ_i); if not last, x = D + σ_{i+1}·noise_i; else x = D.
  * `noise(i)` supplies the fresh noise for step i+1 (so callers control reproducibility).
  */
-export function consistencySample(student: Denoiser, z: Tensor, sigmas: number[], noise: (i: number) => Tensor): Tensor {
+export function consistencySample(
+  student: Denoiser,
+  z: Tensor,
+  sigmas: number[],
+  noise: (i: number) => Tensor,
+): Tensor {
   let x = z.mul(sigmas[0] as number);
   for (let i = 0; i < sigmas.length; i++) {
     x = torch.tidy(() => {
@@ -24,7 +29,13 @@ export function consistencySample(student: Denoiser, z: Tensor, sigmas: number[]
 
 /** pseudo-Huber: mean(√((a − b)² + c²) − c). */
 export function pseudoHuber(a: Tensor, b: Tensor, c: number): Tensor {
-  return a.sub(b).square().add(c * c).sqrt().sub(c).mean();
+  return a
+    .sub(b)
+    .square()
+    .add(c * c)
+    .sqrt()
+    .sub(c)
+    .mean();
 }
 
 export interface CdInputs {

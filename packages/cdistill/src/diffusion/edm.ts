@@ -17,7 +17,14 @@ export interface EdmConfig {
 }
 
 /** micro_diffusion's LatentDiffusion edm_config (σ_data 0.9, not EDM's 0.5). */
-export const MICRODIT_EDM: EdmConfig = { sigmaData: 0.9, sigmaMin: 0.002, sigmaMax: 80, rho: 7, pMean: -0.6, pStd: 1.2 };
+export const MICRODIT_EDM: EdmConfig = {
+  sigmaData: 0.9,
+  sigmaMin: 0.002,
+  sigmaMax: 80,
+  rho: 7,
+  pMean: -0.6,
+  pStd: 1.2,
+};
 
 /** The raw network F(c_in·x, c_noise, y) with its conditioning bound. */
 export type Network = (xIn: Tensor, cNoise: Tensor) => Tensor;
@@ -42,7 +49,10 @@ export function preconditioning(sigma: Tensor, sigmaData: number) {
  */
 export function denoiser(net: Network, sigmaData: number, netDtype: torch.DType): Denoiser {
   return (x, sigma) => {
-    const sig = typeof sigma === 'number' ? torch.full([x.size(0)], sigma, { dtype: x.dtype, device: x.device }) : sigma.to(x.dtype);
+    const sig =
+      typeof sigma === 'number'
+        ? torch.full([x.size(0)], sigma, { dtype: x.dtype, device: x.device })
+        : sigma.to(x.dtype);
     const { cSkip, cOut, cIn, cNoise } = preconditioning(sig, sigmaData);
     const f = net(cIn.mul(x).to(netDtype), cNoise.to(netDtype)).to(x.dtype);
     return cSkip.mul(x).add(cOut.mul(f));
@@ -54,7 +64,11 @@ export function denoiser(net: Network, sigmaData: number, netDtype: torch.DType)
  * forward of [x; x] with captions [y; 0] (the unconditional caption is the zeroed embedding),
  * out = uncond + w·(cond − uncond). With w = 1 no doubling happens.
  */
-export function guidedNetwork(forward: (x: Tensor, t: Tensor, y: Tensor) => Tensor, y: Tensor, w: number | Tensor): Network {
+export function guidedNetwork(
+  forward: (x: Tensor, t: Tensor, y: Tensor) => Tensor,
+  y: Tensor,
+  w: number | Tensor,
+): Network {
   if (w === 1) return (x, t) => forward(x, t, y);
   const yBoth = torch.cat([y, torch.zerosLike(y)], 0);
   // A tensor w [N] guides each sample with its own weight (LCM-style training).
@@ -109,7 +123,8 @@ export function odeStep(D: Denoiser, x: Tensor, cur: Sigma, next: Sigma, solver:
  */
 export function odeSampler(D: Denoiser, z: Tensor, sigmas: number[], solver: OdeSolver): Tensor {
   let x = z.mul(sigmas[0] as number);
-  for (let i = 0; i + 1 < sigmas.length; i++) x = torch.tidy(() => odeStep(D, x, sigmas[i] as number, sigmas[i + 1] as number, solver));
+  for (let i = 0; i + 1 < sigmas.length; i++)
+    x = torch.tidy(() => odeStep(D, x, sigmas[i] as number, sigmas[i + 1] as number, solver));
   return x;
 }
 
@@ -133,11 +148,23 @@ export function edmLoss(
   forward: (xIn: Tensor, cNoise: Tensor, maskRatio: number) => { sample: Tensor; mask?: Tensor },
   x0: Tensor,
   c: EdmConfig,
-  o: { generator?: torch.Generator; maskRatio?: number; patchSize?: number; target?: (xNoisy: Tensor, sigma: Tensor) => Tensor } = {},
+  o: {
+    generator?: torch.Generator;
+    maskRatio?: number;
+    patchSize?: number;
+    target?: (xNoisy: Tensor, sigma: Tensor) => Tensor;
+  } = {},
 ): Tensor {
   const n = x0.size(0);
-  const sigma = torch.randn([n, 1, 1, 1], { generator: o.generator, device: x0.device, dtype: x0.dtype }).mul(c.pStd).add(c.pMean).exp();
-  const weight = sigma.square().add(c.sigmaData ** 2).div(sigma.mul(c.sigmaData).square());
+  const sigma = torch
+    .randn([n, 1, 1, 1], { generator: o.generator, device: x0.device, dtype: x0.dtype })
+    .mul(c.pStd)
+    .add(c.pMean)
+    .exp();
+  const weight = sigma
+    .square()
+    .add(c.sigmaData ** 2)
+    .div(sigma.mul(c.sigmaData).square());
   const noise = torch.randn([...x0.shape], { generator: o.generator, device: x0.device, dtype: x0.dtype }).mul(sigma);
   const xn = x0.add(noise);
   const { cSkip, cOut, cIn, cNoise } = preconditioning(sigma.reshape(-1), c.sigmaData);

@@ -11,14 +11,34 @@
 // blob is renamed into place only when the hash equals the one the Hub reports (sha256 for LFS files,
 // the git blob sha1 otherwise); then the snapshot link.
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname } from 'node:path';
 
 import { datasetInfo, HubApiError, listFiles, modelInfo, pathsInfo } from '@huggingface/hub';
 
 import { acquireLock } from '../util/lock.js';
 import { progress } from '../util/progress.js';
-import { cachedCommit, cachedSnapshotFile, COMMIT_RE, linkSnapshot, present, repoCache, writeRef, type RepoCache } from './cache.js';
+import {
+  cachedCommit,
+  cachedSnapshotFile,
+  COMMIT_RE,
+  linkSnapshot,
+  present,
+  repoCache,
+  writeRef,
+  type RepoCache,
+} from './cache.js';
 import { hubEnv, type HubEnv } from './env.js';
 import { formatRef, isHubUri, parseHubUri, repoPage, type HubRef } from './uri.js';
 
@@ -59,7 +79,13 @@ function repoParams(ref: HubRef, env: HubEnv) {
 }
 
 /** Our message for a failed Hub request: what was asked, and what to do about it. */
-function explain(ref: HubRef, env: HubEnv, status: number | undefined, code: string | null | undefined, cause: unknown): HubError {
+function explain(
+  ref: HubRef,
+  env: HubEnv,
+  status: number | undefined,
+  code: string | null | undefined,
+  cause: unknown,
+): HubError {
   const what = formatRef(ref);
   if (status === 401 || status === 403 || code === 'GatedRepo') {
     const tokenNote = env.token ? 'HF_TOKEN is set, but that token has no access' : 'HF_TOKEN is not set';
@@ -69,13 +95,20 @@ function explain(ref: HubRef, env: HubEnv, status: number | undefined, code: str
     );
   }
   if (status === 404) {
-    if (code === 'EntryNotFound') return new HubError(`${what}: no file ${ref.path} in ${ref.type} ${ref.repo} at revision ${ref.revision}`);
-    if (code === 'RevisionNotFound') return new HubError(`${what}: ${ref.type} ${ref.repo} has no revision ${ref.revision}`);
-    return new HubError(`${what}: no ${ref.type} repository ${ref.repo} with revision ${ref.revision} at ${env.endpoint}${env.token ? '' : ' (or it is private: set HF_TOKEN)'}`);
+    if (code === 'EntryNotFound')
+      return new HubError(`${what}: no file ${ref.path} in ${ref.type} ${ref.repo} at revision ${ref.revision}`);
+    if (code === 'RevisionNotFound')
+      return new HubError(`${what}: ${ref.type} ${ref.repo} has no revision ${ref.revision}`);
+    return new HubError(
+      `${what}: no ${ref.type} repository ${ref.repo} with revision ${ref.revision} at ${env.endpoint}${env.token ? '' : ' (or it is private: set HF_TOKEN)'}`,
+    );
   }
-  if (status !== undefined) return new HubError(`${what}: the Hub answered HTTP ${status} (${(cause as Error).message})`);
+  if (status !== undefined)
+    return new HubError(`${what}: the Hub answered HTTP ${status} (${(cause as Error).message})`);
   const why = (cause as { cause?: { code?: string; message?: string } }).cause?.code ?? (cause as Error).message;
-  return new HubError(`${what}: cannot reach ${env.endpoint} (${why}); set HF_HUB_OFFLINE=1 to use only what is cached`);
+  return new HubError(
+    `${what}: cannot reach ${env.endpoint} (${why}); set HF_HUB_OFFLINE=1 to use only what is cached`,
+  );
 }
 
 async function api<T>(ref: HubRef, env: HubEnv, call: () => Promise<T>): Promise<T> {
@@ -91,10 +124,18 @@ async function api<T>(ref: HubRef, env: HubEnv, call: () => Promise<T>): Promise
 /** The commit a revision points at now (a commit hash is taken as is). */
 async function resolveCommit(ref: HubRef, env: HubEnv): Promise<string> {
   if (COMMIT_RE.test(ref.revision)) return ref.revision;
-  const p = { name: ref.repo, revision: ref.revision, hubUrl: env.endpoint, fetch: recordingFetch, additionalFields: ['sha' as const], ...(env.token ? { accessToken: env.token } : {}) };
+  const p = {
+    name: ref.repo,
+    revision: ref.revision,
+    hubUrl: env.endpoint,
+    fetch: recordingFetch,
+    additionalFields: ['sha' as const],
+    ...(env.token ? { accessToken: env.token } : {}),
+  };
   const info = await api(ref, env, () => (ref.type === 'dataset' ? datasetInfo(p) : modelInfo(p)));
   const sha = (info as { sha?: unknown }).sha;
-  if (typeof sha !== 'string' || !COMMIT_RE.test(sha)) throw new HubError(`${formatRef(ref)}: the Hub gave no commit hash for revision ${ref.revision}`);
+  if (typeof sha !== 'string' || !COMMIT_RE.test(sha))
+    throw new HubError(`${formatRef(ref)}: the Hub gave no commit hash for revision ${ref.revision}`);
   return sha;
 }
 
@@ -109,7 +150,9 @@ async function describeFile(ref: HubRef, env: HubEnv, commit: string): Promise<R
   const file = info.find((i) => i.path === ref.path && i.type === 'file');
   if (!file) {
     const dir = info.find((i) => i.path === ref.path);
-    throw new HubError(`${formatRef(ref)}: ${dir ? 'is a folder, not a file' : `no file ${ref.path} in ${ref.type} ${ref.repo} at revision ${ref.revision} (commit ${commit})`}`);
+    throw new HubError(
+      `${formatRef(ref)}: ${dir ? 'is a folder, not a file' : `no file ${ref.path} in ${ref.type} ${ref.repo} at revision ${ref.revision} (commit ${commit})`}`,
+    );
   }
   return remoteOf(file);
 }
@@ -127,7 +170,14 @@ async function hashExisting(path: string, h: Hash): Promise<void> {
 const MiB = 1024 * 1024;
 
 /** GETs the file into blobs/<etag>.incomplete (resuming it), verifies size and hash, renames it into place. */
-async function fetchBlob(ref: HubRef, env: HubEnv, c: RepoCache, commit: string, f: RemoteFile, quiet: boolean): Promise<void> {
+async function fetchBlob(
+  ref: HubRef,
+  env: HubEnv,
+  c: RepoCache,
+  commit: string,
+  f: RemoteFile,
+  quiet: boolean,
+): Promise<void> {
   const blob = c.blob(f.etag);
   const partial = `${blob}.incomplete`;
   let have = existsSync(partial) ? statSync(partial).size : 0;
@@ -152,7 +202,13 @@ async function fetchBlob(ref: HubRef, env: HubEnv, c: RepoCache, commit: string,
   const dropBody = () => res.body?.cancel().catch(() => {});
   if (!res.ok) {
     await dropBody();
-    throw explain({ ...ref, path: f.path }, env, res.status, res.headers.get('x-error-code'), new Error(res.statusText));
+    throw explain(
+      { ...ref, path: f.path },
+      env,
+      res.status,
+      res.headers.get('x-error-code'),
+      new Error(res.statusText),
+    );
   }
   if (have > 0 && res.status !== 206) {
     // The server ignored the Range: start over.
@@ -198,14 +254,23 @@ async function fetchBlob(ref: HubRef, env: HubEnv, c: RepoCache, commit: string,
   renameSync(partial, blob);
 }
 
-async function ensureFile(ref: HubRef, env: HubEnv, c: RepoCache, commit: string, f: RemoteFile, o: DownloadOptions): Promise<string> {
+async function ensureFile(
+  ref: HubRef,
+  env: HubEnv,
+  c: RepoCache,
+  commit: string,
+  f: RemoteFile,
+  o: DownloadOptions,
+): Promise<string> {
   const existing = cachedSnapshotFile(c, commit, f.path);
   if (existing) return existing;
   if (!present(c.blob(f.etag))) {
     const lock = acquireLock(c.lock(f.etag), `the cache entry of ${formatRef({ ...ref, path: f.path })}`);
     try {
       if (!present(c.blob(f.etag))) {
-        o.print?.(`download: ${formatRef({ ...ref, path: f.path })} (${(f.size / MiB).toFixed(1)} MiB) → ${env.cacheDir}`);
+        o.print?.(
+          `download: ${formatRef({ ...ref, path: f.path })} (${(f.size / MiB).toFixed(1)} MiB) → ${env.cacheDir}`,
+        );
         await fetchBlob(ref, env, c, commit, f, o.quiet ?? false);
       }
     } finally {
@@ -221,7 +286,9 @@ function offlinePath(ref: HubRef, env: HubEnv): string {
   const commit = cachedCommit(c, ref.revision);
   const p = commit === undefined ? undefined : c.snapshot(commit, ref.path);
   if (p === undefined || !present(p)) {
-    throw new HubError(`${formatRef(ref)}: not in the cache ${env.cacheDir}, and HF_HUB_OFFLINE is set; download it once with network access`);
+    throw new HubError(
+      `${formatRef(ref)}: not in the cache ${env.cacheDir}, and HF_HUB_OFFLINE is set; download it once with network access`,
+    );
   }
   return p;
 }
@@ -242,26 +309,39 @@ export async function hubFile(ref: HubRef, o: DownloadOptions = {}): Promise<str
  * A folder of a Hub repository in the cache; `only` limits it to these file names relative to the folder
  * (a diffusers VAE needs config.json and the safetensors weights, not the .bin and fp16 copies beside them).
  */
-export async function hubFolder(ref: HubRef, only: readonly string[] | undefined, o: DownloadOptions = {}): Promise<string> {
+export async function hubFolder(
+  ref: HubRef,
+  only: readonly string[] | undefined,
+  o: DownloadOptions = {},
+): Promise<string> {
   const env = o.env ?? hubEnv();
   const c = repoCache(env.cacheDir, ref);
   const rel = (p: string) => (ref.path ? p.slice(ref.path.length + 1) : p);
   if (env.offline) {
     const dir = offlinePath(ref, env);
-    for (const name of only ?? []) if (!present(`${dir}/${name}`)) throw new HubError(`${formatRef(ref)}: ${name} is not in the cache, and HF_HUB_OFFLINE is set`);
+    for (const name of only ?? [])
+      if (!present(`${dir}/${name}`))
+        throw new HubError(`${formatRef(ref)}: ${name} is not in the cache, and HF_HUB_OFFLINE is set`);
     return dir;
   }
   const commit = await resolveCommit(ref, env);
   writeRef(c, ref.revision, commit);
-  if (only && only.every((n) => cachedSnapshotFile(c, commit, ref.path ? `${ref.path}/${n}` : n))) return c.snapshot(commit, ref.path);
+  if (only?.every((n) => cachedSnapshotFile(c, commit, ref.path ? `${ref.path}/${n}` : n)))
+    return c.snapshot(commit, ref.path);
   const entries: RemoteFile[] = [];
   await api(ref, env, async () => {
-    for await (const e of listFiles({ ...repoParams(ref, env), revision: commit, recursive: true, ...(ref.path ? { path: ref.path } : {}) })) {
+    for await (const e of listFiles({
+      ...repoParams(ref, env),
+      revision: commit,
+      recursive: true,
+      ...(ref.path ? { path: ref.path } : {}),
+    })) {
       if (e.type === 'file' && (!only || only.includes(rel(e.path)))) entries.push(remoteOf(e));
     }
   });
   const missing = (only ?? []).filter((n) => !entries.some((e) => rel(e.path) === n));
-  if (missing.length) throw new HubError(`${formatRef(ref)}: no ${missing.join(', ')} in this folder (commit ${commit})`);
+  if (missing.length)
+    throw new HubError(`${formatRef(ref)}: no ${missing.join(', ')} in this folder (commit ${commit})`);
   if (entries.length === 0) throw new HubError(`${formatRef(ref)}: no files in this folder (commit ${commit})`);
   for (const f of entries) await ensureFile(ref, env, c, commit, f, o);
   return c.snapshot(commit, ref.path);

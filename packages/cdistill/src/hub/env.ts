@@ -13,7 +13,8 @@ export interface HubEnv {
   cacheDir: string;
 }
 
-const truthy = (v: string | undefined) => v !== undefined && ['1', 'on', 'yes', 'true'].includes(v.trim().toLowerCase());
+const truthy = (v: string | undefined) =>
+  v !== undefined && ['1', 'on', 'yes', 'true'].includes(v.trim().toLowerCase());
 
 export function hubEnv(env: NodeJS.ProcessEnv = process.env): HubEnv {
   const hfHome = env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'huggingface');

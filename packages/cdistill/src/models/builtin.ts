@@ -5,7 +5,11 @@
 // 16-channel model, ostris/vae-kl-f8-d16. Sampling defaults are micro_diffusion's: 30 Heun steps, CFG 5.
 import type { Manifest } from './manifest.js';
 
-const TEXT = { weights: 'hf://apple/DFN5B-CLIP-ViT-H-14-378/open_clip_pytorch_model.bin', preset: 'DFN5B-CLIP-ViT-H-14-378' as const, seed: 0 };
+const TEXT = {
+  weights: 'hf://apple/DFN5B-CLIP-ViT-H-14-378/open_clip_pytorch_model.bin',
+  preset: 'DFN5B-CLIP-ViT-H-14-378' as const,
+  seed: 0,
+};
 const SDXL_VAE = { folder: 'hf://stabilityai/stable-diffusion-xl-base-1.0/vae' };
 const OSTRIS_VAE = { folder: 'hf://ostris/vae-kl-f8-d16' };
 const SAMPLING = { steps: 30, guidance: 5 };

@@ -34,7 +34,8 @@ function detectMicroDiT(shapes: Shapes): string {
     const model = new DiT(cfg, { device: 'meta' });
     const ref: Shapes = new Map([...model.stateDict()].map(([k, t]) => [k, t.shape]));
     if (sameShapes(ref, shapes)) {
-      const scale = latent === 64 ? ' (512 px: use pos_interp_scale 2.0)' : latent === 32 ? ' (256 px: pos_interp_scale 1.0)' : '';
+      const scale =
+        latent === 64 ? ' (512 px: use pos_interp_scale 2.0)' : latent === 32 ? ' (256 px: pos_interp_scale 1.0)' : '';
       return `MicroDiT: matches ${name} exactly, latent ${latent}×${latent}, ${inChannels} channels${scale}`;
     }
   }
@@ -47,13 +48,18 @@ function detectTextTower(shapes: Shapes): string {
   const ctx = (shapes.get('positional_embedding') ?? [0])[0];
   const vision = [...shapes.keys()].some((k) => k.startsWith('visual.'));
   const dfn = emb[1] === 1024 && layers === 24 && ctx === 77 && emb[0] === 49408;
-  return `OpenCLIP text tower: width ${emb[1]}, ${layers} layers, context ${ctx}, vocab ${emb[0]}` +
-    `${dfn ? ' — the DFN5B-CLIP-ViT-H-14-378 text tower' : ''}${vision ? ' (vision tower present, ignored)' : ''}`;
+  return (
+    `OpenCLIP text tower: width ${emb[1]}, ${layers} layers, context ${ctx}, vocab ${emb[0]}` +
+    `${dfn ? ' — the DFN5B-CLIP-ViT-H-14-378 text tower' : ''}${vision ? ' (vision tower present, ignored)' : ''}`
+  );
 }
 
 function detectVae(shapes: Shapes): string {
   const blocks = count(shapes, /^encoder\.down_blocks\.(\d+)\./);
-  const channels = Array.from({ length: blocks }, (_, i) => shapes.get(`encoder.down_blocks.${i}.resnets.0.conv1.weight`)?.[0]);
+  const channels = Array.from(
+    { length: blocks },
+    (_, i) => shapes.get(`encoder.down_blocks.${i}.resnets.0.conv1.weight`)?.[0],
+  );
   const latent = ((shapes.get('quant_conv.weight') ?? [0])[0] as number) / 2;
   const sdxl = channels.join() === '128,256,512,512' && latent === 4;
   return `diffusers AutoencoderKL: block_out_channels [${channels.join(', ')}], ${latent} latent channels${sdxl ? ' — SDXL VAE layout' : ''}`;
@@ -61,7 +67,8 @@ function detectVae(shapes: Shapes): string {
 
 export function detectArchitecture(shapes: Shapes): string {
   if (shapes.has('x_embedder.proj.weight') && shapes.has('blocks.0.norm1.weight')) return detectMicroDiT(shapes);
-  if (shapes.has('token_embedding.weight') && shapes.has('transformer.resblocks.0.attn.in_proj_weight')) return detectTextTower(shapes);
+  if (shapes.has('token_embedding.weight') && shapes.has('transformer.resblocks.0.attn.in_proj_weight'))
+    return detectTextTower(shapes);
   if (shapes.has('encoder.conv_in.weight') && shapes.has('decoder.conv_out.weight')) return detectVae(shapes);
   return 'no known architecture (MicroDiT, OpenCLIP text tower, diffusers AutoencoderKL)';
 }

@@ -44,7 +44,9 @@ function decodeEach(codec: LatentCodec, dtype: torch.DType, latents: torch.Tenso
   return torch.noGrad(() =>
     torch.tidy(() => {
       const one = (i: number) => codec.toImage01(codec.decode(latents.narrow(0, i, 1).to(dtype)));
-      return torch.cat(Array.from({ length: latents.size(0) }, (_, i) => one(i))).toOptions({ dtype: 'float32', device: 'cpu' });
+      return torch
+        .cat(Array.from({ length: latents.size(0) }, (_, i) => one(i)))
+        .toOptions({ dtype: 'float32', device: 'cpu' });
     }),
   );
 }
@@ -69,7 +71,8 @@ function fromFile<T>(file: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof torch.nn.StateDictError) throw new torch.nn.StateDictError(`${file}: ${e.message}`, e.missing, e.unexpected, e.mismatched);
+    if (e instanceof torch.nn.StateDictError)
+      throw new torch.nn.StateDictError(`${file}: ${e.message}`, e.missing, e.unexpected, e.mismatched);
     throw e;
   }
 }
@@ -95,12 +98,19 @@ export function loadModel(path: string, o: LoadOptions = {}): TextToImageModel {
       : ClipTextTower.fromCheckpoint(partPath(dir, m.text.weights), textCfg, { device, dtype });
   const text = new ClipTextEncoder(tokenizer, tower.eval().requiresGrad_(false));
   if (textCfg.width !== ditCfg.captionChannels) {
-    throw new Error(`${file}: the text tower's width ${textCfg.width} differs from the DiT's caption_channels ${ditCfg.captionChannels}`);
+    throw new Error(
+      `${file}: the text tower's width ${textCfg.width} differs from the DiT's caption_channels ${ditCfg.captionChannels}`,
+    );
   }
 
-  const codec: LatentCodec = m.vae === 'identity' ? new IdentityVae(ditCfg.inChannels) : AutoencoderKL.fromFolder(partPath(dir, m.vae.folder), { device, dtype });
+  const codec: LatentCodec =
+    m.vae === 'identity'
+      ? new IdentityVae(ditCfg.inChannels)
+      : AutoencoderKL.fromFolder(partPath(dir, m.vae.folder), { device, dtype });
   if (codec.latentChannels !== ditCfg.inChannels) {
-    throw new Error(`${file}: the VAE has ${codec.latentChannels} latent channels but the DiT takes ${ditCfg.inChannels}`);
+    throw new Error(
+      `${file}: the VAE has ${codec.latentChannels} latent channels but the DiT takes ${ditCfg.inChannels}`,
+    );
   }
   return {
     name: m.name,
@@ -130,7 +140,8 @@ export function fileSha256(path: string): string {
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.allocUnsafe(1 << 22);
-    for (let n = readSync(fd, buf, 0, buf.length, null); n > 0; n = readSync(fd, buf, 0, buf.length, null)) hash.update(buf.subarray(0, n));
+    for (let n = readSync(fd, buf, 0, buf.length, null); n > 0; n = readSync(fd, buf, 0, buf.length, null))
+      hash.update(buf.subarray(0, n));
   } finally {
     closeSync(fd);
   }

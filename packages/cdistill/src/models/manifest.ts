@@ -43,7 +43,9 @@ const DitPart = z
     seed: z.number().int().nonnegative().default(0),
   })
   .strict()
-  .refine((d) => (d.preset === undefined) !== (d.config === undefined), { message: 'give exactly one of "preset" and "config"' });
+  .refine((d) => (d.preset === undefined) !== (d.config === undefined), {
+    message: 'give exactly one of "preset" and "config"',
+  });
 
 const TextPart = z
   .object({
@@ -56,11 +58,16 @@ const TextPart = z
     seed: z.number().int().nonnegative().default(0),
   })
   .strict()
-  .refine((d) => (d.preset === undefined) !== (d.config === undefined), { message: 'give exactly one of "preset" and "config"' });
+  .refine((d) => (d.preset === undefined) !== (d.config === undefined), {
+    message: 'give exactly one of "preset" and "config"',
+  });
 
-const VAE_CHOICES = '"identity" (the DiT works in pixel space) or {"folder": "<a diffusers AutoencoderKL folder, relative, absolute or hf://>"}';
+const VAE_CHOICES =
+  '"identity" (the DiT works in pixel space) or {"folder": "<a diffusers AutoencoderKL folder, relative, absolute or hf://>"}';
 const VaePart = z.union([z.literal('identity'), z.object({ folder: z.string() }).strict()], {
-  errorMap: (_issue, ctx) => ({ message: ctx.data === undefined ? `missing; give ${VAE_CHOICES}` : `expected ${VAE_CHOICES}` }),
+  errorMap: (_issue, ctx) => ({
+    message: ctx.data === undefined ? `missing; give ${VAE_CHOICES}` : `expected ${VAE_CHOICES}`,
+  }),
 });
 
 const EdmPart = z
@@ -92,7 +99,10 @@ export type Manifest = z.infer<typeof ManifestSchema>;
 export function manifestPath(path: string): string {
   if (!existsSync(path)) {
     const looksLikeName = !/[\\/]/.test(path) && !path.endsWith('.json');
-    if (looksLikeName) throw new Error(`${path}: no such model: not a file or folder, and not a built-in model (${builtinNames().join(', ')})`);
+    if (looksLikeName)
+      throw new Error(
+        `${path}: no such model: not a file or folder, and not a built-in model (${builtinNames().join(', ')})`,
+      );
     throw new Error(`${path}: no such model file or folder`);
   }
   return statSync(path).isDirectory() ? join(path, MANIFEST_FILE) : path;
@@ -104,7 +114,8 @@ export function manifestPath(path: string): string {
  */
 export function readManifest(spec: string): { manifest: Manifest; dir: string; file: string } {
   const builtin = BUILTIN_MODELS[spec];
-  if (builtin) return { manifest: ManifestSchema.parse(builtin.manifest), dir: process.cwd(), file: `built-in model ${spec}` };
+  if (builtin)
+    return { manifest: ManifestSchema.parse(builtin.manifest), dir: process.cwd(), file: `built-in model ${spec}` };
   const file = manifestPath(spec);
   if (!existsSync(file)) throw new Error(`${spec}: no ${MANIFEST_FILE} in this folder`);
   return { manifest: readJsonWith(ManifestSchema, file, 'model manifest'), dir: dirname(resolve(file)), file };
@@ -117,7 +128,10 @@ export function readManifest(spec: string): { manifest: Manifest; dir: string; f
 export function partPath(dir: string, p: string): string {
   if (isHubUri(p)) {
     const local = cachedHubPath(parseHubUri(p));
-    if (local === undefined) throw new Error(`${p}: not downloaded yet: run \`cdistill download <model>\` (it goes to the Hugging Face cache)`);
+    if (local === undefined)
+      throw new Error(
+        `${p}: not downloaded yet: run \`cdistill download <model>\` (it goes to the Hugging Face cache)`,
+      );
     return local;
   }
   return isAbsolute(p) ? p : join(dir, p);
@@ -138,7 +152,8 @@ export function hubParts(m: Manifest): HubPart[] {
   if (m.dit.weights && isHubUri(m.dit.weights)) out.push({ key: 'dit.weights', uri: m.dit.weights });
   if (m.text.weights && isHubUri(m.text.weights)) out.push({ key: 'text.weights', uri: m.text.weights });
   if (m.text.vocab && isHubUri(m.text.vocab)) out.push({ key: 'text.vocab', uri: m.text.vocab });
-  if (m.vae !== 'identity' && isHubUri(m.vae.folder)) out.push({ key: 'vae.folder', uri: m.vae.folder, folderFiles: VAE_FOLDER_FILES });
+  if (m.vae !== 'identity' && isHubUri(m.vae.folder))
+    out.push({ key: 'vae.folder', uri: m.vae.folder, folderFiles: VAE_FOLDER_FILES });
   return out;
 }
 

@@ -13,7 +13,8 @@ export interface ParityCheck {
 export function relativeError(ours: torch.Tensor, ref: torch.Tensor): number {
   const a = ours.toOptions({ dtype: 'float64', device: 'cpu' });
   const b = ref.toOptions({ dtype: 'float64', device: 'cpu' });
-  if (a.shape.join() !== b.shape.join()) throw new Error(`shape [${a.shape.join(', ')}] vs reference [${b.shape.join(', ')}]`);
+  if (a.shape.join() !== b.shape.join())
+    throw new Error(`shape [${a.shape.join(', ')}] vs reference [${b.shape.join(', ')}]`);
   const den = b.norm().item();
   const err = a.sub(b).norm().item() / (den === 0 ? 1 : den);
   for (const t of [a, b]) if (t !== ours && t !== ref) t.dispose();

@@ -21,11 +21,16 @@ export interface ClipParityOptions {
   vocabPath?: string;
 }
 
-export function runClipTextParityCase(jsonPath: string, dtype: 'float32' | 'float64' = 'float32', o: ClipParityOptions = {}): ParityCheck[] {
+export function runClipTextParityCase(
+  jsonPath: string,
+  dtype: 'float32' | 'float64' = 'float32',
+  o: ClipParityOptions = {},
+): ParityCheck[] {
   const base = jsonPath.replace(/\.json$/, '');
   const config = loadClipTextConfig(jsonPath);
   const weightsPath = o.weightsPath ?? [`${base}.safetensors`, `${base}.pt`].find((p) => existsSync(p));
-  if (weightsPath === undefined) throw new Error(`${jsonPath}: no weights beside it (${base}.safetensors or ${base}.pt)`);
+  if (weightsPath === undefined)
+    throw new Error(`${jsonPath}: no weights beside it (${base}.safetensors or ${base}.pt)`);
   const ioTensors = io.loadStateDictFile(`${base}.io.safetensors`);
   const tower = ClipTextTower.fromCheckpoint(weightsPath, config, { device: o.device, dtype });
   try {
@@ -34,7 +39,9 @@ export function runClipTextParityCase(jsonPath: string, dtype: 'float32' | 'floa
     const checks: ParityCheck[] = [];
     const name = basename(base);
     const ours = (): Tensor => tower.forward(ids.to(o.device ?? 'cpu'));
-    checks.push(noGrad(() => tidy(() => check(`${name} ${dtype} out.hidden_states`, ours(), ref, toleranceFor(dtype)))));
+    checks.push(
+      noGrad(() => tidy(() => check(`${name} ${dtype} out.hidden_states`, ours(), ref, toleranceFor(dtype)))),
+    );
     if (o.vocabPath !== undefined) checks.push(tokenizerCheck(jsonPath, o.vocabPath, ids, config.contextLength, name));
     return checks;
   } finally {
@@ -44,12 +51,19 @@ export function runClipTextParityCase(jsonPath: string, dtype: 'float32' | 'floa
 }
 
 // Token ids must match exactly: relErr is the fraction of differing ids.
-function tokenizerCheck(jsonPath: string, vocabPath: string, ids: Tensor, contextLength: number, name: string): ParityCheck {
+function tokenizerCheck(
+  jsonPath: string,
+  vocabPath: string,
+  ids: Tensor,
+  contextLength: number,
+  name: string,
+): ParityCheck {
   const { texts } = JSON.parse(readFileSync(jsonPath, 'utf8')) as { texts?: string[] };
   if (!Array.isArray(texts)) throw new Error(`${jsonPath}: no "texts" to tokenize`);
   const ours = ClipTokenizer.fromFile(vocabPath).tokenize(texts, contextLength).flat();
   const ref = Array.from(ids.data<'int64'>(), Number);
-  const differing = ours.length !== ref.length ? Math.max(ours.length, ref.length) : ours.filter((id, i) => id !== ref[i]).length;
+  const differing =
+    ours.length !== ref.length ? Math.max(ours.length, ref.length) : ours.filter((id, i) => id !== ref[i]).length;
   const relErr = differing / Math.max(ref.length, 1);
   return { check: `${name} tokenizer in.input_ids`, relErr, tol: 0, pass: relErr === 0 };
 }

@@ -48,7 +48,8 @@ export function discoverCases(root: string): ParityCase[] {
     }
     const keys = jsonKeys(f);
     if (keys.includes('dit_config')) cases.push({ kind: 'microdit', json: f });
-    else if (keys.includes('config') && existsSync(f.replace(/\.json$/, '.io.safetensors'))) cases.push({ kind: 'clip-text', json: f });
+    else if (keys.includes('config') && existsSync(f.replace(/\.json$/, '.io.safetensors')))
+      cases.push({ kind: 'clip-text', json: f });
   }
   return cases;
 }

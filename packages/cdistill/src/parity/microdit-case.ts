@@ -21,7 +21,10 @@ function load(path: string): Map<string, Tensor> {
 export function runMicroDiTCase(jsonPath: string, dtype: torch.DType): ParityCheck[] {
   const base = jsonPath.replace(/\.json$/, '');
   const name = base.split('/').pop() as string;
-  const cfg = parseDitConfig((JSON.parse(readFileSync(jsonPath, 'utf8')) as { dit_config: unknown }).dit_config, jsonPath);
+  const cfg = parseDitConfig(
+    (JSON.parse(readFileSync(jsonPath, 'utf8')) as { dit_config: unknown }).dit_config,
+    jsonPath,
+  );
   const io = load(`${base}.io.safetensors`);
   const get = (k: string): Tensor => {
     const t = io.get(k);
@@ -56,10 +59,16 @@ export function runMicroDiTCase(jsonPath: string, dtype: torch.DType): ParityChe
     }
     if (has('out.heun_z')) {
       const z = get('out.heun_z');
-      add('out.heun_steps6_cfg5', () => heunSampler(denoiser(guidedNetwork(forward(teacher), y, 5), sd, dtype), z, samplingSigmas(6)));
+      add('out.heun_steps6_cfg5', () =>
+        heunSampler(denoiser(guidedNetwork(forward(teacher), y, 5), sd, dtype), z, samplingSigmas(6)),
+      );
       if (has('out.cs_noises')) {
         const noises = get('out.cs_noises');
-        add('out.cs_steps4', () => consistencySample(denoiser(guidedNetwork(forward(teacher), y, 1), sd, dtype), z, karrasSigmas(4), (i) => noises.select(0, i)));
+        add('out.cs_steps4', () =>
+          consistencySample(denoiser(guidedNetwork(forward(teacher), y, 1), sd, dtype), z, karrasSigmas(4), (i) =>
+            noises.select(0, i),
+          ),
+        );
       }
     }
   });
@@ -70,7 +79,13 @@ export function runMicroDiTCase(jsonPath: string, dtype: torch.DType): ParityChe
     add('out.cd_sigmas', () => torch.tensor(sigmas, { dtype }));
     const teacherD = denoiser(guidedNetwork(forward(teacher), y, 5), sd, dtype);
     const studentD = denoiser(guidedNetwork(forward(student), y, 1), sd, dtype);
-    const terms = cdLoss(studentD, studentD, teacherD, { latents: get('out.cd_latents'), noise: get('out.cd_noise'), index: get('out.cd_index') }, { sigmas });
+    const terms = cdLoss(
+      studentD,
+      studentD,
+      teacherD,
+      { latents: get('out.cd_latents'), noise: get('out.cd_noise'), index: get('out.cd_index') },
+      { sigmas },
+    );
     add('out.cd_x_t', () => terms.xT);
     add('out.cd_pred', () => terms.pred.detach());
     add('out.cd_target', () => terms.target);

@@ -10,7 +10,12 @@ import { relativeError, toleranceFor, type ParityCheck } from './checks.js';
 
 export { relativeError };
 
-export function runVaeParityCase(dir: string, ioPath: string, dtype: 'float32' | 'float64', o: { device?: string } = {}): ParityCheck[] {
+export function runVaeParityCase(
+  dir: string,
+  ioPath: string,
+  dtype: 'float32' | 'float64',
+  o: { device?: string } = {},
+): ParityCheck[] {
   const tol = toleranceFor(dtype);
   const name = dir.split('/').pop() as string;
   // Parity measures the model at the requested dtype, so no silent float32 decoder.
@@ -33,7 +38,11 @@ export function runVaeParityCase(dir: string, ioPath: string, dtype: 'float32' |
           ['logvar', dist.logvar, 'out.logvar'],
           ['latents_scaled', latents, 'out.latents_scaled'],
           ['decoded', decoded, 'out.decoded'],
-          ['image01', vae.toImage01(get('out.decoded').toOptions({ dtype: decoded.dtype, device: decoded.device })), 'out.image01'],
+          [
+            'image01',
+            vae.toImage01(get('out.decoded').toOptions({ dtype: decoded.dtype, device: decoded.device })),
+            'out.image01',
+          ],
           ['decoded_end_to_end', vae.decode(latents), 'out.decoded'],
         ];
         return results.map(([check, ours, refKey]) => {

@@ -70,7 +70,10 @@ async function runBench(
     times.vae_decode += t3 - t2;
     for (let k = 0; k < chunk.length; k++) {
       const name = `${String(i + k).padStart(4, '0')}.png`;
-      await writeImage(join(dir, name), torch.tidy(() => images.select(0, k)));
+      await writeImage(
+        join(dir, name),
+        torch.tidy(() => images.select(0, k)),
+      );
       lines.push(`${name}\t${(chunk[k] as string).replace(/[\t\n\r]/g, ' ')}`);
     }
     for (const t of [y, latents, images]) t.dispose();
@@ -104,16 +107,40 @@ async function lockedBench(o: BenchOptions, print: (l: string) => void): Promise
       teacher_dit: dit === null ? 'random' : fileSha256(partPath(s.model.dir, dit)),
       student: fileSha256(join(s.checkpoint, o.ema ? 'ema.safetensors' : 'student.safetensors')),
     };
-    await runBench('bench student', s.model, prompts, o, o.out,
-      (y, seed, b) => studentSample(s.model, s.student, y, perBatchNoise(seed, b), { steps: o.steps, embeddedGuidance: s.embedded ? s.guidance : undefined }),
-      { sampler: 'consistency', steps: o.steps, checkpoint: s.checkpoint, model_hashes: hashes });
+    await runBench(
+      'bench student',
+      s.model,
+      prompts,
+      o,
+      o.out,
+      (y, seed, b) =>
+        studentSample(s.model, s.student, y, perBatchNoise(seed, b), {
+          steps: o.steps,
+          embeddedGuidance: s.embedded ? s.guidance : undefined,
+        }),
+      { sampler: 'consistency', steps: o.steps, checkpoint: s.checkpoint, model_hashes: hashes },
+    );
     print(`bench: ${prompts.length} student images at ${o.steps} steps → ${o.out}/`);
     if (o.teacher) {
       const teacherDir = `${o.out.replace(/\/$/, '')}-teacher`;
-      await runBench('bench teacher', s.model, prompts, o, teacherDir,
-        (y, seed, b) => teacherSample(s.model, y, perBatchNoise(seed, b), { steps: o.teacherSteps, guidance: o.teacherGuidance }),
-        { sampler: 'heun', steps: o.teacherSteps, guidance: o.teacherGuidance, model_hashes: { teacher_dit: hashes.teacher_dit } });
-      print(`bench: ${prompts.length} teacher images (${o.teacherSteps} Heun steps, CFG ${o.teacherGuidance}) → ${teacherDir}/`);
+      await runBench(
+        'bench teacher',
+        s.model,
+        prompts,
+        o,
+        teacherDir,
+        (y, seed, b) =>
+          teacherSample(s.model, y, perBatchNoise(seed, b), { steps: o.teacherSteps, guidance: o.teacherGuidance }),
+        {
+          sampler: 'heun',
+          steps: o.teacherSteps,
+          guidance: o.teacherGuidance,
+          model_hashes: { teacher_dit: hashes.teacher_dit },
+        },
+      );
+      print(
+        `bench: ${prompts.length} teacher images (${o.teacherSteps} Heun steps, CFG ${o.teacherGuidance}) → ${teacherDir}/`,
+      );
     }
   } finally {
     s.dispose();

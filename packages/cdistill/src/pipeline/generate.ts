@@ -57,7 +57,14 @@ export function parseShard(spec: string): { index: number; count: number } {
 }
 
 const GenerateSettingsSchema = z
-  .object({ model: z.string(), steps: z.number(), guidance: z.number(), seed: z.number(), solver: z.enum(['heun', 'euler']), prompts: z.number() })
+  .object({
+    model: z.string(),
+    steps: z.number(),
+    guidance: z.number(),
+    seed: z.number(),
+    solver: z.enum(['heun', 'euler']),
+    prompts: z.number(),
+  })
   .strict();
 
 /**
@@ -98,7 +105,10 @@ async function imageIsWhole(path: string, side: number): Promise<boolean> {
   }
 }
 
-export async function generateDataset(o: GenerateOptions, print: (l: string) => void): Promise<{ generated: number; total: number }> {
+export async function generateDataset(
+  o: GenerateOptions,
+  print: (l: string) => void,
+): Promise<{ generated: number; total: number }> {
   if (o.prompts.length === 0) throw new Error('generate: no prompts');
   o.prompts.forEach((p, i) => {
     if (p.trim() === '') throw new Error(`generate: prompt ${i} is empty`);
@@ -106,44 +116,66 @@ export async function generateDataset(o: GenerateOptions, print: (l: string) => 
   ensureDirs(o.out);
   // One lock per shard: shards of one plan run at once into one folder; the same shard twice does not.
   const shardLabel = o.shard.count === 1 ? '' : ` (shard ${o.shard.index}/${o.shard.count})`;
-  return withLock(join(o.out, `.generate-shard-${o.shard.index}-of-${o.shard.count}.lock`), `data folder ${o.out}${shardLabel}`, async () => {
-    for (const d of [o.out, join(o.out, 'images'), join(o.out, 'latents')]) {
-      const gone = torch.io.removeStaleTempFiles(d);
-      if (gone.length) print(`generate: removed ${gone.length} temporary file${gone.length === 1 ? '' : 's'} left by a killed run in ${d}`);
-    }
-    await downloadModel(o.model, { print });
-    const model = loadModel(o.model, { device: o.device, dtype: o.dtype });
-    try {
-      const steps = o.steps ?? model.defaults.steps;
-      const guidance = o.guidance ?? model.defaults.guidance;
-      checkSettings(o.out, { model: model.name, steps, guidance, seed: o.seed, solver: o.solver, prompts: o.prompts.length });
-      const mine = o.prompts.map((_, i) => i).filter((i) => i % o.shard.count === o.shard.index);
-      const done = scanLatentShards(o.out, (m) => print(`generate: ${m}`));
-      // What exists is verified, not trusted: a shard row without a whole image is redone.
-      const broken: number[] = [];
-      for (const i of mine) if (done.has(i) && !(await imageIsWhole(join(o.out, 'images', imageName(i)), model.imageSize))) broken.push(i);
-      if (broken.length) print(`generate: ${broken.length} image${broken.length === 1 ? ' is' : 's are'} missing or damaged (${broken.slice(0, 5).map(imageName).join(', ')}${broken.length > 5 ? ', …' : ''}): making ${broken.length === 1 ? 'it' : 'them'} again`);
-      const todo = mine.filter((i) => !done.has(i) || broken.includes(i));
-      const captionsFile = o.shard.count === 1 ? 'captions.json' : `captions-shard-${o.shard.index}-of-${o.shard.count}.json`;
-      const captions = readCaptionsOf(o.out, captionsFile);
-      print(`generate: ${mine.length} prompts in this shard, ${mine.length - todo.length} already done, ${todo.length} to go (${steps} ${o.solver} steps, CFG ${guidance}, seed ${o.seed})`);
-      const bar = progress('generate', mine.length, 'img', mine.length - todo.length);
-      let batches = 0;
-      for (let start = 0; start < todo.length; start += o.batch) {
-        if (o.maxBatches !== undefined && batches >= o.maxBatches) break;
-        const indices = todo.slice(start, start + o.batch);
-        await generateBatch(model, o, indices, steps, guidance);
-        for (const i of indices) captions[imageName(i)] = o.prompts[i] as string;
-        writeJsonAtomic(join(o.out, captionsFile), captions);
-        batches += 1;
-        bar.update(mine.length - todo.length + start + indices.length);
+  return withLock(
+    join(o.out, `.generate-shard-${o.shard.index}-of-${o.shard.count}.lock`),
+    `data folder ${o.out}${shardLabel}`,
+    async () => {
+      for (const d of [o.out, join(o.out, 'images'), join(o.out, 'latents')]) {
+        const gone = torch.io.removeStaleTempFiles(d);
+        if (gone.length)
+          print(
+            `generate: removed ${gone.length} temporary file${gone.length === 1 ? '' : 's'} left by a killed run in ${d}`,
+          );
       }
-      bar.stop();
-      return { generated: Math.min(todo.length, batches * o.batch), total: mine.length };
-    } finally {
-      model.dispose();
-    }
-  });
+      await downloadModel(o.model, { print });
+      const model = loadModel(o.model, { device: o.device, dtype: o.dtype });
+      try {
+        const steps = o.steps ?? model.defaults.steps;
+        const guidance = o.guidance ?? model.defaults.guidance;
+        checkSettings(o.out, {
+          model: model.name,
+          steps,
+          guidance,
+          seed: o.seed,
+          solver: o.solver,
+          prompts: o.prompts.length,
+        });
+        const mine = o.prompts.map((_, i) => i).filter((i) => i % o.shard.count === o.shard.index);
+        const done = scanLatentShards(o.out, (m) => print(`generate: ${m}`));
+        // What exists is verified, not trusted: a shard row without a whole image is redone.
+        const broken: number[] = [];
+        for (const i of mine)
+          if (done.has(i) && !(await imageIsWhole(join(o.out, 'images', imageName(i)), model.imageSize)))
+            broken.push(i);
+        if (broken.length)
+          print(
+            `generate: ${broken.length} image${broken.length === 1 ? ' is' : 's are'} missing or damaged (${broken.slice(0, 5).map(imageName).join(', ')}${broken.length > 5 ? ', …' : ''}): making ${broken.length === 1 ? 'it' : 'them'} again`,
+          );
+        const todo = mine.filter((i) => !done.has(i) || broken.includes(i));
+        const captionsFile =
+          o.shard.count === 1 ? 'captions.json' : `captions-shard-${o.shard.index}-of-${o.shard.count}.json`;
+        const captions = readCaptionsOf(o.out, captionsFile);
+        print(
+          `generate: ${mine.length} prompts in this shard, ${mine.length - todo.length} already done, ${todo.length} to go (${steps} ${o.solver} steps, CFG ${guidance}, seed ${o.seed})`,
+        );
+        const bar = progress('generate', mine.length, 'img', mine.length - todo.length);
+        let batches = 0;
+        for (let start = 0; start < todo.length; start += o.batch) {
+          if (o.maxBatches !== undefined && batches >= o.maxBatches) break;
+          const indices = todo.slice(start, start + o.batch);
+          await generateBatch(model, o, indices, steps, guidance);
+          for (const i of indices) captions[imageName(i)] = o.prompts[i] as string;
+          writeJsonAtomic(join(o.out, captionsFile), captions);
+          batches += 1;
+          bar.update(mine.length - todo.length + start + indices.length);
+        }
+        bar.stop();
+        return { generated: Math.min(todo.length, batches * o.batch), total: mine.length };
+      } finally {
+        model.dispose();
+      }
+    },
+  );
 }
 
 /** This run's own captions file (one per shard), to be extended batch by batch. */
@@ -152,17 +184,30 @@ function readCaptionsOf(dir: string, file: string): Record<string, string> {
   return existsSync(path) ? readJsonWith(z.record(z.string()), path, 'captions file') : {};
 }
 
-async function generateBatch(model: TextToImageModel, o: GenerateOptions, indices: number[], steps: number, guidance: number): Promise<void> {
+async function generateBatch(
+  model: TextToImageModel,
+  o: GenerateOptions,
+  indices: number[],
+  steps: number,
+  guidance: number,
+): Promise<void> {
   const prompts = indices.map((i) => o.prompts[i] as string);
   const { latents, text, images } = torch.tidy(() => {
     const y = model.encodePrompts(prompts);
     const noise = perImageNoise(indices.map((i) => imageSeed(o.seed, i)));
     const latents = teacherSample(model, y, noise, { steps, guidance, solver: o.solver });
-    return { latents: latents.cpu(), text: y.toOptions({ dtype: o.textDtype, device: 'cpu' }), images: model.decodeImages(latents) };
+    return {
+      latents: latents.cpu(),
+      text: y.toOptions({ dtype: o.textDtype, device: 'cpu' }),
+      images: model.decodeImages(latents),
+    };
   });
   // Images first, the shard last: an index counts as done only once its shard exists.
   for (let k = 0; k < indices.length; k++) {
-    await writeImage(join(o.out, 'images', imageName(indices[k] as number)), torch.tidy(() => images.select(0, k)));
+    await writeImage(
+      join(o.out, 'images', imageName(indices[k] as number)),
+      torch.tidy(() => images.select(0, k)),
+    );
   }
   torch.io.saveSafetensors(
     join(o.out, 'latents', shardName(indices[0] as number, indices.length)),

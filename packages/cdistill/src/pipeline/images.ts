@@ -8,9 +8,20 @@ import { writeFileAtomic } from '../util/fs.js';
 
 /** [3, H, W] in [0, 1] → interleaved RGB bytes, rounded as diffusers' numpy_to_pil does. */
 export function toRgbBytes(image01: torch.Tensor): { width: number; height: number; rgb: Uint8Array } {
-  if (image01.ndim !== 3 || image01.size(0) !== 3) throw new Error(`expected an image [3, H, W], got [${image01.shape.join(', ')}]`);
+  if (image01.ndim !== 3 || image01.size(0) !== 3)
+    throw new Error(`expected an image [3, H, W], got [${image01.shape.join(', ')}]`);
   const [, height, width] = image01.shape as [number, number, number];
-  const rgb = torch.tidy(() => image01.toOptions({ dtype: 'float32', device: 'cpu' }).clamp(0, 1).mul(255).round().permute(1, 2, 0).to('uint8').contiguous().toBytes());
+  const rgb = torch.tidy(() =>
+    image01
+      .toOptions({ dtype: 'float32', device: 'cpu' })
+      .clamp(0, 1)
+      .mul(255)
+      .round()
+      .permute(1, 2, 0)
+      .to('uint8')
+      .contiguous()
+      .toBytes(),
+  );
   return { width, height, rgb };
 }
 
@@ -19,7 +30,10 @@ export const IMAGE_FORMATS = { '.png': 'png', '.jpg': 'jpeg', '.jpeg': 'jpeg', '
 
 export function imageFormatOf(path: string): (typeof IMAGE_FORMATS)[keyof typeof IMAGE_FORMATS] {
   const f = IMAGE_FORMATS[extname(path).toLowerCase() as keyof typeof IMAGE_FORMATS];
-  if (f === undefined) throw new Error(`${path}: unknown image extension '${extname(path)}'; use ${Object.keys(IMAGE_FORMATS).join(', ')}`);
+  if (f === undefined)
+    throw new Error(
+      `${path}: unknown image extension '${extname(path)}'; use ${Object.keys(IMAGE_FORMATS).join(', ')}`,
+    );
   return f;
 }
 
@@ -27,11 +41,22 @@ export function imageFormatOf(path: string): (typeof IMAGE_FORMATS)[keyof typeof
  * Writes an RGB byte image at `path` atomically, in the format its extension names (PNG for `.png`);
  * `scale` enlarges with nearest neighbour.
  */
-export async function writeRgbImage(path: string, img: { width: number; height: number; rgb: Uint8Array }, scale = 1): Promise<void> {
+export async function writeRgbImage(
+  path: string,
+  img: { width: number; height: number; rgb: Uint8Array },
+  scale = 1,
+): Promise<void> {
   const format = imageFormatOf(path);
-  let s = sharp(Buffer.from(img.rgb.buffer, img.rgb.byteOffset, img.rgb.byteLength), { raw: { width: img.width, height: img.height, channels: 3 } });
+  let s = sharp(Buffer.from(img.rgb.buffer, img.rgb.byteOffset, img.rgb.byteLength), {
+    raw: { width: img.width, height: img.height, channels: 3 },
+  });
   if (scale !== 1) s = s.resize(img.width * scale, img.height * scale, { kernel: 'nearest' });
-  const bytes = await (format === 'png' ? s.png() : format === 'jpeg' ? s.jpeg({ quality: 95 }) : s.webp({ lossless: true })).toBuffer();
+  const bytes = await (format === 'png'
+    ? s.png()
+    : format === 'jpeg'
+      ? s.jpeg({ quality: 95 })
+      : s.webp({ lossless: true })
+  ).toBuffer();
   writeFileAtomic(path, bytes);
 }
 
@@ -40,7 +65,12 @@ export async function writeImage(path: string, image01: torch.Tensor, scale = 1)
 }
 
 /** Tiles images [N, 3, H, W] (in [0, 1]) into rows of `cols`, with a `gap`-pixel border (white by default). */
-export function tile(images: torch.Tensor, cols: number, gap = 2, gapRgb: readonly [number, number, number] = [255, 255, 255]): { width: number; height: number; rgb: Uint8Array } {
+export function tile(
+  images: torch.Tensor,
+  cols: number,
+  gap = 2,
+  gapRgb: readonly [number, number, number] = [255, 255, 255],
+): { width: number; height: number; rgb: Uint8Array } {
   const [n, , h, w] = images.shape as [number, number, number, number];
   const rows = Math.ceil(n / cols);
   const width = cols * w + (cols + 1) * gap;

@@ -28,11 +28,25 @@ export const PipelineConfigSchema = z
     device: z.string().default('cpu'),
     prompts: z.union([
       z.object({ file: z.string() }).strict(),
-      z.object({ from: z.string(), n: z.number().int().positive().default(5000), seed: z.number().int().min(0).default(0), field: z.string().default('prompt') }).strict(),
+      z
+        .object({
+          from: z.string(),
+          n: z.number().int().positive().default(5000),
+          seed: z.number().int().min(0).default(0),
+          field: z.string().default('prompt'),
+        })
+        .strict(),
     ]),
     generate: GenerateStageSchema.default({}),
     train: TrainConfigSchema.default({}),
-    grid: z.object({ prompts: z.array(z.string().min(1)).min(1), steps: z.array(z.number().int().min(1).max(8)).default([1, 2, 4, 8]), seed: z.number().int().min(0).default(0) }).strict().optional(),
+    grid: z
+      .object({
+        prompts: z.array(z.string().min(1)).min(1),
+        steps: z.array(z.number().int().min(1).max(8)).default([1, 2, 4, 8]),
+        seed: z.number().int().min(0).default(0),
+      })
+      .strict()
+      .optional(),
     bench: BenchStageSchema.optional(),
   })
   .strict();
@@ -46,7 +60,9 @@ export function readPipelineConfig(path: string): PipelineConfig {
 export async function runPipeline(c: PipelineConfig, print: (l: string) => void): Promise<void> {
   torch.checkDevice(c.device);
   mkdirSync(resolve(c.out), { recursive: true });
-  return withLock(join(resolve(c.out), '.pipeline.lock'), `pipeline folder ${resolve(c.out)}`, () => lockedPipeline(c, print));
+  return withLock(join(resolve(c.out), '.pipeline.lock'), `pipeline folder ${resolve(c.out)}`, () =>
+    lockedPipeline(c, print),
+  );
 }
 
 async function lockedPipeline(c: PipelineConfig, print: (l: string) => void): Promise<void> {
@@ -63,7 +79,9 @@ async function lockedPipeline(c: PipelineConfig, print: (l: string) => void): Pr
   else {
     const { prompts, stats } = await sampleJourneyDbPrompts(await localFile(c.prompts.from, { print }), c.prompts);
     writePromptList(promptsFile, prompts);
-    print(`pipeline: prompts: ${prompts.length} sampled (${stats.skippedBlank + stats.skippedInvalid + stats.skippedNoField} lines skipped)`);
+    print(
+      `pipeline: prompts: ${prompts.length} sampled (${stats.skippedBlank + stats.skippedInvalid + stats.skippedNoField} lines skipped)`,
+    );
   }
   const prompts = readPromptList(promptsFile);
 
@@ -71,21 +89,46 @@ async function lockedPipeline(c: PipelineConfig, print: (l: string) => void): Pr
   if (scanLatentShards(dataDir).size >= prompts.length) skip('generate', `all ${prompts.length} images exist`);
   else {
     await generateDataset(
-      { model: c.model, prompts, out: dataDir, ...c.generate, shard: { index: 0, count: 1 }, device: c.device, dtype: 'float32', textDtype: 'float16' },
+      {
+        model: c.model,
+        prompts,
+        out: dataDir,
+        ...c.generate,
+        shard: { index: 0, count: 1 },
+        device: c.device,
+        dtype: 'float32',
+        textDtype: 'float16',
+      },
       print,
     );
   }
 
   // 3. train
   const latest = latestCheckpoint(checkpointsOf(runDir));
-  if (latest && new Checkpoint(latest, CdCheckpointStateSchema).state.step >= c.train.steps) skip('train', `checkpoint at step ${c.train.steps} exists`);
-  else await train({ model: c.model, data: dataDir, out: runDir, config: c.train, device: c.device, resume: latest !== undefined }, print);
+  if (latest && new Checkpoint(latest, CdCheckpointStateSchema).state.step >= c.train.steps)
+    skip('train', `checkpoint at step ${c.train.steps} exists`);
+  else
+    await train(
+      { model: c.model, data: dataDir, out: runDir, config: c.train, device: c.device, resume: latest !== undefined },
+      print,
+    );
 
   // 4. steps comparison
   if (c.grid) {
     const gridPath = join(runDir, 'grid.png');
     if (existsSync(gridPath)) skip('grid', `${gridPath} exists`);
-    else await grid({ checkpoint: runDir, prompts: c.grid.prompts, stepsList: c.grid.steps, seed: c.grid.seed, out: gridPath, device: c.device }, print);
+    else
+      await grid(
+        {
+          checkpoint: runDir,
+          prompts: c.grid.prompts,
+          stepsList: c.grid.steps,
+          seed: c.grid.seed,
+          out: gridPath,
+          device: c.device,
+        },
+        print,
+      );
   }
 
   // 5. benchmark

@@ -25,11 +25,18 @@ export interface SampleOptions {
 }
 
 export function checkSteps(steps: number): void {
-  if (!Number.isInteger(steps) || steps < 1 || steps > 8) throw new Error(`--steps must be an integer from 1 to 8, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1 || steps > 8)
+    throw new Error(`--steps must be an integer from 1 to 8, got ${steps}`);
 }
 
 /** Latents → [B, 3, H, W] images for prompts at `steps`, one noise stream seeded `seed` for the batch. */
-export function sampleImages(s: Student, prompts: string[], steps: number, seed: number, o: { embeddedGuidance?: number; sigmas?: number[] } = {}): torch.Tensor {
+export function sampleImages(
+  s: Student,
+  prompts: string[],
+  steps: number,
+  seed: number,
+  o: { embeddedGuidance?: number; sigmas?: number[] } = {},
+): torch.Tensor {
   return torch.tidy(() => {
     const y = s.model.encodePrompts(prompts);
     const latents = studentSample(s.model, s.student, y, perBatchNoise(seed, prompts.length), {
@@ -52,9 +59,13 @@ export async function sample(o: SampleOptions, print: (l: string) => void): Prom
     const single = o.prompts.length === 1 && o.out.endsWith('.png');
     if (!single) mkdirSync(o.out, { recursive: true });
     const paths = o.prompts.map((_, i) => (single ? o.out : join(o.out, `${String(i).padStart(4, '0')}.png`)));
-    for (let i = 0; i < paths.length; i++) await writeImage(paths[i] as string, torch.tidy(() => images.select(0, i)));
+    for (let i = 0; i < paths.length; i++)
+      await writeImage(
+        paths[i] as string,
+        torch.tidy(() => images.select(0, i)),
+      );
     images.dispose();
-    print(`sample: ${paths.length} image(s) at ${o.steps} step(s) → ${single ? o.out : o.out + '/'}`);
+    print(`sample: ${paths.length} image(s) at ${o.steps} step(s) → ${single ? o.out : `${o.out}/`}`);
     return paths;
   } finally {
     s.dispose();
@@ -62,7 +73,10 @@ export async function sample(o: SampleOptions, print: (l: string) => void): Prom
 }
 
 /** The steps-comparison figure: one row per prompt, one column per step count, same noise per row. */
-export async function grid(o: Omit<SampleOptions, 'steps'> & { stepsList: number[]; scale?: number }, print: (l: string) => void): Promise<void> {
+export async function grid(
+  o: Omit<SampleOptions, 'steps'> & { stepsList: number[]; scale?: number },
+  print: (l: string) => void,
+): Promise<void> {
   o.stepsList.forEach(checkSteps);
   const s = loadStudent(o.checkpoint, { device: o.device, useEma: o.ema });
   try {
@@ -71,7 +85,12 @@ export async function grid(o: Omit<SampleOptions, 'steps'> & { stepsList: number
     );
     const all = torch.cat(rows);
     await writeRgbImage(o.out, tile(all, o.stepsList.length), o.scale ?? 1);
-    writeJsonAtomic(o.out.replace(/\.png$/, '.json'), { prompts: o.prompts, steps: o.stepsList, seed: o.seed, checkpoint: s.checkpoint });
+    writeJsonAtomic(o.out.replace(/\.png$/, '.json'), {
+      prompts: o.prompts,
+      steps: o.stepsList,
+      seed: o.seed,
+      checkpoint: s.checkpoint,
+    });
     for (const t of [...rows, all]) t.dispose();
     print(`grid: ${o.prompts.length} prompts × steps [${o.stepsList.join(', ')}] → ${o.out}`);
   } finally {

@@ -40,7 +40,8 @@ export function loadStudent(path: string, o: { device: string; dtype?: torch.DTy
   const student = model.dit.copy();
   if (config.guidanceEmbedding) student.enableGuidanceEmbedding();
   const part = o.useEma ? 'ema' : 'student';
-  if (!ckpt.has(part)) throw new Error(`${checkpoint}: no ${part}.safetensors${o.useEma ? ' (was the run trained with --ema?)' : ''}`);
+  if (!ckpt.has(part))
+    throw new Error(`${checkpoint}: no ${part}.safetensors${o.useEma ? ' (was the run trained with --ema?)' : ''}`);
   ckpt.loadInto(student, part, o.device);
   student.eval().requiresGrad_(false);
   return {

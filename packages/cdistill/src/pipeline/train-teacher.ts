@@ -15,7 +15,14 @@ import { TeacherCheckpointStateSchema, type TeacherConfig } from '../training/te
 import { TeacherTrainer } from '../training/teacher-trainer.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { withLock } from '../util/lock.js';
-import { NAME_PROBABILITY, posteriorMean, renderToTensor, samplePrompts, shapesTeacherManifest, type Spec } from '../worlds/shapes/index.js';
+import {
+  NAME_PROBABILITY,
+  posteriorMean,
+  renderToTensor,
+  samplePrompts,
+  shapesTeacherManifest,
+  type Spec,
+} from '../worlds/shapes/index.js';
 
 export interface TrainTeacherOptions {
   /** 'shapes' (the built-in world) — the only world for now. */
@@ -33,30 +40,50 @@ const WEIGHTS_DTYPE: torch.DType = 'float16';
 
 /** Batches of the world's (caption, image) distribution: renders in [−1, 1]; a fresh seeded draw per step. */
 function worldBatch(step: number, cfg: TeacherConfig): { x0: torch.Tensor; captions: string[]; specs: Spec[] } {
-  const samples = samplePrompts(cfg.batchSize, cfg.seed * 1_000_003 + step, { nameProbability: step < cfg.openCaptionsFrom ? 1 : NAME_PROBABILITY });
-  return { x0: renderToTensor(samples.map((s) => s.scene)), captions: samples.map((s) => s.prompt), specs: samples.map((s) => s.spec) };
+  const samples = samplePrompts(cfg.batchSize, cfg.seed * 1_000_003 + step, {
+    nameProbability: step < cfg.openCaptionsFrom ? 1 : NAME_PROBABILITY,
+  });
+  return {
+    x0: renderToTensor(samples.map((s) => s.scene)),
+    captions: samples.map((s) => s.prompt),
+    specs: samples.map((s) => s.spec),
+  };
 }
 
-export async function trainTeacher(o: TrainTeacherOptions, print: (l: string) => void): Promise<LoopResult & { dir: string }> {
+export async function trainTeacher(
+  o: TrainTeacherOptions,
+  print: (l: string) => void,
+): Promise<LoopResult & { dir: string }> {
   mkdirSync(o.out, { recursive: true });
   return withLock(join(o.out, '.train-teacher.lock'), `teacher folder ${o.out}`, () => lockedTrainTeacher(o, print));
 }
 
-async function lockedTrainTeacher(o: TrainTeacherOptions, print: (l: string) => void): Promise<LoopResult & { dir: string }> {
+async function lockedTrainTeacher(
+  o: TrainTeacherOptions,
+  print: (l: string) => void,
+): Promise<LoopResult & { dir: string }> {
   const cfg = o.config;
   const work = join(o.out, 'work');
   mkdirSync(work, { recursive: true });
   // The untrained architecture. A vocabulary other than the bundled one travels with the model folder.
   const vocabName = o.vocab === undefined ? undefined : basename(o.vocab);
-  if (o.vocab !== undefined && resolve(o.vocab) !== resolve(o.out, basename(o.vocab))) copyFileSync(o.vocab, join(o.out, basename(o.vocab)));
+  if (o.vocab !== undefined && resolve(o.vocab) !== resolve(o.out, basename(o.vocab)))
+    copyFileSync(o.vocab, join(o.out, basename(o.vocab)));
   const initManifest = shapesTeacherManifest(cfg.seed, vocabName);
-  writeJsonAtomic(join(work, MANIFEST_FILE), { ...initManifest, text: { ...initManifest.text, ...(o.vocab !== undefined ? { vocab: resolve(o.vocab) } : {}) } });
+  writeJsonAtomic(join(work, MANIFEST_FILE), {
+    ...initManifest,
+    text: { ...initManifest.text, ...(o.vocab !== undefined ? { vocab: resolve(o.vocab) } : {}) },
+  });
   const model = loadModel(work, { device: o.device });
   const dit = model.dit.train().requiresGrad_(true);
   const tower = model.text.tower.requiresGrad_(true);
   const text = new ClipTextEncoder(model.text.tokenizer, tower);
   const ema = { dit: dit.copy().requiresGrad_(false), tower: tower.copy().requiresGrad_(false) };
-  const edm = { ...model.edm, ...(cfg.pMean !== undefined ? { pMean: cfg.pMean } : {}), ...(cfg.pStd !== undefined ? { pStd: cfg.pStd } : {}) };
+  const edm = {
+    ...model.edm,
+    ...(cfg.pMean !== undefined ? { pMean: cfg.pMean } : {}),
+    ...(cfg.pStd !== undefined ? { pStd: cfg.pStd } : {}),
+  };
   const trainer = new TeacherTrainer(dit, text, ema, cfg, edm, o.device);
   // What must match to resume: everything but the schedule (length, σ distribution) and outputs,
   // so a run can be extended, cut short or continued in a second phase without starting over.
@@ -69,14 +96,20 @@ async function lockedTrainTeacher(o: TrainTeacherOptions, print: (l: string) => 
   const ckpt = latest ? new Checkpoint(latest, TeacherCheckpointStateSchema) : undefined;
   if (ckpt) {
     const changes = configChanges(ckpt.state.config, fixed, SCHEDULE);
-    if (changes.length) throw new Error(`${ckpt.dir}: this run's options differ from the checkpoint's (${changes.join(', ')}); resume with the same options, or use a new --out`);
+    if (changes.length)
+      throw new Error(
+        `${ckpt.dir}: this run's options differ from the checkpoint's (${changes.join(', ')}); resume with the same options, or use a new --out`,
+      );
     ckpt.loadInto(dit, 'dit', o.device);
     ckpt.loadInto(tower, 'text', o.device);
     ckpt.loadInto(ema.dit, 'ema_dit', o.device);
     ckpt.loadInto(ema.tower, 'ema_text', o.device);
     ckpt.loadOptimizer(trainer.optimizer, ckpt.state.optimizer, 'optimizer', o.device);
     if (trainer.textOptimizer) {
-      if (!ckpt.state.textOptimizer) throw new Error(`${ckpt.dir}: state.json has no textOptimizer, but the text tower is trained (--text-lr-scale ${cfg.textLrScale})`);
+      if (!ckpt.state.textOptimizer)
+        throw new Error(
+          `${ckpt.dir}: state.json has no textOptimizer, but the text tower is trained (--text-lr-scale ${cfg.textLrScale})`,
+        );
       ckpt.loadOptimizer(trainer.textOptimizer, ckpt.state.textOptimizer, 'text_optimizer', o.device);
     }
     trainer.rng.setState(ckpt.tensor('rng', 'rng'));
@@ -98,9 +131,15 @@ async function lockedTrainTeacher(o: TrainTeacherOptions, print: (l: string) => 
     step: (step) => {
       const batch = worldBatch(step, cfg);
       try {
-        const posterior = cfg.target === 'posterior-mean'
-          ? (xn: torch.Tensor, sigma: torch.Tensor, kept: boolean[]) => posteriorMean(xn, sigma, batch.specs.map((spec, i) => (kept[i] ? spec : {})))
-          : undefined;
+        const posterior =
+          cfg.target === 'posterior-mean'
+            ? (xn: torch.Tensor, sigma: torch.Tensor, kept: boolean[]) =>
+                posteriorMean(
+                  xn,
+                  sigma,
+                  batch.specs.map((spec, i) => (kept[i] ? spec : {})),
+                )
+            : undefined;
         return trainer.step(step, batch.x0, batch.captions, posterior);
       } finally {
         batch.x0.dispose();
@@ -119,7 +158,11 @@ async function lockedTrainTeacher(o: TrainTeacherOptions, print: (l: string) => 
           text_optimizer: trainer.textOptimizer?.stateTensors(),
           rng: new Map([['rng', trainer.rng.getState()]]),
         },
-        { config: fixed, optimizer: trainer.optimizer.meta(), ...(trainer.textOptimizer ? { textOptimizer: trainer.textOptimizer.meta() } : {}) },
+        {
+          config: fixed,
+          optimizer: trainer.optimizer.meta(),
+          ...(trainer.textOptimizer ? { textOptimizer: trainer.textOptimizer.meta() } : {}),
+        },
         { keepOnlyLatest: true },
       ),
   });
@@ -127,7 +170,12 @@ async function lockedTrainTeacher(o: TrainTeacherOptions, print: (l: string) => 
   if (step >= cfg.steps) {
     const weights = cfg.exportWeights === 'ema' ? ema : { dit, tower };
     const manifest = { ...initManifest, edm: { ...initManifest.edm, pMean: edm.pMean, pStd: edm.pStd } };
-    exportTeacher(o.out, manifest, weights, vocabName, { steps: step, exported: cfg.exportWeights, secondsThisProcess: (performance.now() - t0) / 1000, config: cfg });
+    exportTeacher(o.out, manifest, weights, vocabName, {
+      steps: step,
+      exported: cfg.exportWeights,
+      secondsThisProcess: (performance.now() - t0) / 1000,
+      config: cfg,
+    });
   }
   model.dispose();
   ema.dit.dispose();
@@ -138,13 +186,23 @@ async function lockedTrainTeacher(o: TrainTeacherOptions, print: (l: string) => 
 }
 
 /** The model folder: EMA weights in fp16 and a manifest pointing at them. */
-function exportTeacher(dir: string, init: Manifest, ema: { dit: torch.nn.Module; tower: torch.nn.Module }, vocab: string | undefined, info: Record<string, unknown>): void {
+function exportTeacher(
+  dir: string,
+  init: Manifest,
+  ema: { dit: torch.nn.Module; tower: torch.nn.Module },
+  vocab: string | undefined,
+  info: Record<string, unknown>,
+): void {
   const half = (sd: Map<string, torch.Tensor>) => new Map([...sd].map(([k, t]) => [k, t.to(WEIGHTS_DTYPE)]));
   torch.tidy(() => {
     torch.io.saveSafetensors(join(dir, 'dit.safetensors'), half(ema.dit.stateDict()));
     torch.io.saveSafetensors(join(dir, 'text.safetensors'), half(ema.tower.stateDict()));
   });
-  const manifest: Manifest = { ...init, dit: { ...init.dit, weights: 'dit.safetensors' }, text: { ...init.text, weights: 'text.safetensors', ...(vocab !== undefined ? { vocab } : {}) } };
+  const manifest: Manifest = {
+    ...init,
+    dit: { ...init.dit, weights: 'dit.safetensors' },
+    text: { ...init.text, weights: 'text.safetensors', ...(vocab !== undefined ? { vocab } : {}) },
+  };
   writeJsonAtomic(join(dir, MANIFEST_FILE), manifest);
   writeJsonAtomic(join(dir, 'train-teacher.json'), info);
 }

@@ -61,18 +61,25 @@ async function lockedTrain(o: TrainOptions, print: (l: string) => void): Promise
   mkdirSync(join(o.out, 'validation'), { recursive: true });
   const resolved: ResolvedTrainConfig = { model: o.model, data: o.data, device: o.device, ...cfg };
   const latest = latestCheckpoint(root);
-  if (!o.resume && latest !== undefined) throw new Error(`${o.out} already has checkpoints: pass --resume to continue, or use a new --out`);
+  if (!o.resume && latest !== undefined)
+    throw new Error(`${o.out} already has checkpoints: pass --resume to continue, or use a new --out`);
   const ckpt = o.resume && latest ? new Checkpoint(latest, CdCheckpointStateSchema) : undefined;
   if (ckpt) {
     const changes = configChanges(ckpt.state.config, resolved);
-    if (changes.length) throw new Error(`${ckpt.dir}: this run's options differ from the checkpoint's (${changes.join(', ')}); resume with the same options, or use a new --out`);
+    if (changes.length)
+      throw new Error(
+        `${ckpt.dir}: this run's options differ from the checkpoint's (${changes.join(', ')}); resume with the same options, or use a new --out`,
+      );
   }
   writeJsonAtomic(join(o.out, 'config.json'), resolved);
 
   await downloadModel(o.model, { print });
   const model = loadModel(o.model, { device: o.device, dtype: 'float32' });
   const data: TrainData = loadCachedData(o.data) ?? (await encodeImageData(model, o.data));
-  if (cfg.batchSize > data.size) print(`train: --batch-size ${cfg.batchSize} is larger than the dataset (${data.size} examples): each batch repeats examples`);
+  if (cfg.batchSize > data.size)
+    print(
+      `train: --batch-size ${cfg.batchSize} is larger than the dataset (${data.size} examples): each batch repeats examples`,
+    );
   const models = buildModels(model, cfg, o.device);
   const trainer = new CdTrainer(models, cfg, model.edm, o.device);
   let sampler = new EpochSampler(data.size, cfg.seed);
@@ -112,10 +119,17 @@ async function lockedTrain(o: TrainOptions, print: (l: string) => void): Promise
         try {
           return trainer.step(step, micro);
         } finally {
-          for (const mb of micro) [mb.latents, mb.text].forEach((t) => t.dispose());
+          for (const mb of micro) for (const t of [mb.latents, mb.text]) t.dispose();
         }
       },
-      validate: (step) => validate(model, models.ema ?? models.student, validationPrompts, cfg, join(o.out, 'validation', `step-${String(step).padStart(6, '0')}.png`)),
+      validate: (step) =>
+        validate(
+          model,
+          models.ema ?? models.student,
+          validationPrompts,
+          cfg,
+          join(o.out, 'validation', `step-${String(step).padStart(6, '0')}.png`),
+        ),
       checkpoint: (step) =>
         saveCheckpoint(
           root,
@@ -139,11 +153,20 @@ async function lockedTrain(o: TrainOptions, print: (l: string) => void): Promise
 }
 
 /** A grid of the validation prompts at `validationSteps` consistency steps, fixed seed. */
-async function validate(model: TextToImageModel, net: DiT, prompts: string[], cfg: TrainConfig, path: string): Promise<void> {
+async function validate(
+  model: TextToImageModel,
+  net: DiT,
+  prompts: string[],
+  cfg: TrainConfig,
+  path: string,
+): Promise<void> {
   const images = torch.tidy(() => {
     const y = model.encodePrompts(prompts);
     const embedded = cfg.guidanceEmbedding ? cfg.guidance : undefined;
-    const latents = studentSample(model, net, y, perBatchNoise(cfg.seed, prompts.length), { steps: cfg.validationSteps, embeddedGuidance: embedded });
+    const latents = studentSample(model, net, y, perBatchNoise(cfg.seed, prompts.length), {
+      steps: cfg.validationSteps,
+      embeddedGuidance: embedded,
+    });
     return model.decodeImages(latents);
   });
   await writeRgbImage(path, tile(images, Math.min(prompts.length, 8)));

@@ -3,7 +3,20 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { esc, figure, fmtMs, fmtNum, imgTag, isDir, isFile, isNum, isObject, pngsIn, readJsonLoose, thin } from './html.js';
+import {
+  esc,
+  figure,
+  fmtMs,
+  fmtNum,
+  imgTag,
+  isDir,
+  isFile,
+  isNum,
+  isObject,
+  pngsIn,
+  readJsonLoose,
+  thin,
+} from './html.js';
 
 interface Bench {
   dir: string;
@@ -41,7 +54,14 @@ export function perImageMs(b: Bench | null): number | null {
 
 export function benchSummaryTable(benches: [string, Bench][]): string {
   const rows: [string, (b: Bench) => string][] = [];
-  const cell = (v: unknown) => (v === undefined ? '—' : isNum(v) ? esc(fmtNum(v)) : typeof v === 'string' ? esc(v) : `<code>${esc(JSON.stringify(v))}</code>`);
+  const cell = (v: unknown) =>
+    v === undefined
+      ? '—'
+      : isNum(v)
+        ? esc(fmtNum(v))
+        : typeof v === 'string'
+          ? esc(v)
+          : `<code>${esc(JSON.stringify(v))}</code>`;
   rows.push(['images in folder', (b) => String(b.images.length)]);
   rows.push(['per image', (b) => (perImageMs(b) !== null ? esc(fmtMs(perImageMs(b)!)) : '—')]);
   const stageNames = new Set<string>();
@@ -50,20 +70,36 @@ export function benchSummaryTable(benches: [string, Bench][]): string {
     if (isObject(st)) for (const k of Object.keys(st)) stageNames.add(k);
   }
   for (const stage of stageNames) {
-    rows.push([`  ${stage}`, (b) => {
-      const st = isObject(b.summary?.timings) ? (b.summary!.timings as Record<string, unknown>).per_stage_ms : undefined;
-      const v = isObject(st) ? st[stage] : undefined;
-      if (!isNum(v)) return cell(v);
-      const per = perImageMs(b);
-      return `${esc(fmtMs(v))}${per ? ` <span class="dim">(${((100 * v) / per).toFixed(0)}%)</span>` : ''}`;
-    }]);
+    rows.push([
+      `  ${stage}`,
+      (b) => {
+        const st = isObject(b.summary?.timings)
+          ? (b.summary!.timings as Record<string, unknown>).per_stage_ms
+          : undefined;
+        const v = isObject(st) ? st[stage] : undefined;
+        if (!isNum(v)) return cell(v);
+        const per = perImageMs(b);
+        return `${esc(fmtMs(v))}${per ? ` <span class="dim">(${((100 * v) / per).toFixed(0)}%)</span>` : ''}`;
+      },
+    ]);
   }
   const otherKeys = new Set<string>();
   for (const [, b] of benches) for (const k of Object.keys(b.summary ?? {})) if (k !== 'timings') otherKeys.add(k);
   for (const k of otherKeys) rows.push([k, (b) => cell(b.summary?.[k])]);
   const head = `<tr><th></th>${benches.map(([name]) => `<th>${esc(name)}</th>`).join('')}</tr>`;
-  const body = rows.map(([k, f]) => `<tr><th class="${k.startsWith('  ') ? 'sub' : ''}">${esc(k.trim())}</th>${benches.map(([, b]) => `<td>${f(b)}</td>`).join('')}</tr>`).join('');
-  const notes = benches.filter(([, b]) => b.summary === null).map(([name, b]) => `<p class="na">${esc(name)}: summary.json ${b.summaryError ? `unreadable (${esc(b.summaryError)})` : 'not present'}.</p>`).join('');
+  const body = rows
+    .map(
+      ([k, f]) =>
+        `<tr><th class="${k.startsWith('  ') ? 'sub' : ''}">${esc(k.trim())}</th>${benches.map(([, b]) => `<td>${f(b)}</td>`).join('')}</tr>`,
+    )
+    .join('');
+  const notes = benches
+    .filter(([, b]) => b.summary === null)
+    .map(
+      ([name, b]) =>
+        `<p class="na">${esc(name)}: summary.json ${b.summaryError ? `unreadable (${esc(b.summaryError)})` : 'not present'}.</p>`,
+    )
+    .join('');
   return `<table class="grid-table"><thead>${head}</thead><tbody>${body}</tbody></table>${notes}`;
 }
 
@@ -79,13 +115,17 @@ export function benchSection(runDir: string, max: number): string | null {
   if (!teacher) parts.push(`<p class="na">bench-teacher/ not present: student gallery only.</p>`);
   const ps = perImageMs(student);
   const pt = perImageMs(teacher);
-  if (ps && pt) parts.push(`<p class="headline">Student is <strong>${esc((pt / ps).toFixed(1))}×</strong> faster per image than the teacher (${esc(fmtMs(ps))} vs ${esc(fmtMs(pt))}).</p>`);
+  if (ps && pt)
+    parts.push(
+      `<p class="headline">Student is <strong>${esc((pt / ps).toFixed(1))}×</strong> faster per image than the teacher (${esc(fmtMs(ps))} vs ${esc(fmtMs(pt))}).</p>`,
+    );
   parts.push(benchSummaryTable(benches));
 
   if (student && teacher) {
     // Pair by prompt text where both have prompts, else by file name.
     const teacherByPrompt = new Map<string, string>();
-    for (const im of teacher.images) if (im.prompt !== null && !teacherByPrompt.has(im.prompt)) teacherByPrompt.set(im.prompt, im.file);
+    for (const im of teacher.images)
+      if (im.prompt !== null && !teacherByPrompt.has(im.prompt)) teacherByPrompt.set(im.prompt, im.file);
     const teacherFiles = new Set(teacher.images.map((i) => i.file));
     const used = new Set<string>();
     const pairs = student.images.map((s) => {
@@ -98,21 +138,41 @@ export function benchSection(runDir: string, max: number): string | null {
     const shown = thin(pairs, max);
     const rows = shown.map(({ s, t }) => {
       const prompt = s.prompt ?? teacher.images.find((i) => i.file === t)?.prompt ?? null;
-      return `<tr><td class="prompt">${prompt !== null ? esc(prompt) : '<span class="dim">(no prompt)</span>'}<div class="dim">${esc(s.file)}${t && t !== s.file ? ` / ${esc(t)}` : ''}</div></td>`
-        + `<td>${imgTag(join(student.dir, s.file), `student: ${prompt ?? s.file}`)}</td>`
-        + `<td>${t ? imgTag(join(teacher.dir, t), `teacher: ${prompt ?? t}`) : '<span class="na">no teacher image</span>'}</td></tr>`;
+      return (
+        `<tr><td class="prompt">${prompt !== null ? esc(prompt) : '<span class="dim">(no prompt)</span>'}<div class="dim">${esc(s.file)}${t && t !== s.file ? ` / ${esc(t)}` : ''}</div></td>` +
+        `<td>${imgTag(join(student.dir, s.file), `student: ${prompt ?? s.file}`)}</td>` +
+        `<td>${t ? imgTag(join(teacher.dir, t), `teacher: ${prompt ?? t}`) : '<span class="na">no teacher image</span>'}</td></tr>`
+      );
     });
-    const note = shown.length < pairs.length ? `<p class="meta">Showing ${shown.length} of ${pairs.length} prompts, evenly spaced.</p>` : '';
-    const extra = teacherOnly.length > 0 ? `<p class="meta">${teacherOnly.length} teacher image${teacherOnly.length === 1 ? '' : 's'} without a student counterpart not shown.</p>` : '';
-    parts.push(`<h3>Student vs teacher</h3>${note}<table class="pairs"><thead><tr><th>prompt</th><th>student</th><th>teacher</th></tr></thead><tbody>${rows.join('\n')}</tbody></table>${extra}`);
+    const note =
+      shown.length < pairs.length
+        ? `<p class="meta">Showing ${shown.length} of ${pairs.length} prompts, evenly spaced.</p>`
+        : '';
+    const extra =
+      teacherOnly.length > 0
+        ? `<p class="meta">${teacherOnly.length} teacher image${teacherOnly.length === 1 ? '' : 's'} without a student counterpart not shown.</p>`
+        : '';
+    parts.push(
+      `<h3>Student vs teacher</h3>${note}<table class="pairs"><thead><tr><th>prompt</th><th>student</th><th>teacher</th></tr></thead><tbody>${rows.join('\n')}</tbody></table>${extra}`,
+    );
   } else {
     const b = (student ?? teacher)!;
     const name = student ? 'Student' : 'Teacher';
     const shown = thin(b.images, max);
-    const note = shown.length < b.images.length ? `<p class="meta">Showing ${shown.length} of ${b.images.length} images, evenly spaced.</p>` : '';
-    const figs = shown.map((im) => figure(join(b.dir, im.file), im.prompt ?? im.file, im.prompt !== null ? `<span class="dim"> — ${esc(im.file)}</span>` : ''));
-    parts.push(`<h3>${name} gallery</h3>${note}${b.images.length === 0 ? '<p class="na">No images.</p>' : `<div class="gallery">${figs.join('\n')}</div>`}`);
+    const note =
+      shown.length < b.images.length
+        ? `<p class="meta">Showing ${shown.length} of ${b.images.length} images, evenly spaced.</p>`
+        : '';
+    const figs = shown.map((im) =>
+      figure(
+        join(b.dir, im.file),
+        im.prompt ?? im.file,
+        im.prompt !== null ? `<span class="dim"> — ${esc(im.file)}</span>` : '',
+      ),
+    );
+    parts.push(
+      `<h3>${name} gallery</h3>${note}${b.images.length === 0 ? '<p class="na">No images.</p>' : `<div class="gallery">${figs.join('\n')}</div>`}`,
+    );
   }
   return parts.join('\n');
 }
-

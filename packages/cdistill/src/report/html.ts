@@ -5,7 +5,10 @@ import { basename, join } from 'node:path';
 
 /** Escapes text for HTML element content and double- or single-quoted attribute values. */
 export function esc(s: unknown): string {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return String(s).replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 export const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -40,7 +43,8 @@ export function readJsonLoose(path: string): { ok: true; value: unknown } | { ok
   }
 }
 
-export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 export const isDir = (p: string) => existsSync(p) && statSync(p).isDirectory();
 export const isFile = (p: string) => existsSync(p) && statSync(p).isFile();
 
@@ -82,7 +86,8 @@ export function embedImage(path: string): Embedded | null {
     mime = 'image/png';
     if (b.toString('latin1', 12, 16) === 'IHDR') [width, height] = [b.readUInt32BE(16), b.readUInt32BE(20)];
   } else if (b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) mime = 'image/jpeg';
-  else if (b.length > 12 && b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP') mime = 'image/webp';
+  else if (b.length > 12 && b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP')
+    mime = 'image/webp';
   else if (b.length > 6 && b.toString('latin1', 0, 4) === 'GIF8') mime = 'image/gif';
   if (!mime) return null;
   return { uri: `data:${mime};base64,${b.toString('base64')}`, width, height };
@@ -109,7 +114,7 @@ export function flatten(v: unknown, prefix: string, out: [string, unknown][]): v
   if (isObject(v) && Object.keys(v).length > 0) {
     for (const [k, x] of Object.entries(v)) flatten(x, prefix ? `${prefix}.${k}` : k, out);
   } else if (Array.isArray(v) && v.some((x) => typeof x === 'object' && x !== null)) {
-    v.forEach((x, i) => flatten(x, `${prefix}[${i}]`, out));
+    for (const [i, x] of v.entries()) flatten(x, `${prefix}[${i}]`, out);
   } else out.push([prefix || '(value)', v]);
 }
 

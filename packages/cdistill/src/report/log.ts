@@ -51,10 +51,13 @@ export async function logSection(path: string, who: string): Promise<string> {
   const log = parseLog(readFileSync(path, 'utf8'));
   const file = basename(path);
   const parts: string[] = [];
-  const bad = log.malformed === 0
-    ? `<span class="ok">no malformed lines</span>`
-    : `<span class="warn">${log.malformed} malformed line${log.malformed === 1 ? '' : 's'} skipped</span> (line${log.malformed === 1 ? '' : 's'} ${log.malformedLines.join(', ')}${log.malformed > log.malformedLines.length ? ', …' : ''})`;
-  parts.push(`<p class="meta"><code>${esc(file)}</code>: ${log.records.length.toLocaleString('en-US')} records, ${bad}.</p>`);
+  const bad =
+    log.malformed === 0
+      ? `<span class="ok">no malformed lines</span>`
+      : `<span class="warn">${log.malformed} malformed line${log.malformed === 1 ? '' : 's'} skipped</span> (line${log.malformed === 1 ? '' : 's'} ${log.malformedLines.join(', ')}${log.malformed > log.malformedLines.length ? ', …' : ''})`;
+  parts.push(
+    `<p class="meta"><code>${esc(file)}</code>: ${log.records.length.toLocaleString('en-US')} records, ${bad}.</p>`,
+  );
   if (log.records.length === 0) return parts.join('\n');
 
   const loss = column(log.records, 'loss');
@@ -67,11 +70,22 @@ export async function logSection(path: string, who: string): Promise<string> {
     const weight = loss.length < 20 ? 0 : Math.min(0.95, 1 - 10 / loss.length);
     const smoothed = smooth(loss, weight, yLog);
     const min = loss.reduce((a, b) => (b.y < a.y ? b : a));
-    stats.push(['final loss', `${fmtNum(loss[loss.length - 1]!.y)} (smoothed ${fmtNum(smoothed[smoothed.length - 1]!.y)})`]);
+    stats.push([
+      'final loss',
+      `${fmtNum(loss[loss.length - 1]!.y)} (smoothed ${fmtNum(smoothed[smoothed.length - 1]!.y)})`,
+    ]);
     stats.push(['lowest loss', `${fmtNum(min.y)} at step ${fmtNum(min.x)}`]);
     const series: Series[] = [{ name: 'loss', points: downsample(loss, MAX_PLOT_POINTS), faint: weight > 0 }];
-    if (weight > 0) series.push({ name: `smoothed (EMA ${weight.toFixed(2)})`, points: downsample(smoothed, MAX_PLOT_POINTS) });
-    const svg = await lineChartSvg(series, { title: `${who} loss${yLog ? ' (log scale)' : ''}`, xTitle: 'step', yTitle: 'loss', yLog, width: 860, height: 300 });
+    if (weight > 0)
+      series.push({ name: `smoothed (EMA ${weight.toFixed(2)})`, points: downsample(smoothed, MAX_PLOT_POINTS) });
+    const svg = await lineChartSvg(series, {
+      title: `${who} loss${yLog ? ' (log scale)' : ''}`,
+      xTitle: 'step',
+      yTitle: 'loss',
+      yLog,
+      width: 860,
+      height: 300,
+    });
     parts.push(`<div class="plot">${svg}</div>`);
   } else parts.push(`<p class="na">No record has a numeric <code>loss</code>.</p>`);
 
@@ -87,18 +101,44 @@ export async function logSection(path: string, who: string): Promise<string> {
   const lr = column(log.records, 'lr');
   if (lr.length > 0) {
     stats.push(['final lr', fmtNum(lr[lr.length - 1]!.y)]);
-    small.push(await lineChartSvg([{ name: 'lr', points: downsample(lr, MAX_PLOT_POINTS) }], { title: 'learning rate', xTitle: 'step', yTitle: 'lr', width: 300, height: 150, yFormat: '.1e' }));
+    small.push(
+      await lineChartSvg([{ name: 'lr', points: downsample(lr, MAX_PLOT_POINTS) }], {
+        title: 'learning rate',
+        xTitle: 'step',
+        yTitle: 'lr',
+        width: 300,
+        height: 150,
+        yFormat: '.1e',
+      }),
+    );
   }
   const gn = column(log.records, 'grad_norm');
   if (gn.length > 0) {
     const yLog = gn.every((p) => p.y > 0);
-    small.push(await lineChartSvg([{ name: 'grad norm', points: downsample(gn, MAX_PLOT_POINTS) }], { title: `gradient norm${yLog ? ' (log)' : ''}`, xTitle: 'step', yTitle: 'grad norm', yLog, width: 300, height: 150 }));
+    small.push(
+      await lineChartSvg([{ name: 'grad norm', points: downsample(gn, MAX_PLOT_POINTS) }], {
+        title: `gradient norm${yLog ? ' (log)' : ''}`,
+        xTitle: 'step',
+        yTitle: 'grad norm',
+        yLog,
+        width: 300,
+        height: 150,
+      }),
+    );
   }
   if (times.length > 0) {
-    small.push(await lineChartSvg([{ name: 'step time', points: downsample(times, MAX_PLOT_POINTS) }], { title: 'step time', xTitle: 'step', yTitle: 'seconds', width: 300, height: 150 }));
+    small.push(
+      await lineChartSvg([{ name: 'step time', points: downsample(times, MAX_PLOT_POINTS) }], {
+        title: 'step time',
+        xTitle: 'step',
+        yTitle: 'seconds',
+        width: 300,
+        height: 150,
+      }),
+    );
   }
   parts.splice(1, 0, kvTable(stats));
-  if (small.length > 0) parts.push(`<div class="plots-small">${small.map((s) => `<div class="plot">${s}</div>`).join('')}</div>`);
+  if (small.length > 0)
+    parts.push(`<div class="plots-small">${small.map((s) => `<div class="plot">${s}</div>`).join('')}</div>`);
   return parts.join('\n');
 }
-

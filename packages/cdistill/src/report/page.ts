@@ -106,7 +106,6 @@ ol.prompts { font-size: 13.5px; color: #333; padding-left: 22px; }
 footer { color: var(--dim); font-size: 12px; text-align: center; padding: 16px; }
 `;
 
-
 /**
  * Writes RUN_DIR/report.html (or `opts.out`) and returns its path. Rejects when RUN_DIR has no readable
  * config.json; every other part is optional.
@@ -119,24 +118,52 @@ export async function writeReport(runDir: string, opts: ReportOptions = {}): Pro
   const title = opts.title ?? `cdistill run: ${basename(dir)}`;
   const config = configSection(dir); // first, so a run folder without config.json fails before any work
 
-  const sections: ReportSection[] = [...(opts.headline ?? [
-    { id: 'bench', title: 'Benchmark: student vs teacher', html: benchSection(dir, max), absent: 'bench/ and bench-teacher/ not present.' },
-    { id: 'metrics', title: 'Metrics', html: metricsSection(dir), absent: 'metrics.json not present.' },
-  ])];
+  const sections: ReportSection[] = [
+    ...(opts.headline ?? [
+      {
+        id: 'bench',
+        title: 'Benchmark: student vs teacher',
+        html: benchSection(dir, max),
+        absent: 'bench/ and bench-teacher/ not present.',
+      },
+      { id: 'metrics', title: 'Metrics', html: metricsSection(dir), absent: 'metrics.json not present.' },
+    ]),
+  ];
   sections.push({ id: 'grid', title: 'Steps comparison', html: gridSection(dir), absent: 'grid.png not present.' });
-  sections.push({ id: 'validation', title: 'Validation grids', html: validationSection(dir, max), absent: 'validation/ not present (no step-NNNNNN.png).' });
+  sections.push({
+    id: 'validation',
+    title: 'Validation grids',
+    html: validationSection(dir, max),
+    absent: 'validation/ not present (no step-NNNNNN.png).',
+  });
   const logPath = join(dir, 'log.jsonl');
-  sections.push({ id: 'training', title: 'Training (student)', html: isFile(logPath) ? await logSection(logPath, 'student') : null, absent: 'log.jsonl not present.' });
+  sections.push({
+    id: 'training',
+    title: 'Training (student)',
+    html: isFile(logPath) ? await logSection(logPath, 'student') : null,
+    absent: 'log.jsonl not present.',
+  });
   const tlogPath = join(dir, 'teacher_log.jsonl');
-  sections.push({ id: 'teacher', title: 'Teacher training', html: isFile(tlogPath) ? await logSection(tlogPath, 'teacher') : null, absent: 'teacher_log.jsonl not present.' });
+  sections.push({
+    id: 'teacher',
+    title: 'Teacher training',
+    html: isFile(tlogPath) ? await logSection(tlogPath, 'teacher') : null,
+    absent: 'teacher_log.jsonl not present.',
+  });
   sections.push({ id: 'config', title: 'Configuration', html: config });
 
   const now = new Date();
-  const nav = sections.map((s) => `<a href="#${s.id}"${s.html === null ? ' class="absent"' : ''}>${esc(s.title)}</a>`).join('');
-  const body = sections.map((s) => `<section id="${s.id}"${s.html === null ? ' class="absent"' : ''}>
+  const nav = sections
+    .map((s) => `<a href="#${s.id}"${s.html === null ? ' class="absent"' : ''}>${esc(s.title)}</a>`)
+    .join('');
+  const body = sections
+    .map(
+      (s) => `<section id="${s.id}"${s.html === null ? ' class="absent"' : ''}>
 <h2>${esc(s.title)}<a class="anchor" href="#${s.id}" aria-label="link to this section">#</a></h2>
 ${s.html ?? `<p class="na">${esc(s.absent ?? 'not present.')}</p>`}
-</section>`).join('\n');
+</section>`,
+    )
+    .join('\n');
 
   const html = `<!DOCTYPE html>
 <html lang="en">
@@ -150,7 +177,12 @@ ${s.html ?? `<p class="na">${esc(s.absent ?? 'not present.')}</p>`}
 <body>
 <header>
 <h1>${esc(title)}</h1>
-<div class="sub">Run folder <code>${esc(dir)}</code> · generated ${esc(now.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'))}</div>
+<div class="sub">Run folder <code>${esc(dir)}</code> · generated ${esc(
+    now
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, ' UTC'),
+  )}</div>
 <nav>${nav}</nav>
 </header>
 <main>

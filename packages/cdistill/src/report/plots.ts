@@ -37,7 +37,13 @@ export async function lineChartSvg(series: Series[], o: PlotOptions): Promise<st
     title: { text: o.title, anchor: 'start', fontSize: 13, fontWeight: 600 },
     data: { values },
     encoding: {
-      x: { field: 'x', type: 'quantitative', title: o.xTitle, axis: { format: '~s', grid: true, tickCount: 8 }, scale: { nice: false, zero: false } },
+      x: {
+        field: 'x',
+        type: 'quantitative',
+        title: o.xTitle,
+        axis: { format: '~s', grid: true, tickCount: 8 },
+        scale: { nice: false, zero: false },
+      },
       y: {
         field: 'y',
         type: 'quantitative',
@@ -61,7 +67,15 @@ export async function lineChartSvg(series: Series[], o: PlotOptions): Promise<st
     config: {
       font: 'sans-serif',
       view: { stroke: '#d0d7de' },
-      axis: { labelColor: '#444', titleColor: '#333', gridColor: '#eef1f4', domainColor: '#888', tickColor: '#888', labelFontSize: 10, titleFontSize: 11 },
+      axis: {
+        labelColor: '#444',
+        titleColor: '#333',
+        gridColor: '#eef1f4',
+        domainColor: '#888',
+        tickColor: '#888',
+        labelFontSize: 10,
+        titleFontSize: 11,
+      },
       legend: { labelFontSize: 11 },
     },
   };
@@ -114,4 +128,3 @@ export function smooth(points: { x: number; y: number }[], weight: number, log: 
 }
 
 export const MAX_PLOT_POINTS = 1500;
-

@@ -19,7 +19,12 @@ export function latentShapeOf(model: TextToImageModel): [number, number, number]
 }
 
 /** The teacher: Karras(steps) + 0 with Heun (2·steps − 1 evaluations) or Euler, CFG w. */
-export function teacherSample(model: TextToImageModel, y: Tensor, noise: NoiseSource, o: { steps: number; guidance: number; solver?: OdeSolver }): Tensor {
+export function teacherSample(
+  model: TextToImageModel,
+  y: Tensor,
+  noise: NoiseSource,
+  o: { steps: number; guidance: number; solver?: OdeSolver },
+): Tensor {
   return torch.noGrad(() =>
     torch.autocast({ device: model.device, dtype: 'bfloat16', enabled: model.dtype !== 'float64' }, () => {
       const z = noise.next(latentShapeOf(model), model.device).to(STATE_DTYPE);
@@ -41,7 +46,10 @@ export function studentSample(
     torch.autocast({ device: model.device, dtype: 'bfloat16', enabled: model.dtype !== 'float64' }, () => {
       const shape = latentShapeOf(model);
       const z = noise.next(shape, model.device).to(STATE_DTYPE);
-      const embedded = o.embeddedGuidance === undefined ? undefined : torch.full([y.size(0)], o.embeddedGuidance, { device: y.device });
+      const embedded =
+        o.embeddedGuidance === undefined
+          ? undefined
+          : torch.full([y.size(0)], o.embeddedGuidance, { device: y.device });
       const D = ditDenoiser(student, y, model.edm.sigmaData, { guidance: o.guidance ?? 1, embeddedGuidance: embedded });
       const sigmas = o.sigmas ?? karrasSigmas(o.steps, model.edm);
       return consistencySample(D, z, sigmas, () => noise.next(shape, model.device).to(STATE_DTYPE)).to('float32');

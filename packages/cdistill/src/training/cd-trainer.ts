@@ -10,7 +10,6 @@ import type { StepMetrics } from './loop.js';
 
 type Tensor = torch.Tensor;
 
-
 export interface Models {
   student: DiT;
   teacher: DiT;
@@ -27,10 +26,20 @@ export class CdTrainer {
   private readonly lrAt: (step: number) => number;
   private readonly params: Tensor[];
 
-  constructor(readonly models: Models, readonly cfg: TrainConfig, readonly edm: EdmConfig, readonly device: string) {
+  constructor(
+    readonly models: Models,
+    readonly cfg: TrainConfig,
+    readonly edm: EdmConfig,
+    readonly device: string,
+  ) {
     this.sigmas = karrasSigmas(cfg.numScales, edm);
     this.params = models.student.parameters();
-    this.optimizer = new torch.optim.AdamW(this.params, { lr: cfg.lr, betas: cfg.betas, eps: cfg.eps, weightDecay: cfg.weightDecay });
+    this.optimizer = new torch.optim.AdamW(this.params, {
+      lr: cfg.lr,
+      betas: cfg.betas,
+      eps: cfg.eps,
+      weightDecay: cfg.weightDecay,
+    });
     this.lrAt = torch.optim.warmupConstant(cfg.lr, cfg.warmupSteps);
     this.rng = new torch.Generator(cfg.seed + 1);
   }
@@ -57,7 +66,11 @@ export class CdTrainer {
         const index = torch.randint(0, cfg.numScales - cfg.skip, [b], { generator: this.rng }).to(this.device);
         const noise = torch.randn([...x0.shape], { generator: this.rng }).to(this.device);
         const w = cfg.guidanceEmbedding
-          ? torch.rand([b], { generator: this.rng }).mul(cfg.guidanceRange[1] - cfg.guidanceRange[0]).add(cfg.guidanceRange[0]).to(this.device)
+          ? torch
+              .rand([b], { generator: this.rng })
+              .mul(cfg.guidanceRange[1] - cfg.guidanceRange[0])
+              .add(cfg.guidanceRange[0])
+              .to(this.device)
           : undefined;
         const wTeacher = w ?? cfg.guidance;
         const ac = this.autocastDtype();
@@ -82,8 +95,10 @@ export class CdTrainer {
     this.optimizer.step();
     this.optimizer.zeroGrad();
     const studentParams = this.params;
-    if (this.models.target && cfg.targetEma > 0) torch.optim.lerpParameters(this.models.target.parameters(), studentParams, 1 - cfg.targetEma);
-    if (this.models.ema && cfg.ema !== undefined) torch.optim.lerpParameters(this.models.ema.parameters(), studentParams, 1 - cfg.ema);
+    if (this.models.target && cfg.targetEma > 0)
+      torch.optim.lerpParameters(this.models.target.parameters(), studentParams, 1 - cfg.targetEma);
+    if (this.models.ema && cfg.ema !== undefined)
+      torch.optim.lerpParameters(this.models.ema.parameters(), studentParams, 1 - cfg.ema);
     return { loss: lossSum / microBatches.length, gradNorm, lr };
   }
 }

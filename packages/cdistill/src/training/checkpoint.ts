@@ -17,28 +17,44 @@ export const stepDirName = (step: number) => `step-${String(step).padStart(6, '0
 export type CheckpointParts = Record<string, Map<string, torch.Tensor> | undefined>;
 
 export const AdamWMetaSchema = z
-  .object({ step: z.number().int().nonnegative(), lr: z.number(), betas: z.tuple([z.number(), z.number()]), eps: z.number(), weightDecay: z.number() })
+  .object({
+    step: z.number().int().nonnegative(),
+    lr: z.number(),
+    betas: z.tuple([z.number(), z.number()]),
+    eps: z.number(),
+    weightDecay: z.number(),
+  })
   .strict();
 
-const LatestSchema = z.object({ step: z.number().int().nonnegative(), dir: z.string().regex(/^step-\d{6,}$/) }).strict();
+const LatestSchema = z
+  .object({ step: z.number().int().nonnegative(), dir: z.string().regex(/^step-\d{6,}$/) })
+  .strict();
 
 export interface SaveOptions {
   /** Remove older step folders once the new one is in place (a teacher keeps only its last). */
   keepOnlyLatest?: boolean;
 }
 
-export function saveCheckpoint(root: string, step: number, parts: CheckpointParts, state: Record<string, unknown>, o: SaveOptions = {}): string {
+export function saveCheckpoint(
+  root: string,
+  step: number,
+  parts: CheckpointParts,
+  state: Record<string, unknown>,
+  o: SaveOptions = {},
+): string {
   const final = join(root, stepDirName(step));
   const tmp = `${final}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  for (const [name, tensors] of Object.entries(parts)) if (tensors) torch.io.saveSafetensors(join(tmp, `${name}.safetensors`), tensors);
+  for (const [name, tensors] of Object.entries(parts))
+    if (tensors) torch.io.saveSafetensors(join(tmp, `${name}.safetensors`), tensors);
   writeJsonAtomic(join(tmp, 'state.json'), { step, ...state });
   rmSync(final, { recursive: true, force: true });
   renameSync(tmp, final);
   writeJsonAtomic(join(root, 'latest.json'), { step, dir: stepDirName(step) });
   if (o.keepOnlyLatest) {
-    for (const d of readdirSync(root)) if (/^step-\d+$/.test(d) && d !== stepDirName(step)) rmSync(join(root, d), { recursive: true, force: true });
+    for (const d of readdirSync(root))
+      if (/^step-\d+$/.test(d) && d !== stepDirName(step)) rmSync(join(root, d), { recursive: true, force: true });
   }
   return final;
 }
@@ -49,14 +65,18 @@ export function latestCheckpoint(root: string): string | undefined {
   if (!existsSync(pointer)) return undefined;
   const { dir } = readJsonWith(LatestSchema, pointer, 'checkpoint pointer');
   const path = join(root, dir);
-  if (!existsSync(join(path, 'state.json'))) throw new Error(`${pointer}: points at ${path}, which is incomplete (no state.json)`);
+  if (!existsSync(join(path, 'state.json')))
+    throw new Error(`${pointer}: points at ${path}, which is incomplete (no state.json)`);
   return path;
 }
 
 /** One checkpoint folder, read back: its validated state and its parts by name. */
 export class Checkpoint<S extends z.ZodTypeAny> {
   readonly state: z.infer<S>;
-  constructor(readonly dir: string, schema: S) {
+  constructor(
+    readonly dir: string,
+    schema: S,
+  ) {
     this.state = readJsonWith(schema, join(dir, 'state.json'), 'checkpoint state');
   }
 
@@ -68,7 +88,9 @@ export class Checkpoint<S extends z.ZodTypeAny> {
   part(part: string, device?: string): Map<string, torch.Tensor> {
     const file = join(this.dir, `${part}.safetensors`);
     if (!existsSync(file)) {
-      throw new Error(`${file}: missing, so this checkpoint is incomplete; resume from an earlier checkpoint (point ${join(this.dir, '..', 'latest.json')} at it) or start a new run`);
+      throw new Error(
+        `${file}: missing, so this checkpoint is incomplete; resume from an earlier checkpoint (point ${join(this.dir, '..', 'latest.json')} at it) or start a new run`,
+      );
     }
     return torch.io.loadSafetensors(file, device === undefined ? {} : { device });
   }
@@ -89,7 +111,8 @@ export class Checkpoint<S extends z.ZodTypeAny> {
       module.loadStateDict(sd);
     } catch (e) {
       const file = join(this.dir, `${part}.safetensors`);
-      if (e instanceof torch.nn.StateDictError) throw new torch.nn.StateDictError(`${file}: ${e.message}`, e.missing, e.unexpected, e.mismatched);
+      if (e instanceof torch.nn.StateDictError)
+        throw new torch.nn.StateDictError(`${file}: ${e.message}`, e.missing, e.unexpected, e.mismatched);
       throw new Error(`${file}: ${(e as Error).message}`);
     } finally {
       for (const t of sd.values()) t.dispose();
@@ -108,8 +131,14 @@ export class Checkpoint<S extends z.ZodTypeAny> {
 }
 
 /** The options that differ between a stored config and this run's, as "key: stored → now" (keys in `ignore` may differ). */
-export function configChanges(stored: Record<string, unknown>, now: Record<string, unknown>, ignore: readonly string[] = []): string[] {
+export function configChanges(
+  stored: Record<string, unknown>,
+  now: Record<string, unknown>,
+  ignore: readonly string[] = [],
+): string[] {
   const keys = [...new Set([...Object.keys(stored), ...Object.keys(now)])].filter((k) => !ignore.includes(k));
   const show = (v: unknown) => (v === undefined ? '(unset)' : JSON.stringify(v));
-  return keys.filter((k) => JSON.stringify(stored[k]) !== JSON.stringify(now[k])).map((k) => `${k}: ${show(stored[k])} → ${show(now[k])}`);
+  return keys
+    .filter((k) => JSON.stringify(stored[k]) !== JSON.stringify(now[k]))
+    .map((k) => `${k}: ${show(stored[k])} → ${show(now[k])}`);
 }

@@ -21,7 +21,12 @@ export const TrainOptionsSchema = z
     loss: z.enum(['huber', 'l2']).default('huber'),
     huberC: z.number().positive().default(0.001),
     lr: z.number().positive().default(1e-5),
-    betas: z.tuple([z.number().min(0, 'each beta must be in [0, 1)').lt(1, 'each beta must be in [0, 1)'), z.number().min(0, 'each beta must be in [0, 1)').lt(1, 'each beta must be in [0, 1)')]).default([0.9, 0.999]),
+    betas: z
+      .tuple([
+        z.number().min(0, 'each beta must be in [0, 1)').lt(1, 'each beta must be in [0, 1)'),
+        z.number().min(0, 'each beta must be in [0, 1)').lt(1, 'each beta must be in [0, 1)'),
+      ])
+      .default([0.9, 0.999]),
     eps: z.number().positive().default(1e-8),
     /** torch.optim.AdamW's default, which the seed keeps (it passes no weight_decay). */
     weightDecay: z.number().min(0).default(0.01),
@@ -46,10 +51,18 @@ export const TrainOptionsSchema = z
 
 export const TrainConfigSchema = TrainOptionsSchema.superRefine((c, ctx) => {
   if (c.skip >= c.numScales) {
-    ctx.addIssue({ code: 'custom', path: ['skip'], message: `must be smaller than numScales (skip ${c.skip}, N = ${c.numScales}): the teacher steps from σ[n] to σ[n + skip] among N levels` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['skip'],
+      message: `must be smaller than numScales (skip ${c.skip}, N = ${c.numScales}): the teacher steps from σ[n] to σ[n + skip] among N levels`,
+    });
   }
   if (c.guidanceRange[0] > c.guidanceRange[1]) {
-    ctx.addIssue({ code: 'custom', path: ['guidanceRange'], message: `the lower end ${c.guidanceRange[0]} is above the upper end ${c.guidanceRange[1]}` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['guidanceRange'],
+      message: `the lower end ${c.guidanceRange[0]} is above the upper end ${c.guidanceRange[1]}`,
+    });
   }
 });
 
@@ -60,7 +73,11 @@ export function defaultTrainConfig(): TrainConfig {
 }
 
 /** The config a CD run records in RUN_DIR/config.json and in every checkpoint: the options plus what they ran on. */
-export const ResolvedTrainConfigSchema = TrainOptionsSchema.extend({ model: z.string(), data: z.string(), device: z.string() }).strict();
+export const ResolvedTrainConfigSchema = TrainOptionsSchema.extend({
+  model: z.string(),
+  data: z.string(),
+  device: z.string(),
+}).strict();
 export type ResolvedTrainConfig = z.infer<typeof ResolvedTrainConfigSchema>;
 
 /** state.json of a CD checkpoint: the step, the data sampler's position, the optimizer's scalars, the run's config. */

@@ -44,7 +44,10 @@ export function loadCachedData(dataDir: string): TrainData | undefined {
     text,
     captions: names.map((n) => captions.get(n) ?? ''),
     size: indices.length,
-    dispose: () => [latents, text].forEach((t) => t.dispose()),
+    dispose: () => {
+      latents.dispose();
+      text.dispose();
+    },
   };
 }
 
@@ -54,7 +57,8 @@ export function resolveImage(dataDir: string, name: string, source: string): str
   const candidates = [join(root, 'images', name), join(root, name)];
   for (const p of candidates) {
     const rel = relative(root, normalize(p));
-    if (isAbsolute(name) || rel.startsWith('..')) throw new Error(`${source}: "${name}" points outside the data folder ${dataDir}`);
+    if (isAbsolute(name) || rel.startsWith('..'))
+      throw new Error(`${source}: "${name}" points outside the data folder ${dataDir}`);
     if (existsSync(p)) return p;
   }
   throw new Error(`${source}: "${name}": no such image in ${join(dataDir, 'images')} or ${dataDir}`);
@@ -69,10 +73,16 @@ export async function encodeImageData(model: TextToImageModel, dataDir: string, 
   const txt: Tensor[] = [];
   for (let s = 0; s < entries.length; s += batch) {
     const chunk = entries.slice(s, s + batch);
-    const imgs = await Promise.all(chunk.map(([name]) => loadTrainingImage(resolveImage(dataDir, name, join(dataDir, 'captions.json')), model.imageSize)));
+    const imgs = await Promise.all(
+      chunk.map(([name]) =>
+        loadTrainingImage(resolveImage(dataDir, name, join(dataDir, 'captions.json')), model.imageSize),
+      ),
+    );
     torch.tidy(() => {
       const x = torch.stack(imgs).mul(2).sub(1).to(model.device).to(model.dtype);
-      lat.push(torch.keep(torch.noGrad(() => model.codec.encodeMean(x)).toOptions({ dtype: 'float32', device: 'cpu' })));
+      lat.push(
+        torch.keep(torch.noGrad(() => model.codec.encodeMean(x)).toOptions({ dtype: 'float32', device: 'cpu' })),
+      );
       txt.push(torch.keep(model.encodePrompts(chunk.map(([, c]) => c)).cpu()));
     });
     for (const t of imgs) t.dispose();
@@ -80,14 +90,33 @@ export async function encodeImageData(model: TextToImageModel, dataDir: string, 
   const latents = torch.keep(torch.cat(lat));
   const text = torch.keep(torch.cat(txt));
   for (const t of [...lat, ...txt]) t.dispose();
-  return { latents, text, captions: entries.map(([, c]) => c), size: entries.length, dispose: () => [latents, text].forEach((t) => t.dispose()) };
+  return {
+    latents,
+    text,
+    captions: entries.map(([, c]) => c),
+    size: entries.length,
+    dispose: () => {
+      latents.dispose();
+      text.dispose();
+    },
+  };
 }
 
 /** Resize the shorter side to `size` (Lanczos), centre-crop, [3, size, size] in [0, 1]. */
 async function loadTrainingImage(path: string, size: number): Promise<Tensor> {
   const { default: sharp } = await import('sharp');
-  const { data, info } = await sharp(path).removeAlpha().resize(size, size, { fit: 'cover', position: 'centre', kernel: 'lanczos3' }).raw().toBuffer({ resolveWithObject: true });
-  return torch.tidy(() => torch.fromBytes(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 'uint8', [info.height, info.width, 3]).permute(2, 0, 1).to('float32').div(255));
+  const { data, info } = await sharp(path)
+    .removeAlpha()
+    .resize(size, size, { fit: 'cover', position: 'centre', kernel: 'lanczos3' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return torch.tidy(() =>
+    torch
+      .fromBytes(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 'uint8', [info.height, info.width, 3])
+      .permute(2, 0, 1)
+      .to('float32')
+      .div(255),
+  );
 }
 
 /**
@@ -96,12 +125,19 @@ async function loadTrainingImage(path: string, size: number): Promise<Tensor> {
  */
 export class EpochSampler {
   private perm: number[] = [];
-  constructor(readonly size: number, readonly seed: number, public epoch = 0, public offset = 0) {
+  constructor(
+    readonly size: number,
+    readonly seed: number,
+    public epoch = 0,
+    public offset = 0,
+  ) {
     if (size < 1) throw new Error('EpochSampler: the dataset is empty');
     this.perm = this.permutation(epoch);
   }
   private permutation(epoch: number): number[] {
-    return torch.tidy(() => torch.randperm(this.size, { generator: new torch.Generator(this.seed * 100_003 + epoch) }).toArray());
+    return torch.tidy(() =>
+      torch.randperm(this.size, { generator: new torch.Generator(this.seed * 100_003 + epoch) }).toArray(),
+    );
   }
   next(n: number): number[] {
     const out: number[] = [];

@@ -58,14 +58,19 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
       if (!Number.isFinite(m.loss)) {
         o.print(
           `${o.label}: the loss is ${m.loss} at step ${step + 1}; stopping. ` +
-            (lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint} (intact).` : 'No checkpoint was written yet.'),
+            (lastCheckpoint
+              ? `The last good checkpoint is ${lastCheckpoint} (intact).`
+              : 'No checkpoint was written yet.'),
         );
         return { step, ...(lastCheckpoint ? { lastCheckpoint } : {}), stoppedOnNonFinite: true };
       }
       step += 1;
       ranHere += 1;
       const dt = (performance.now() - t0) / 1000;
-      appendFileSync(o.logPath, `${JSON.stringify({ step, loss: m.loss, lr: m.lr, grad_norm: m.gradNorm, step_time_s: dt, samples_per_s: o.samplesPerStep / dt })}\n`);
+      appendFileSync(
+        o.logPath,
+        `${JSON.stringify({ step, loss: m.loss, lr: m.lr, grad_norm: m.gradNorm, step_time_s: dt, samples_per_s: o.samplesPerStep / dt })}\n`,
+      );
       bar?.update(step, { loss: m.loss.toExponential(3) });
       if (o.validate && o.validateEvery && (step % o.validateEvery === 0 || step === o.steps)) await o.validate(step);
       if (step % o.checkpointEvery === 0 || step === o.steps) lastCheckpoint = o.checkpoint(step);

@@ -18,13 +18,22 @@ export class TeacherTrainer {
   readonly params: Tensor[];
   private readonly lrAt: (step: number) => number;
 
-  constructor(readonly dit: DiT, readonly text: ClipTextEncoder, readonly ema: { dit: DiT; tower: torch.nn.Module }, readonly cfg: TeacherConfig, readonly edm: EdmConfig, readonly device: string) {
+  constructor(
+    readonly dit: DiT,
+    readonly text: ClipTextEncoder,
+    readonly ema: { dit: DiT; tower: torch.nn.Module },
+    readonly cfg: TeacherConfig,
+    readonly edm: EdmConfig,
+    readonly device: string,
+  ) {
     const ditParams = dit.parameters();
     const textParams = cfg.textLrScale > 0 ? text.tower.parameters() : [];
     if (cfg.textLrScale === 0) text.tower.requiresGrad_(false);
     this.params = [...ditParams, ...textParams];
     this.optimizer = new torch.optim.AdamW(ditParams, { lr: cfg.lr, weightDecay: cfg.weightDecay });
-    this.textOptimizer = textParams.length ? new torch.optim.AdamW(textParams, { lr: cfg.lr * cfg.textLrScale, weightDecay: cfg.weightDecay }) : undefined;
+    this.textOptimizer = textParams.length
+      ? new torch.optim.AdamW(textParams, { lr: cfg.lr * cfg.textLrScale, weightDecay: cfg.weightDecay })
+      : undefined;
     this.lrAt = torch.optim.warmupConstant(cfg.lr, cfg.warmupSteps);
     this.rng = new torch.Generator(cfg.seed + 7);
   }
@@ -34,20 +43,41 @@ export class TeacherTrainer {
    * `posterior(x_σ, σ, kept)`, when given, is the exact E[x₀ | x_σ, caption] to match (kept[i] false: the
    * caption was dropped, so the unconditional mean).
    */
-  step(step: number, x0: Tensor, captions: string[], posterior?: (xNoisy: Tensor, sigma: Tensor, kept: boolean[]) => Tensor): { loss: number; gradNorm: number; lr: number } {
+  step(
+    step: number,
+    x0: Tensor,
+    captions: string[],
+    posterior?: (xNoisy: Tensor, sigma: Tensor, kept: boolean[]) => Tensor,
+  ): { loss: number; gradNorm: number; lr: number } {
     const loss = torch.tidy(() => {
       const ids = this.text.tokenize(captions);
       const y = this.text.tower.forward(ids).unsqueeze(1); // [B, 1, L, D], with grad
-      const keep = torch.rand([captions.length], { generator: this.rng }).ge(this.cfg.captionDropout).to('float32').to(this.device).reshape(-1, 1, 1, 1);
+      const keep = torch
+        .rand([captions.length], { generator: this.rng })
+        .ge(this.cfg.captionDropout)
+        .to('float32')
+        .to(this.device)
+        .reshape(-1, 1, 1, 1);
       const yDropped = y.mul(keep);
       const x = x0.to(this.device);
-      const kept = posterior ? keep.flatten().cpu().toArray().map((v) => v > 0) : [];
-      const l = edmLoss((xIn, cNoise, maskRatio) => this.dit.forward(xIn, cNoise, yDropped, { maskRatio, generator: this.rng }), x, this.edm, {
-        generator: this.rng,
-        maskRatio: this.cfg.maskRatio,
-        patchSize: this.dit.config.patchSize,
-        ...(posterior ? { target: (xn: Tensor, sigma: Tensor) => posterior(xn, sigma, kept) } : {}),
-      });
+      const kept = posterior
+        ? keep
+            .flatten()
+            .cpu()
+            .toArray()
+            .map((v) => v > 0)
+        : [];
+      const l = edmLoss(
+        (xIn, cNoise, maskRatio) => this.dit.forward(xIn, cNoise, yDropped, { maskRatio, generator: this.rng }),
+        x,
+        this.edm,
+        {
+          generator: this.rng,
+          maskRatio: this.cfg.maskRatio,
+          patchSize: this.dit.config.patchSize,
+          ...(posterior ? { target: (xn: Tensor, sigma: Tensor) => posterior(xn, sigma, kept) } : {}),
+        },
+      );
       this.optimizer.zeroGrad();
       this.textOptimizer?.zeroGrad();
       l.backward();
@@ -63,7 +93,11 @@ export class TeacherTrainer {
       this.textOptimizer.step();
       this.textOptimizer.zeroGrad();
     }
-    torch.optim.lerpParameters([...this.ema.dit.parameters(), ...this.ema.tower.parameters()], [...this.dit.parameters(), ...this.text.tower.parameters()], 1 - this.cfg.ema);
+    torch.optim.lerpParameters(
+      [...this.ema.dit.parameters(), ...this.ema.tower.parameters()],
+      [...this.dit.parameters(), ...this.text.tower.parameters()],
+      1 - this.cfg.ema,
+    );
     return { loss, gradNorm, lr };
   }
 }

@@ -1,5 +1,15 @@
 // Files written so that a crash never leaves a half-written file under its final name.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 
 import { io } from '@cdistill/torch';
@@ -33,13 +43,15 @@ export function writeJsonAtomic(path: string, value: unknown): void {
  */
 export function truncateStepLog(path: string, step: number): void {
   if (!existsSync(path)) return;
-  const kept = readFileSync(path, 'utf8').split('\n').filter((l) => {
-    if (l.trim() === '') return false;
-    try {
-      return (JSON.parse(l) as { step: number }).step <= step;
-    } catch {
-      return false;
-    }
-  });
+  const kept = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => {
+      if (l.trim() === '') return false;
+      try {
+        return (JSON.parse(l) as { step: number }).step <= step;
+      } catch {
+        return false;
+      }
+    });
   writeFileAtomic(path, kept.length ? `${kept.join('\n')}\n` : '');
 }

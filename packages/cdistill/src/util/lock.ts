@@ -26,7 +26,9 @@ function alive(pid: number): boolean {
 function readHolder(file: string): Holder | undefined {
   try {
     const h = JSON.parse(readFileSync(file, 'utf8')) as Partial<Holder>;
-    return typeof h.pid === 'number' && typeof h.host === 'string' ? { started: '?', command: '?', ...h } as Holder : undefined;
+    return typeof h.pid === 'number' && typeof h.host === 'string'
+      ? ({ started: '?', command: '?', ...h } as Holder)
+      : undefined;
   } catch {
     return undefined; // torn or empty: its writer died between create and write
   }
@@ -49,9 +51,18 @@ process.on('exit', () => {
  * live process holds it; takes over a stale one (dead pid on this host, or an unreadable file) after
  * `onStale` is told. Released by release() or when this process exits normally.
  */
-export function acquireLock(file: string, what: string, onStale: (message: string) => void = (m) => process.stderr.write(`${m}\n`)): Lock {
+export function acquireLock(
+  file: string,
+  what: string,
+  onStale: (message: string) => void = (m) => process.stderr.write(`${m}\n`),
+): Lock {
   mkdirSync(dirname(file), { recursive: true });
-  const me: Holder = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command: process.argv.slice(1).join(' ') };
+  const me: Holder = {
+    pid: process.pid,
+    host: hostname(),
+    started: new Date().toISOString(),
+    command: process.argv.slice(1).join(' '),
+  };
   for (let attempt = 0; attempt < 3; attempt++) {
     let fd: number;
     try {
@@ -59,11 +70,16 @@ export function acquireLock(file: string, what: string, onStale: (message: strin
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const h = readHolder(file);
-      if (h && h.pid === process.pid && h.host === me.host && held.has(file)) throw new LockedError(`${what} is already locked by this process (${file})`);
+      if (h && h.pid === process.pid && h.host === me.host && held.has(file))
+        throw new LockedError(`${what} is already locked by this process (${file})`);
       if (h && (h.host !== me.host || alive(h.pid))) {
-        throw new LockedError(`${what} is in use by another run: pid ${h.pid} on ${h.host}, since ${h.started} (${h.command}); wait for it to finish, or use another folder. Lock file: ${file}`);
+        throw new LockedError(
+          `${what} is in use by another run: pid ${h.pid} on ${h.host}, since ${h.started} (${h.command}); wait for it to finish, or use another folder. Lock file: ${file}`,
+        );
       }
-      onStale(`${what}: taking over a stale lock (${h ? `pid ${h.pid} on ${h.host} is gone` : 'unreadable lock file'}): ${file}`);
+      onStale(
+        `${what}: taking over a stale lock (${h ? `pid ${h.pid} on ${h.host} is gone` : 'unreadable lock file'}): ${file}`,
+      );
       rmSync(file, { force: true });
       continue;
     }

@@ -7,7 +7,8 @@ export type Rng = () => number;
 
 /** Seeds are taken as given, so reject anything that would be silently folded onto another seed. */
 export function checkSeed(seed: number): number {
-  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new RangeError(`seed must be an integer in [0, 2^32), got ${seed}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32)
+    throw new RangeError(`seed must be an integer in [0, 2^32), got ${seed}`);
   return seed;
 }
 
@@ -29,7 +30,8 @@ export function uniform(rng: Rng): number {
 
 /** An exactly uniform integer in [0, n), n ≤ 2^32: rejection avoids the bias of scaling or `x % n`. */
 export function randInt(rng: Rng, n: number): number {
-  if (!Number.isInteger(n) || n < 1 || n > 2 ** 32) throw new RangeError(`randInt: n must be an integer in [1, 2^32], got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > 2 ** 32)
+    throw new RangeError(`randInt: n must be an integer in [1, 2^32], got ${n}`);
   const limit = 2 ** 32 - (2 ** 32 % n); // the largest multiple of n that fits in 32 bits
   for (;;) {
     const x = rng();

@@ -13,7 +13,8 @@ export function progress(label: string, total: number, unit: string, start = 0):
   const bytes = unit === 'bytes';
   const amount = (n: number) => (bytes ? `${(n / MiB).toFixed(1)}` : `${n}`);
   const shownUnit = bytes ? 'MiB' : unit;
-  const rateOf = (done: number, t0: number) => (done - start) / Math.max(1e-9, (performance.now() - t0) / 1000) / (bytes ? MiB : 1);
+  const rateOf = (done: number, t0: number) =>
+    (done - start) / Math.max(1e-9, (performance.now() - t0) / 1000) / (bytes ? MiB : 1);
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
@@ -28,7 +29,12 @@ export function progress(label: string, total: number, unit: string, start = 0):
     bar.start(total, start, { rate: '0.00', extra: '' });
     return {
       update(done, extra = {}) {
-        bar.update(done, { rate: rateOf(done, t0).toFixed(2), extra: Object.entries(extra).map(([k, v]) => `${k} ${v}`).join(' ') });
+        bar.update(done, {
+          rate: rateOf(done, t0).toFixed(2),
+          extra: Object.entries(extra)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(' '),
+        });
       },
       stop: () => bar.stop(),
     };
@@ -42,8 +48,12 @@ export function progress(label: string, total: number, unit: string, start = 0):
       lastPrint = now;
       const rate = rateOf(done, t0);
       const eta = rate > 0 ? (total - done) / (rate * (bytes ? MiB : 1)) : Infinity;
-      const ex = Object.entries(extra).map(([k, v]) => ` ${k} ${v}`).join('');
-      process.stderr.write(`${label}: ${amount(done)}/${amount(total)} ${shownUnit}, ${rate.toFixed(2)} ${shownUnit}/s, ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)} s` : '?'}${ex}\n`);
+      const ex = Object.entries(extra)
+        .map(([k, v]) => ` ${k} ${v}`)
+        .join('');
+      process.stderr.write(
+        `${label}: ${amount(done)}/${amount(total)} ${shownUnit}, ${rate.toFixed(2)} ${shownUnit}/s, ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)} s` : '?'}${ex}\n`,
+      );
     },
     stop() {},
   };

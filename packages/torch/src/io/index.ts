@@ -7,7 +7,12 @@ import { loadSafetensors } from './safetensors.js';
 
 export * from './safetensors.js';
 export { loadTorchStateDict } from './pt.js';
-export { readSafetensorsHeader, writeSafetensors, type SafetensorsEntry, type SafetensorsHeader } from './safetensors-format.js';
+export {
+  readSafetensorsHeader,
+  writeSafetensors,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+} from './safetensors-format.js';
 export { readTorchCheckpoint, flattenStateDict, type TensorRef, type TorchCheckpoint } from './pt-format.js';
 export { unpickle, UnpicklingError } from './unpickler.js';
 export { dtypeFromSafetensors, dtypeToSafetensors } from './dtype-names.js';

@@ -77,7 +77,6 @@ export interface CallContext {
   readonly isStorage: (v: unknown) => v is TypedStorageLike;
 }
 
-
 export function isPickledTensor(v: unknown): v is PickledTensor {
   return typeof v === 'object' && v !== null && (v as { kind?: unknown }).kind === 'tensor' && TENSOR_BRAND.has(v);
 }
@@ -88,4 +87,3 @@ export function isStorageClass(v: unknown): v is StorageClass {
 
 // Objects we constructed as tensors; prevents a plain dict with kind:'tensor' from passing as one.
 export const TENSOR_BRAND = new WeakSet<object>();
-

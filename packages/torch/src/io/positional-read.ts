@@ -10,7 +10,10 @@ export function openForRead(path: string, what: string): number {
   } catch (err) {
     throw new Error(`${path}: cannot open ${what}: ${(err as Error).message}`);
   }
-  if (!st.isFile()) throw new Error(`${path}: cannot open ${what}: not a regular file (${st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a FIFO' : 'a device or socket'})`);
+  if (!st.isFile())
+    throw new Error(
+      `${path}: cannot open ${what}: not a regular file (${st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a FIFO' : 'a device or socket'})`,
+    );
   try {
     return fs.openSync(path, 'r');
   } catch (err) {

@@ -18,12 +18,7 @@ import { openForRead } from './positional-read.js';
 import * as fs from 'node:fs';
 
 import { type DType, DTYPE_BYTE_SIZE } from './dtype-names.js';
-import {
-  type PickledTensor,
-  isPickledTensor,
-  parseStoragePersistentId,
-  unpickle,
-} from './unpickler.js';
+import { type PickledTensor, isPickledTensor, parseStoragePersistentId, unpickle } from './unpickler.js';
 import { type ZipDirectory, type ZipEntry, ZIP_METHOD_STORED, readZipDirectory, readZipEntry } from './zip.js';
 
 /** Where a storage's bytes live. One per storage key; shared by all views of it. */
@@ -135,7 +130,9 @@ function rejectLegacyFormats(path: string): void {
     const head = Buffer.alloc(512);
     const n = fs.readSync(fd, head, 0, head.length, 0);
     if (n >= 1 && head[0] === 0x80) {
-      throw new Error(`${path}: legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with torch >= 1.6`);
+      throw new Error(
+        `${path}: legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with torch >= 1.6`,
+      );
     }
     if (n >= 262 && head.toString('latin1', 257, 262) === 'ustar') {
       throw new Error(`${path}: legacy tar-based torch.save format is not supported`);
@@ -147,7 +144,9 @@ function rejectLegacyFormats(path: string): void {
 
 function checkByteOrder(zip: ZipDirectory, entry: ZipEntry | undefined): void {
   if (entry === undefined) return; // written before torch 2.1: always little-endian
-  const order = Buffer.from(readZipEntry(zip, entry, 64)).toString('latin1').trim();
+  const order = Buffer.from(readZipEntry(zip, entry, 64))
+    .toString('latin1')
+    .trim();
   if (order !== 'little') {
     throw new Error(`${zip.path}: checkpoint byte order is '${order}'; only little-endian checkpoints are supported`);
   }
@@ -174,7 +173,16 @@ export function contiguousByteRange(t: TensorRef): { fileOffset: number; byteLen
 }
 
 /** Dict keys under which training checkpoints commonly nest the weights, most specific first. */
-const NESTED_STATE_DICT_KEYS = ['state_dict', 'model_state_dict', 'model', 'module', 'ema', 'model_ema', 'ema_model', 'params'];
+const NESTED_STATE_DICT_KEYS = [
+  'state_dict',
+  'model_state_dict',
+  'model',
+  'module',
+  'ema',
+  'model_ema',
+  'ema_model',
+  'params',
+];
 
 /**
  * Finds the name → tensor mapping in a checkpoint value.

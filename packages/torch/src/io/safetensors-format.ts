@@ -131,22 +131,24 @@ function parseEntry(path: string, name: string, info: unknown, dataStart: number
   const where = `${path}: invalid safetensors header for tensor '${name}'`;
   if (!isPlainObject(info)) throw new Error(`${where}: expected an object`);
 
-  const code = info['dtype'];
+  const code = info.dtype;
   if (typeof code !== 'string') throw new Error(`${where}: missing or non-string dtype`);
   const dtype = dtypeFromSafetensors(code);
   if (dtype === undefined) {
     throw new Error(`${where}: unknown or unsupported dtype '${code}'`);
   }
 
-  const shapeValue = info['shape'];
+  const shapeValue = info.shape;
   if (!Array.isArray(shapeValue) || !shapeValue.every(isNonNegativeSafeInt)) {
     throw new Error(`${where}: shape must be an array of non-negative integers, got ${JSON.stringify(shapeValue)}`);
   }
   const shape = shapeValue as number[];
 
-  const offsets = info['data_offsets'];
+  const offsets = info.data_offsets;
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeSafeInt)) {
-    throw new Error(`${where}: data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`);
+    throw new Error(
+      `${where}: data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`,
+    );
   }
   const [begin, end] = offsets as [number, number];
   if (end < begin) throw new Error(`${where}: data_offsets [${begin}, ${end}] has end before begin`);
@@ -175,7 +177,9 @@ function checkTiling(path: string, entries: SafetensorsEntry[], fileSize: number
       );
     }
     if (e.start < cursor) {
-      throw new Error(`${path}: invalid safetensors header: tensor '${e.name}' data_offsets ${rel} overlap another tensor`);
+      throw new Error(
+        `${path}: invalid safetensors header: tensor '${e.name}' data_offsets ${rel} overlap another tensor`,
+      );
     }
     if (e.start > cursor) {
       throw new Error(
@@ -233,7 +237,9 @@ export function writeSafetensors(
       const bytes = typeof t.bytes === 'function' ? t.bytes() : t.bytes;
       const expected = t.shape.reduce((acc, d) => acc * d, 1) * DTYPE_BYTE_SIZE[t.dtype];
       if (bytes.byteLength !== expected) {
-        throw new Error(`${path}: cannot write tensor '${t.name}': ${bytes.byteLength} bytes given but ${t.dtype} [${t.shape.join(', ')}] needs ${expected}`);
+        throw new Error(
+          `${path}: cannot write tensor '${t.name}': ${bytes.byteLength} bytes given but ${t.dtype} [${t.shape.join(', ')}] needs ${expected}`,
+        );
       }
       position += writeAll(fd, bytes, position);
     }
@@ -304,8 +310,6 @@ function encodeHeader(
 
 // ---------------------------------------------------------------------------
 // Small positional-I/O helpers (kept private; each format module owns its reads).
-
-
 
 /** fs.writeSync may write less than asked (e.g. >2 GiB buffers on Linux), so loop. */
 function writeAll(fd: number, bytes: Uint8Array, position: number): number {

@@ -1,7 +1,7 @@
 // safetensors files ↔ tensors. Reading goes tensor by tensor from file regions straight into tensor
 // memory; writing produces one tensor's bytes at a time, so files larger than 4 GB work.
 import { fromFileRegion } from '../factories.js';
-import { Tensor } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { readSafetensorsHeader, writeSafetensors, type SafetensorsEntry } from './safetensors-format.js';
 
 export interface LoadOptions {

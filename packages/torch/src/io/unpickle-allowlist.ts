@@ -3,7 +3,16 @@
 // of each allowed callable. A name not in these tables stops decoding at its GLOBAL opcode; nothing
 // here can execute code, open files or reach the network: each callable only builds plain values.
 import { type DType, DTYPE_BYTE_SIZE } from './dtype-names.js';
-import { PickleGlobal, TENSOR_BRAND, isPickledTensor, type CallContext, type Impl, type PickledTensor, type TorchDTypeValue, type TypedStorageLike } from './pickle-values.js';
+import {
+  PickleGlobal,
+  TENSOR_BRAND,
+  isPickledTensor,
+  type CallContext,
+  type Impl,
+  type PickledTensor,
+  type TorchDTypeValue,
+  type TypedStorageLike,
+} from './pickle-values.js';
 
 export const STORAGE_CLASSES: ReadonlyMap<string, DType> = new Map([
   ['torch.FloatStorage', 'float32'],
@@ -49,7 +58,11 @@ export const MODULE_ALIASES: ReadonlyMap<string, string> = new Map([['__builtin_
 // ---------------------------------------------------------------------------
 // Classes that may appear as values (the type argument of _rebuild_from_type_v2)
 // but are never instantiated or called.
-export const TENSOR_CLASSES: ReadonlySet<string> = new Set(['torch.Tensor', 'torch._tensor.Tensor', 'torch.nn.parameter.Parameter']);
+export const TENSOR_CLASSES: ReadonlySet<string> = new Set([
+  'torch.Tensor',
+  'torch._tensor.Tensor',
+  'torch.nn.parameter.Parameter',
+]);
 
 export const CALLABLES: ReadonlyMap<string, Impl> = new Map<string, Impl>([
   ['collections.OrderedDict', (args, ctx) => newDict(args, ctx, 'OrderedDict')],
@@ -79,10 +92,10 @@ export function describeUnsupportedTorchName(name: string): string | undefined {
   if (/^torch\.(complex|uint|float8|qu?int|int[1-7]$|bits|cfloat|cdouble|chalf)/.test(name)) {
     return `unsupported dtype '${name}'`;
   }
-  if (/^torch\._utils\._rebuild_/.test(name)) return `unsupported tensor kind '${name}' (sparse/quantized/meta/device tensors)`;
+  if (/^torch\._utils\._rebuild_/.test(name))
+    return `unsupported tensor kind '${name}' (sparse/quantized/meta/device tensors)`;
   return undefined;
 }
-
 
 // ---------------------------------------------------------------------------
 // Implementations of the allowed callables
@@ -106,7 +119,8 @@ function rebuildTensor(fn: string, args: readonly unknown[], arity: number, ctx:
   if (metadata instanceof Map) {
     // Currently only the conj/neg view bits live here; a set bit would
     // silently change the values if ignored.
-    for (const [k, v] of metadata) if (v) ctx.fail(`tensor metadata '${String(k)}' is set; lazy conj/neg views are not supported`);
+    for (const [k, v] of metadata)
+      if (v) ctx.fail(`tensor metadata '${String(k)}' is set; lazy conj/neg views are not supported`);
   } else if (metadata !== undefined && metadata !== null) {
     ctx.fail('metadata argument is not a dict');
   }
@@ -276,4 +290,3 @@ export function describe(v: unknown): string {
   }
   return `a ${typeof v}`;
 }
-

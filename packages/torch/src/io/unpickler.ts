@@ -22,12 +22,27 @@
  *   torch dtypes → {@link TorchDTypeValue}; other allowed classes → {@link PickleGlobal}.
  */
 
+import { PickleBytes } from './pickle-bytes.js';
 import {
-  CALLABLES, MODULE_ALIASES, STORAGE_CLASSES, TENSOR_CLASSES, TORCH_DTYPES, decodeLong, describe, describeUnsupportedTorchName, pairsToMap,
+  CALLABLES,
+  MODULE_ALIASES,
+  STORAGE_CLASSES,
+  TENSOR_CLASSES,
+  TORCH_DTYPES,
+  decodeLong,
+  describe,
+  describeUnsupportedTorchName,
+  pairsToMap,
 } from './unpickle-allowlist.js';
 import {
-  PickleGlobal, UnpicklingError, isPickledTensor, isStorageClass, type CallContext, type PickledTensor, type StorageClass,
-  type StoragePersistentId, type TorchDTypeValue, type TypedStorageLike, type UnpickleOptions,
+  PickleGlobal,
+  UnpicklingError,
+  isPickledTensor,
+  isStorageClass,
+  type CallContext,
+  type StoragePersistentId,
+  type TypedStorageLike,
+  type UnpickleOptions,
 } from './pickle-values.js';
 
 export * from './pickle-values.js';
@@ -46,10 +61,10 @@ export function parseStoragePersistentId(pid: unknown, source: string): StorageP
   if (!isStorageClass(cls)) return bad('second field is not a storage class');
   if (typeof key !== 'string') return bad('storage key is not a string');
   if (typeof location !== 'string') return bad('storage location is not a string');
-  if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) return bad('storage size is not an integer');
+  if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0)
+    return bad('storage size is not an integer');
   return { key, dtype: cls.dtype, location, numel };
 }
-
 
 // ---------------------------------------------------------------------------
 // The VM
@@ -63,21 +78,20 @@ export function unpickle<S extends TypedStorageLike>(data: Uint8Array, options: 
 }
 
 class Machine<S extends TypedStorageLike> {
-  private pos = 0;
   private opStart = 0;
   private opName = '';
   private stack: unknown[] = [];
   private readonly metastack: unknown[][] = [];
   private readonly memo = new Map<number, unknown>();
   private readonly storages = new WeakSet<object>();
-  private readonly view: DataView;
+  private readonly in: PickleBytes;
   private readonly ctx: CallContext;
 
   constructor(
     private readonly data: Uint8Array,
     private readonly options: UnpickleOptions<S>,
   ) {
-    this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    this.in = new PickleBytes(data, (m) => this.fail(m));
     this.ctx = {
       fail: (message) => this.fail(message),
       isStorage: (v): v is TypedStorageLike => typeof v === 'object' && v !== null && this.storages.has(v),
@@ -86,67 +100,128 @@ class Machine<S extends TypedStorageLike> {
 
   run(): unknown {
     for (;;) {
-      this.opStart = this.pos;
-      const op = this.u8();
+      this.opStart = this.in.pos;
+      const op = this.in.u8();
       switch (op) {
         case 0x80: // PROTO
           this.opName = 'PROTO';
-          if (this.u8() > PICKLE_HIGHEST_PROTOCOL) this.fail(`unsupported pickle protocol ${this.data[this.pos - 1]}`);
+          if (this.in.u8() > PICKLE_HIGHEST_PROTOCOL)
+            this.fail(`unsupported pickle protocol ${this.data[this.in.pos - 1]}`);
           break;
         case 0x95: // FRAME: framing is only a read-ahead hint; we already hold every byte.
           this.opName = 'FRAME';
-          this.skip(8);
+          this.in.skip(8);
           break;
         case 0x2e: // STOP
           this.opName = 'STOP';
           return this.pop();
 
         // --- constants
-        case 0x4e: this.push(null); break; // NONE
-        case 0x88: this.push(true); break; // NEWTRUE
-        case 0x89: this.push(false); break; // NEWFALSE
-        case 0x4b: this.push(this.u8()); break; // BININT1
-        case 0x4d: this.push(this.u16()); break; // BININT2
-        case 0x4a: this.push(this.i32()); break; // BININT
-        case 0x8a: this.push(decodeLong(this.take(this.u8()))); break; // LONG1
-        case 0x8b: this.push(decodeLong(this.take(this.length(this.i32())))); break; // LONG4
-        case 0x47: this.push(this.f64be()); break; // BINFLOAT
+        case 0x4e:
+          this.push(null);
+          break; // NONE
+        case 0x88:
+          this.push(true);
+          break; // NEWTRUE
+        case 0x89:
+          this.push(false);
+          break; // NEWFALSE
+        case 0x4b:
+          this.push(this.in.u8());
+          break; // BININT1
+        case 0x4d:
+          this.push(this.in.u16());
+          break; // BININT2
+        case 0x4a:
+          this.push(this.in.i32());
+          break; // BININT
+        case 0x8a:
+          this.push(decodeLong(this.in.take(this.in.u8())));
+          break; // LONG1
+        case 0x8b:
+          this.push(decodeLong(this.in.take(this.in.length(this.in.i32()))));
+          break; // LONG4
+        case 0x47:
+          this.push(this.in.f64be());
+          break; // BINFLOAT
 
         // --- strings and bytes (copied: the input may be a pooled Buffer, whose slice() would alias it)
-        case 0x58: this.push(this.utf8(this.take(this.u32()))); break; // BINUNICODE
-        case 0x8c: this.push(this.utf8(this.take(this.u8()))); break; // SHORT_BINUNICODE
-        case 0x8d: this.push(this.utf8(this.take(this.u64()))); break; // BINUNICODE8
+        case 0x58:
+          this.push(this.in.utf8(this.in.take(this.in.u32())));
+          break; // BINUNICODE
+        case 0x8c:
+          this.push(this.in.utf8(this.in.take(this.in.u8())));
+          break; // SHORT_BINUNICODE
+        case 0x8d:
+          this.push(this.in.utf8(this.in.take(this.in.u64())));
+          break; // BINUNICODE8
         // Python 2 str; torch.load decodes these as UTF-8 by default.
-        case 0x55: this.push(this.utf8(this.take(this.u8()))); break; // SHORT_BINSTRING
-        case 0x54: this.push(this.utf8(this.take(this.length(this.i32())))); break; // BINSTRING
-        case 0x43: this.push(new Uint8Array(this.take(this.u8()))); break; // SHORT_BINBYTES
-        case 0x42: this.push(new Uint8Array(this.take(this.u32()))); break; // BINBYTES
-        case 0x8e: this.push(new Uint8Array(this.take(this.u64()))); break; // BINBYTES8
-        case 0x96: this.push(new Uint8Array(this.take(this.u64()))); break; // BYTEARRAY8
+        case 0x55:
+          this.push(this.in.utf8(this.in.take(this.in.u8())));
+          break; // SHORT_BINSTRING
+        case 0x54:
+          this.push(this.in.utf8(this.in.take(this.in.length(this.in.i32()))));
+          break; // BINSTRING
+        case 0x43:
+          this.push(new Uint8Array(this.in.take(this.in.u8())));
+          break; // SHORT_BINBYTES
+        case 0x42:
+          this.push(new Uint8Array(this.in.take(this.in.u32())));
+          break; // BINBYTES
+        case 0x8e:
+          this.push(new Uint8Array(this.in.take(this.in.u64())));
+          break; // BINBYTES8
+        case 0x96:
+          this.push(new Uint8Array(this.in.take(this.in.u64())));
+          break; // BYTEARRAY8
 
         // --- containers
-        case 0x7d: this.push(new Map()); break; // EMPTY_DICT
-        case 0x5d: this.push([]); break; // EMPTY_LIST
-        case 0x29: this.push(Object.freeze([])); break; // EMPTY_TUPLE
-        case 0x8f: this.push(new Set()); break; // EMPTY_SET
+        case 0x7d:
+          this.push(new Map());
+          break; // EMPTY_DICT
+        case 0x5d:
+          this.push([]);
+          break; // EMPTY_LIST
+        case 0x29:
+          this.push(Object.freeze([]));
+          break; // EMPTY_TUPLE
+        case 0x8f:
+          this.push(new Set());
+          break; // EMPTY_SET
         case 0x28: // MARK
           this.metastack.push(this.stack);
           this.stack = [];
           break;
-        case 0x74: this.push(Object.freeze(this.popMark())); break; // TUPLE
-        case 0x85: this.push(Object.freeze(this.popN(1))); break; // TUPLE1
-        case 0x86: this.push(Object.freeze(this.popN(2))); break; // TUPLE2
-        case 0x87: this.push(Object.freeze(this.popN(3))); break; // TUPLE3
-        case 0x6c: this.push(this.popMark()); break; // LIST
-        case 0x64: this.push(pairsToMap(this.popMark(), this.ctx)); break; // DICT
-        case 0x91: this.push(new Set(this.popMark())); break; // FROZENSET
-        case 0x61: { // APPEND
+        case 0x74:
+          this.push(Object.freeze(this.popMark()));
+          break; // TUPLE
+        case 0x85:
+          this.push(Object.freeze(this.popN(1)));
+          break; // TUPLE1
+        case 0x86:
+          this.push(Object.freeze(this.popN(2)));
+          break; // TUPLE2
+        case 0x87:
+          this.push(Object.freeze(this.popN(3)));
+          break; // TUPLE3
+        case 0x6c:
+          this.push(this.popMark());
+          break; // LIST
+        case 0x64:
+          this.push(pairsToMap(this.popMark(), this.ctx));
+          break; // DICT
+        case 0x91:
+          this.push(new Set(this.popMark()));
+          break; // FROZENSET
+        case 0x61: {
+          // APPEND
           this.opName = 'APPEND';
           const item = this.pop();
           this.listTop().push(item);
           break;
         }
-        case 0x65: { // APPENDS
+        case 0x65: {
+          // APPENDS
           this.opName = 'APPENDS';
           const items = this.popMark();
           const list = this.listTop();
@@ -154,14 +229,16 @@ class Machine<S extends TypedStorageLike> {
           for (const item of items) list.push(item);
           break;
         }
-        case 0x73: { // SETITEM
+        case 0x73: {
+          // SETITEM
           this.opName = 'SETITEM';
           const value = this.pop();
           const key = this.pop();
           this.dictTop().set(key, value);
           break;
         }
-        case 0x75: { // SETITEMS
+        case 0x75: {
+          // SETITEMS
           this.opName = 'SETITEMS';
           const items = this.popMark();
           const dict = this.dictTop();
@@ -169,7 +246,8 @@ class Machine<S extends TypedStorageLike> {
           for (let i = 0; i < items.length; i += 2) dict.set(items[i], items[i + 1]);
           break;
         }
-        case 0x90: { // ADDITEMS
+        case 0x90: {
+          // ADDITEMS
           this.opName = 'ADDITEMS';
           const items = this.popMark();
           const set = this.top();
@@ -179,24 +257,42 @@ class Machine<S extends TypedStorageLike> {
         }
 
         // --- stack and memo
-        case 0x32: this.push(this.top()); break; // DUP
-        case 0x30: this.pop(); break; // POP
-        case 0x31: this.popMark(); break; // POP_MARK
-        case 0x71: this.memo.set(this.u8(), this.top()); break; // BINPUT
-        case 0x72: this.memo.set(this.u32(), this.top()); break; // LONG_BINPUT
-        case 0x94: this.memo.set(this.memo.size, this.top()); break; // MEMOIZE
-        case 0x68: this.push(this.memoGet(this.u8())); break; // BINGET
-        case 0x6a: this.push(this.memoGet(this.u32())); break; // LONG_BINGET
+        case 0x32:
+          this.push(this.top());
+          break; // DUP
+        case 0x30:
+          this.pop();
+          break; // POP
+        case 0x31:
+          this.popMark();
+          break; // POP_MARK
+        case 0x71:
+          this.memo.set(this.in.u8(), this.top());
+          break; // BINPUT
+        case 0x72:
+          this.memo.set(this.in.u32(), this.top());
+          break; // LONG_BINPUT
+        case 0x94:
+          this.memo.set(this.memo.size, this.top());
+          break; // MEMOIZE
+        case 0x68:
+          this.push(this.memoGet(this.in.u8()));
+          break; // BINGET
+        case 0x6a:
+          this.push(this.memoGet(this.in.u32()));
+          break; // LONG_BINGET
 
         // --- the dangerous ones, each confined to the allow-list
-        case 0x63: { // GLOBAL
+        case 0x63: {
+          // GLOBAL
           this.opName = 'GLOBAL';
-          const module = this.line();
-          const name = this.line();
+          const module = this.in.line();
+          const name = this.in.line();
           this.push(this.resolveGlobal(module, name));
           break;
         }
-        case 0x93: { // STACK_GLOBAL
+        case 0x93: {
+          // STACK_GLOBAL
           this.opName = 'STACK_GLOBAL';
           const name = this.pop();
           const module = this.pop();
@@ -204,21 +300,24 @@ class Machine<S extends TypedStorageLike> {
           this.push(this.resolveGlobal(module, name));
           break;
         }
-        case 0x52: { // REDUCE
+        case 0x52: {
+          // REDUCE
           this.opName = 'REDUCE';
           const args = this.pop();
           const callable = this.pop();
           this.push(this.call(callable, args));
           break;
         }
-        case 0x81: { // NEWOBJ: cls.__new__(cls, *args)
+        case 0x81: {
+          // NEWOBJ: cls.__new__(cls, *args)
           this.opName = 'NEWOBJ';
           const args = this.pop();
           const cls = this.pop();
           this.push(this.construct(cls, args));
           break;
         }
-        case 0x92: { // NEWOBJ_EX: cls.__new__(cls, *args, **kwargs)
+        case 0x92: {
+          // NEWOBJ_EX: cls.__new__(cls, *args, **kwargs)
           this.opName = 'NEWOBJ_EX';
           const kwargs = this.pop();
           const args = this.pop();
@@ -227,7 +326,8 @@ class Machine<S extends TypedStorageLike> {
           this.push(this.construct(cls, args));
           break;
         }
-        case 0x62: { // BUILD: obj.__setstate__(state) or obj.__dict__.update(state)
+        case 0x62: {
+          // BUILD: obj.__setstate__(state) or obj.__dict__.update(state)
           this.opName = 'BUILD';
           this.pop(); // state
           const target = this.top();
@@ -240,7 +340,8 @@ class Machine<S extends TypedStorageLike> {
           }
           break;
         }
-        case 0x51: { // BINPERSID
+        case 0x51: {
+          // BINPERSID
           this.opName = 'BINPERSID';
           const pid = this.pop();
           if (!this.options.persistentLoad) this.fail('persistent id found but no persistent_load was provided');
@@ -299,7 +400,11 @@ class Machine<S extends TypedStorageLike> {
   private construct(cls: unknown, args: unknown): unknown {
     if (!(cls instanceof PickleGlobal)) this.fail(`cannot instantiate ${describe(cls)}`);
     if (cls.name === 'collections.OrderedDict' && Array.isArray(args) && args.length === 0) return new Map();
-    if ((cls.name === 'builtins.set' || cls.name === 'builtins.frozenset') && Array.isArray(args) && args.length === 0) {
+    if (
+      (cls.name === 'builtins.set' || cls.name === 'builtins.frozenset') &&
+      Array.isArray(args) &&
+      args.length === 0
+    ) {
       return new Set();
     }
     return this.fail(`instantiating '${cls.name}' is not allowed`);
@@ -356,93 +461,8 @@ class Machine<S extends TypedStorageLike> {
     return this.memo.get(index);
   }
 
-  // --- byte readers
-
-  private need(n: number): void {
-    if (this.pos + n > this.data.byteLength) {
-      this.fail(`truncated pickle: needs ${n} more bytes at offset ${this.pos} but only ${this.data.byteLength - this.pos} remain`);
-    }
-  }
-
-  private skip(n: number): void {
-    this.need(n);
-    this.pos += n;
-  }
-
-  private u8(): number {
-    this.need(1);
-    return this.data[this.pos++]!;
-  }
-
-  private u16(): number {
-    this.need(2);
-    const v = this.view.getUint16(this.pos, true);
-    this.pos += 2;
-    return v;
-  }
-
-  private i32(): number {
-    this.need(4);
-    const v = this.view.getInt32(this.pos, true);
-    this.pos += 4;
-    return v;
-  }
-
-  private u32(): number {
-    this.need(4);
-    const v = this.view.getUint32(this.pos, true);
-    this.pos += 4;
-    return v;
-  }
-
-  private u64(): number {
-    this.need(8);
-    const v = this.view.getBigUint64(this.pos, true);
-    this.pos += 8;
-    // Anything beyond the remaining input fails in take(); clamp to keep it a number.
-    return v > BigInt(this.data.byteLength) ? this.data.byteLength + 1 : Number(v);
-  }
-
-  private f64be(): number {
-    this.need(8);
-    const v = this.view.getFloat64(this.pos, false); // BINFLOAT is big-endian
-    this.pos += 8;
-    return v;
-  }
-
-  private length(n: number): number {
-    if (n < 0) this.fail('negative length');
-    return n;
-  }
-
-  private take(n: number): Uint8Array {
-    this.need(n);
-    const out = this.data.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return out;
-  }
-
-  private line(): string {
-    const end = this.data.indexOf(0x0a, this.pos);
-    if (end < 0) this.fail('truncated pickle: unterminated GLOBAL name');
-    const text = this.utf8(this.data.subarray(this.pos, end));
-    this.pos = end + 1;
-    return text;
-  }
-
-  private utf8(bytes: Uint8Array): string {
-    try {
-      return UTF8.decode(bytes);
-    } catch {
-      return this.fail('string is not valid UTF-8');
-    }
-  }
-
   private fail(message: string): never {
     const at = this.opName ? ` (opcode ${this.opName} at byte ${this.opStart})` : ` (at byte ${this.opStart})`;
     throw new UnpicklingError(`${this.options.source}: ${message}${at}`);
   }
 }
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-

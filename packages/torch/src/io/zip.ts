@@ -151,10 +151,11 @@ function findEndOfCentralDirectory(fd: number, path: string, fileSize: number): 
   let cdEnd = eocdOffset;
 
   const hasLocator =
-    eocdOffset >= ZIP64_LOCATOR_SIZE &&
-    readU32At(fd, path, eocdOffset - ZIP64_LOCATOR_SIZE) === SIG_ZIP64_LOCATOR;
+    eocdOffset >= ZIP64_LOCATOR_SIZE && readU32At(fd, path, eocdOffset - ZIP64_LOCATOR_SIZE) === SIG_ZIP64_LOCATOR;
   if (hasLocator) {
-    const locator = Buffer.from(readExact(fd, ZIP64_LOCATOR_SIZE, eocdOffset - ZIP64_LOCATOR_SIZE, path, 'ZIP64 locator'));
+    const locator = Buffer.from(
+      readExact(fd, ZIP64_LOCATOR_SIZE, eocdOffset - ZIP64_LOCATOR_SIZE, path, 'ZIP64 locator'),
+    );
     const z64Offset = u64(locator, 8, path, 'ZIP64 end record offset');
     if (z64Offset + ZIP64_EOCD_MIN_SIZE > eocdOffset - ZIP64_LOCATOR_SIZE) {
       throw new Error(`${path}: corrupted zip: ZIP64 end record offset ${z64Offset} is out of range`);
@@ -212,7 +213,8 @@ function parseCentralDirectory(path: string, bytes: Uint8Array, entryCount: numb
     const nameStart = p + CENTRAL_HEADER_SIZE;
     const extraStart = nameStart + nameLength;
     const next = extraStart + extraLength + commentLength;
-    if (next > buf.length) throw new Error(`${path}: corrupted zip: central directory entry ${i} overruns the directory`);
+    if (next > buf.length)
+      throw new Error(`${path}: corrupted zip: central directory entry ${i} overruns the directory`);
     // Bit 11 means UTF-8; torch writes ASCII names, so decoding everything as UTF-8 is fine in practice.
     const name = buf.toString('utf8', nameStart, extraStart);
 
@@ -248,11 +250,17 @@ function parseCentralDirectory(path: string, bytes: Uint8Array, entryCount: numb
  */
 function resolveDataOffset(fd: number, path: string, fileSize: number, e: CentralEntry): ZipEntry {
   if (e.localHeaderOffset + LOCAL_HEADER_SIZE > fileSize) {
-    throw new Error(`${path}: truncated zip: local header of '${e.name}' at ${e.localHeaderOffset} is past end of file`);
+    throw new Error(
+      `${path}: truncated zip: local header of '${e.name}' at ${e.localHeaderOffset} is past end of file`,
+    );
   }
-  const header = Buffer.from(readExact(fd, LOCAL_HEADER_SIZE, e.localHeaderOffset, path, `local header of '${e.name}'`));
+  const header = Buffer.from(
+    readExact(fd, LOCAL_HEADER_SIZE, e.localHeaderOffset, path, `local header of '${e.name}'`),
+  );
   if (header.readUInt32LE(0) !== SIG_LOCAL) {
-    throw new Error(`${path}: corrupted zip: bad local header signature for '${e.name}' at offset ${e.localHeaderOffset}`);
+    throw new Error(
+      `${path}: corrupted zip: bad local header signature for '${e.name}' at offset ${e.localHeaderOffset}`,
+    );
   }
   const nameLength = header.readUInt16LE(26);
   const extraLength = header.readUInt16LE(28);
@@ -266,7 +274,12 @@ function resolveDataOffset(fd: number, path: string, fileSize: number, e: Centra
   return Object.freeze({ ...e, dataOffset });
 }
 
-function findExtraField(buf: Buffer, start: number, end: number, id: number): { start: number; end: number } | undefined {
+function findExtraField(
+  buf: Buffer,
+  start: number,
+  end: number,
+  id: number,
+): { start: number; end: number } | undefined {
   let p = start;
   while (p + 4 <= end) {
     const headerId = buf.readUInt16LE(p);
@@ -287,5 +300,3 @@ function u64(buf: Buffer, offset: number, path: string, what: string): number {
 function readU32At(fd: number, path: string, position: number): number {
   return Buffer.from(readExact(fd, 4, position, path, 'zip signature')).readUInt32LE(0);
 }
-
-

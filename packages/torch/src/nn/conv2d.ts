@@ -18,7 +18,12 @@ export class Conv2d extends Module {
   readonly padding: number;
   readonly groups: number;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: number, o: Conv2dOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number,
+    o: Conv2dOptions = {},
+  ) {
     super();
     this.stride = o.stride ?? 1;
     this.padding = o.padding ?? 0;
@@ -26,7 +31,10 @@ export class Conv2d extends Module {
     const shape = [outChannels, inChannels / this.groups, kernelSize, kernelSize];
     this.weight = this.param('weight', defaultWeightInit_(emptyParam(shape, o), o.generator));
     const bound = 1 / Math.sqrt(fanIn(shape));
-    this.bias = (o.bias ?? true) ? this.param('bias', uniform_(emptyParam([outChannels], o), -bound, bound, o.generator)) : undefined;
+    this.bias =
+      (o.bias ?? true)
+        ? this.param('bias', uniform_(emptyParam([outChannels], o), -bound, bound, o.generator))
+        : undefined;
   }
 
   forward(x: Tensor): Tensor {

@@ -7,7 +7,11 @@ import { Module } from './module.js';
 export class Embedding extends Module {
   readonly weight: Tensor;
 
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, o: ParamOptions = {}) {
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+    o: ParamOptions = {},
+  ) {
     super();
     this.weight = this.param('weight', normal_(emptyParam([numEmbeddings, embeddingDim], o), 0, 1, o.generator));
   }

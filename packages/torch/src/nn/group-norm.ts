@@ -14,9 +14,14 @@ export class GroupNorm extends Module {
   readonly bias: Tensor | undefined;
   readonly eps: number;
 
-  constructor(readonly numGroups: number, readonly numChannels: number, o: GroupNormOptions = {}) {
+  constructor(
+    readonly numGroups: number,
+    readonly numChannels: number,
+    o: GroupNormOptions = {},
+  ) {
     super();
-    if (numChannels % numGroups !== 0) throw new Error(`GroupNorm: ${numChannels} channels do not split into ${numGroups} groups`);
+    if (numChannels % numGroups !== 0)
+      throw new Error(`GroupNorm: ${numChannels} channels do not split into ${numGroups} groups`);
     this.eps = o.eps ?? 1e-5;
     const affine = o.affine ?? true;
     this.weight = affine ? this.param('weight', ones_(emptyParam([numChannels], o))) : undefined;

@@ -23,7 +23,8 @@ export class LayerNorm extends Module {
     this.eps = o.eps ?? 1e-5;
     const affine = o.elementwiseAffine ?? true;
     this.weight = affine ? this.param('weight', ones_(emptyParam(this.normalizedShape, o))) : undefined;
-    this.bias = affine && (o.bias ?? true) ? this.param('bias', zeros_(emptyParam(this.normalizedShape, o))) : undefined;
+    this.bias =
+      affine && (o.bias ?? true) ? this.param('bias', zeros_(emptyParam(this.normalizedShape, o))) : undefined;
   }
 
   forward(x: Tensor): Tensor {

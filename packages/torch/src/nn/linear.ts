@@ -12,11 +12,18 @@ export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | undefined;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, o: LinearOptions = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    o: LinearOptions = {},
+  ) {
     super();
     this.weight = this.param('weight', defaultWeightInit_(emptyParam([outFeatures, inFeatures], o), o.generator));
     const bound = 1 / Math.sqrt(inFeatures);
-    this.bias = (o.bias ?? true) ? this.param('bias', uniform_(emptyParam([outFeatures], o), -bound, bound, o.generator)) : undefined;
+    this.bias =
+      (o.bias ?? true)
+        ? this.param('bias', uniform_(emptyParam([outFeatures], o), -bound, bound, o.generator))
+        : undefined;
   }
 
   forward(x: Tensor): Tensor {

@@ -32,7 +32,8 @@ export abstract class Module {
 
   /** Registers a trainable tensor under `name`; it is kept out of scopes and requires grad. */
   protected param(name: string, t: Tensor): Tensor {
-    if (this._parameters.has(name) || this._modules.has(name)) throw new Error(`${this.constructor.name}: '${name}' is registered twice`);
+    if (this._parameters.has(name) || this._modules.has(name))
+      throw new Error(`${this.constructor.name}: '${name}' is registered twice`);
     keep(t);
     if (t.device !== 'meta' && !t.requiresGrad) t.requiresGrad_(true);
     this._parameters.set(name, t);
@@ -45,7 +46,8 @@ export abstract class Module {
     return t;
   }
   protected module<M extends Module>(name: string, m: M): M {
-    if (this._modules.has(name) || this._parameters.has(name)) throw new Error(`${this.constructor.name}: '${name}' is registered twice`);
+    if (this._modules.has(name) || this._parameters.has(name))
+      throw new Error(`${this.constructor.name}: '${name}' is registered twice`);
     this._modules.set(name, m);
     return m;
   }
@@ -97,14 +99,20 @@ export abstract class Module {
     const mismatched: string[] = [];
     for (const [k, t] of own) {
       const src = given.get(k);
-      if (src !== undefined && !sameShape(src.shape, t.shape)) mismatched.push(`${k}: checkpoint [${src.shape.join(', ')}] vs model [${t.shape.join(', ')}]`);
+      if (src !== undefined && !sameShape(src.shape, t.shape))
+        mismatched.push(`${k}: checkpoint [${src.shape.join(', ')}] vs model [${t.shape.join(', ')}]`);
     }
     if (mismatched.length > 0 || (strict && (missing.length > 0 || unexpected.length > 0))) {
       const parts: string[] = [];
       if (missing.length > 0) parts.push(`missing keys (${missing.length}): ${missing.join(', ')}`);
       if (unexpected.length > 0) parts.push(`unexpected keys (${unexpected.length}): ${unexpected.join(', ')}`);
       if (mismatched.length > 0) parts.push(`shape mismatches (${mismatched.length}): ${mismatched.join('; ')}`);
-      throw new StateDictError(`${this.constructor.name}.loadStateDict: ${parts.join(' | ')}`, missing, unexpected, mismatched);
+      throw new StateDictError(
+        `${this.constructor.name}.loadStateDict: ${parts.join(' | ')}`,
+        missing,
+        unexpected,
+        mismatched,
+      );
     }
     noGrad(() => {
       for (const [k, t] of own) {
@@ -137,7 +145,8 @@ export abstract class Module {
   to(target: { device?: Device; dtype?: DType }): this {
     const remap = new Map<Tensor, Tensor>();
     for (const t of [...this.parameters(), ...this.namedBuffers().map(([, b]) => b)]) {
-      const floating = t.dtype === 'float32' || t.dtype === 'float16' || t.dtype === 'bfloat16' || t.dtype === 'float64';
+      const floating =
+        t.dtype === 'float32' || t.dtype === 'float16' || t.dtype === 'bfloat16' || t.dtype === 'float64';
       const spec = { device: target.device, dtype: floating ? target.dtype : undefined };
       const moved = noGrad(() => t.toOptions(spec));
       if (moved === t) continue;
@@ -197,12 +206,19 @@ function deepCopyModule(m: Module, remap: Map<Tensor, Tensor>, seen: Map<Module,
     if (v instanceof Module) return deepCopyModule(v, remap, seen);
     if (Array.isArray(v)) return v.map(convert);
     if (v instanceof Map) return new Map([...v].map(([k, x]) => [k, convert(x)]));
-    if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype && 'tensor' in v && 'persistent' in v) {
+    if (
+      v !== null &&
+      typeof v === 'object' &&
+      Object.getPrototypeOf(v) === Object.prototype &&
+      'tensor' in v &&
+      'persistent' in v
+    ) {
       return { ...v, tensor: convert((v as { tensor: unknown }).tensor) };
     }
     return v;
   };
-  for (const key of Object.keys(m)) (copy as unknown as Record<string, unknown>)[key] = convert((m as unknown as Record<string, unknown>)[key]);
+  for (const key of Object.keys(m))
+    (copy as unknown as Record<string, unknown>)[key] = convert((m as unknown as Record<string, unknown>)[key]);
   return copy;
 }
 

@@ -31,7 +31,10 @@ export class AdamW {
   private readonly expAvg: Tensor[];
   private readonly expAvgSq: Tensor[];
 
-  constructor(readonly params: Tensor[], o: AdamWOptions = {}) {
+  constructor(
+    readonly params: Tensor[],
+    o: AdamWOptions = {},
+  ) {
     this.lr = o.lr ?? 1e-3;
     this.betas = o.betas ?? [0.9, 0.999];
     this.eps = o.eps ?? 1e-8;
@@ -48,8 +51,17 @@ export class AdamW {
   /** One update of every parameter that has a gradient (read natively: no JS handles per step). */
   step(): void {
     this.stepCount += 1;
-    native.adamw(this.handles, this.expAvg.map((t) => t._h), this.expAvgSq.map((t) => t._h),
-      this.stepCount, this.lr, this.betas[0], this.betas[1], this.eps, this.weightDecay);
+    native.adamw(
+      this.handles,
+      this.expAvg.map((t) => t._h),
+      this.expAvgSq.map((t) => t._h),
+      this.stepCount,
+      this.lr,
+      this.betas[0],
+      this.betas[1],
+      this.eps,
+      this.weightDecay,
+    );
   }
 
   private get handles(): Handle[] {
@@ -62,8 +74,8 @@ export class AdamW {
   /** The moment tensors as `exp_avg.<i>` and `exp_avg_sq.<i>` (i = parameter index). */
   stateTensors(): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
-    this.expAvg.forEach((t, i) => out.set(`exp_avg.${i}`, t));
-    this.expAvgSq.forEach((t, i) => out.set(`exp_avg_sq.${i}`, t));
+    for (const [i, t] of this.expAvg.entries()) out.set(`exp_avg.${i}`, t);
+    for (const [i, t] of this.expAvgSq.entries()) out.set(`exp_avg_sq.${i}`, t);
     return out;
   }
   /** Restores what `meta` and `stateTensors` saved; every tensor must be present with its shape. */

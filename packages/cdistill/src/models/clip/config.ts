@@ -39,9 +39,11 @@ export function validateClipTextConfig(
   name: (field: keyof ClipTextConfig) => string = (f) => f,
 ): ClipTextConfig {
   for (const k of ['width', 'heads', 'layers', 'contextLength', 'vocabSize'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`${source}: ${name(k)} must be a positive integer (got ${String(c[k])})`);
+    if (!Number.isInteger(c[k]) || c[k] < 1)
+      throw new Error(`${source}: ${name(k)} must be a positive integer (got ${String(c[k])})`);
   }
-  if (c.width % c.heads !== 0) throw new Error(`${source}: ${name('width')} ${c.width} is not divisible by ${name('heads')} ${c.heads}`);
+  if (c.width % c.heads !== 0)
+    throw new Error(`${source}: ${name('width')} ${c.width} is not divisible by ${name('heads')} ${c.heads}`);
   if (c.act !== 'quick_gelu' && c.act !== 'gelu') {
     throw new Error(`${source}: ${name('act')} must be 'quick_gelu' or 'gelu' (got ${JSON.stringify(c.act)})`);
   }
@@ -68,10 +70,12 @@ const JSON_KEYS = {
  * `source` (usually the file path) prefixes every error.
  */
 export function parseClipTextConfig(raw: unknown, source = 'config'): ClipTextConfig {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${source}: config must be a JSON object`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new Error(`${source}: config must be a JSON object`);
   const obj = raw as Record<string, unknown>;
   const unknown = Object.keys(obj).filter((k) => !(k in JSON_KEYS));
-  if (unknown.length > 0) throw new Error(`${source}: unsupported config key(s) ${unknown.map((k) => `config.${k}`).join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`${source}: unsupported config key(s) ${unknown.map((k) => `config.${k}`).join(', ')}`);
   const out: Record<string, unknown> = { lnEps: 1e-5 };
   for (const [jsonKey, field] of Object.entries(JSON_KEYS)) {
     const v = obj[jsonKey];
@@ -81,11 +85,14 @@ export function parseClipTextConfig(raw: unknown, source = 'config'): ClipTextCo
     }
     const wantString = jsonKey === 'act';
     if (wantString ? typeof v !== 'string' : typeof v !== 'number') {
-      throw new Error(`${source}: config.${jsonKey} must be a ${wantString ? 'string' : 'number'} (got ${JSON.stringify(v)})`);
+      throw new Error(
+        `${source}: config.${jsonKey} must be a ${wantString ? 'string' : 'number'} (got ${JSON.stringify(v)})`,
+      );
     }
     out[field] = v;
   }
-  const jsonName = (f: keyof ClipTextConfig) => `config.${Object.entries(JSON_KEYS).find(([, v]) => v === f)?.[0] ?? f}`;
+  const jsonName = (f: keyof ClipTextConfig) =>
+    `config.${Object.entries(JSON_KEYS).find(([, v]) => v === f)?.[0] ?? f}`;
   return validateClipTextConfig(out as unknown as ClipTextConfig, source, jsonName);
 }
 
@@ -97,6 +104,7 @@ export function loadClipTextConfig(path: string): ClipTextConfig {
   } catch (err) {
     throw new Error(`${path}: cannot read CLIP text config: ${(err as Error).message}`);
   }
-  if (typeof json !== 'object' || json === null || !('config' in json)) throw new Error(`${path}: missing top-level "config"`);
+  if (typeof json !== 'object' || json === null || !('config' in json))
+    throw new Error(`${path}: missing top-level "config"`);
   return parseClipTextConfig((json as { config: unknown }).config, path);
 }

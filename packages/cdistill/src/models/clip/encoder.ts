@@ -6,12 +6,20 @@ import type { ClipTextConfig } from './config.js';
 import { ClipTextTower, type ClipTextOptions } from './text-tower.js';
 
 export class ClipTextEncoder {
-  constructor(readonly tokenizer: ClipTokenizer, readonly tower: ClipTextTower) {
+  constructor(
+    readonly tokenizer: ClipTokenizer,
+    readonly tower: ClipTextTower,
+  ) {
     tower.eval();
   }
 
   /** Loads the BPE vocabulary (`bpe_simple_vocab_16e6.txt.gz`) and the tower's checkpoint. */
-  static fromFiles(vocabPath: string, checkpointPath: string, config: ClipTextConfig, o: ClipTextOptions = {}): ClipTextEncoder {
+  static fromFiles(
+    vocabPath: string,
+    checkpointPath: string,
+    config: ClipTextConfig,
+    o: ClipTextOptions = {},
+  ): ClipTextEncoder {
     const tokenizer = ClipTokenizer.fromFile(vocabPath);
     return new ClipTextEncoder(tokenizer, ClipTextTower.fromCheckpoint(checkpointPath, config, o));
   }
@@ -24,7 +32,11 @@ export class ClipTextEncoder {
   tokenize(prompts: readonly string[]): Tensor {
     const ctx = this.contextLength;
     const ids = this.tokenizer.tokenizeInt32(prompts, ctx);
-    return tensor(ids, { dtype: 'int64', shape: [prompts.length, ctx], device: this.tower.tokenEmbedding.weight.device });
+    return tensor(ids, {
+      dtype: 'int64',
+      shape: [prompts.length, ctx],
+      device: this.tower.tokenEmbedding.weight.device,
+    });
   }
 
   /** prompts → hidden states [B, 1, ctx, width] (the extra axis is MicroDiT's caption layout). */

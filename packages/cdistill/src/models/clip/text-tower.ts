@@ -7,7 +7,17 @@
 // (EOT token) and `text_projection` that CLIP uses for its joint embedding are deliberately absent:
 // diffusion models condition on the full sequence.
 import { extname } from 'node:path';
-import { io, linear, nn, noGrad, scaledDotProductAttention, tidy, type DType, type Generator, type Tensor } from '@cdistill/torch';
+import {
+  io,
+  linear,
+  nn,
+  noGrad,
+  scaledDotProductAttention,
+  tidy,
+  type DType,
+  type Generator,
+  type Tensor,
+} from '@cdistill/torch';
 
 import type { ClipTextActivation, ClipTextConfig } from './config.js';
 import { validateClipTextConfig } from './config.js';
@@ -26,11 +36,18 @@ export class ClipCausalSelfAttention extends nn.Module {
   readonly outProj: nn.Linear;
   readonly headDim: number;
 
-  constructor(readonly width: number, readonly heads: number, o: ClipTextOptions = {}) {
+  constructor(
+    readonly width: number,
+    readonly heads: number,
+    o: ClipTextOptions = {},
+  ) {
     super();
     this.headDim = width / heads;
     // PyTorch MultiheadAttention's own init: xavier-uniform packed weight, zero biases.
-    this.inProjWeight = this.param('in_proj_weight', nn.init.xavierUniform_(nn.init.emptyParam([3 * width, width], o), o.generator));
+    this.inProjWeight = this.param(
+      'in_proj_weight',
+      nn.init.xavierUniform_(nn.init.emptyParam([3 * width, width], o), o.generator),
+    );
     this.inProjBias = this.param('in_proj_bias', nn.init.zeros_(nn.init.emptyParam([3 * width], o)));
     this.outProj = this.module('out_proj', new nn.Linear(width, width, o));
     nn.init.zeros_(this.outProj.bias!);
@@ -40,7 +57,9 @@ export class ClipCausalSelfAttention extends nn.Module {
   forward(x: Tensor): Tensor {
     const [b, l] = x.shape as [number, number, number];
     // Packed rows are [q; k; v], each split into heads: [B, L, 3, H, D] → [3, B, H, L, D].
-    const qkv = linear(x, this.inProjWeight, this.inProjBias).view(b, l, 3, this.heads, this.headDim).permute(2, 0, 3, 1, 4);
+    const qkv = linear(x, this.inProjWeight, this.inProjBias)
+      .view(b, l, 3, this.heads, this.headDim)
+      .permute(2, 0, 3, 1, 4);
     const [q, k, v] = qkv.unbind(0) as [Tensor, Tensor, Tensor];
     // isCausal is exactly OpenCLIP's additive mask (−inf above the diagonal); scale 1/√headDim.
     const o = scaledDotProductAttention(q, k, v, { isCausal: true });
@@ -53,7 +72,11 @@ export class ClipMlp extends nn.Module {
   readonly cFc: nn.Linear;
   readonly cProj: nn.Linear;
 
-  constructor(width: number, readonly act: ClipTextActivation, o: ClipTextOptions = {}) {
+  constructor(
+    width: number,
+    readonly act: ClipTextActivation,
+    o: ClipTextOptions = {},
+  ) {
     super();
     this.cFc = this.module('c_fc', new nn.Linear(width, 4 * width, o));
     this.cProj = this.module('c_proj', new nn.Linear(4 * width, width, o));
@@ -93,7 +116,10 @@ export class ClipTransformer extends nn.Module {
 
   constructor(c: ClipTextConfig, o: ClipTextOptions = {}) {
     super();
-    this.resblocks = this.module('resblocks', new nn.ModuleList(Array.from({ length: c.layers }, () => new ClipResidualBlock(c, o))));
+    this.resblocks = this.module(
+      'resblocks',
+      new nn.ModuleList(Array.from({ length: c.layers }, () => new ClipResidualBlock(c, o))),
+    );
   }
 
   forward(x: Tensor): Tensor {
@@ -111,20 +137,27 @@ export class ClipTextTower extends nn.Module {
 
   constructor(config: ClipTextConfig, o: ClipTextOptions = {}) {
     super();
-    const c = (this.config = Object.freeze({ ...validateClipTextConfig(config) }));
+    this.config = Object.freeze({ ...validateClipTextConfig(config) });
+    const c = this.config;
     this.tokenEmbedding = this.module('token_embedding', new nn.Embedding(c.vocabSize, c.width, o));
     nn.init.normal_(this.tokenEmbedding.weight, 0, 0.02, o.generator); // OpenCLIP's init scale, not N(0, 1)
-    this.positionalEmbedding = this.param('positional_embedding', nn.init.normal_(nn.init.emptyParam([c.contextLength, c.width], o), 0, 0.01, o.generator));
+    this.positionalEmbedding = this.param(
+      'positional_embedding',
+      nn.init.normal_(nn.init.emptyParam([c.contextLength, c.width], o), 0, 0.01, o.generator),
+    );
     this.transformer = this.module('transformer', new ClipTransformer(c, o));
     this.lnFinal = this.module('ln_final', new nn.LayerNorm(c.width, { ...o, eps: c.lnEps }));
   }
 
   /** inputIds int64 [B, L] with L ≤ contextLength (padding id 0 is embedded like any token) → [B, L, width]. */
   forward(inputIds: Tensor): Tensor {
-    if (inputIds.ndim !== 2) throw new Error(`ClipTextTower: input ids must be [batch, length], got [${inputIds.shape.join(', ')}]`);
-    if (inputIds.dtype !== 'int64' && inputIds.dtype !== 'int32') throw new Error(`ClipTextTower: input ids must be int64, got ${inputIds.dtype}`);
+    if (inputIds.ndim !== 2)
+      throw new Error(`ClipTextTower: input ids must be [batch, length], got [${inputIds.shape.join(', ')}]`);
+    if (inputIds.dtype !== 'int64' && inputIds.dtype !== 'int32')
+      throw new Error(`ClipTextTower: input ids must be int64, got ${inputIds.dtype}`);
     const len = inputIds.size(1);
-    if (len > this.config.contextLength) throw new Error(`ClipTextTower: ${len} tokens exceed the context length ${this.config.contextLength}`);
+    if (len > this.config.contextLength)
+      throw new Error(`ClipTextTower: ${len} tokens exceed the context length ${this.config.contextLength}`);
     // tidy frees the per-layer intermediates now; autograd keeps its own references to what it saved.
     return tidy(() => {
       const x = this.tokenEmbedding.forward(inputIds).add(this.positionalEmbedding.narrow(0, 0, len));
@@ -168,7 +201,12 @@ export class ClipTextTower extends nn.Module {
         noGrad(() => this.loadStateDict(text, { strict: true }));
       } catch (err) {
         if (!(err instanceof nn.StateDictError)) throw err;
-        throw new nn.StateDictError(`${path}: CLIP text tower weights do not match: ${err.message}`, err.missing, err.unexpected, err.mismatched);
+        throw new nn.StateDictError(
+          `${path}: CLIP text tower weights do not match: ${err.message}`,
+          err.missing,
+          err.unexpected,
+          err.mismatched,
+        );
       }
     } finally {
       for (const t of sd.values()) t.dispose();

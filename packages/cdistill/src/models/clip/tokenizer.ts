@@ -53,30 +53,86 @@ const LATIN1 =
   'acirc atilde auml aring aelig ccedil egrave eacute ecirc euml igrave iacute icirc iuml eth ntilde ' +
   'ograve oacute ocirc otilde ouml divide oslash ugrave uacute ucirc uuml yacute thorn yuml';
 const ENTITY_RUNS: [number, string][] = [
-  [0x22, 'quot'], [0x26, 'amp apos'], [0x3c, 'lt'], [0x3e, 'gt'], [0xa0, LATIN1],
-  [0x22, 'QUOT'], [0x26, 'AMP'], [0x3c, 'LT'], [0x3e, 'GT'], [0xa9, 'COPY'], [0xae, 'REG'],
-  [0x152, 'OElig oelig'], [0x160, 'Scaron scaron'], [0x178, 'Yuml'], [0x192, 'fnof'], [0x2c6, 'circ'],
-  [0x2dc, 'tilde'], [0x391, 'Alpha Beta Gamma Delta Epsilon Zeta Eta Theta Iota Kappa Lambda Mu Nu Xi Omicron Pi Rho'],
+  [0x22, 'quot'],
+  [0x26, 'amp apos'],
+  [0x3c, 'lt'],
+  [0x3e, 'gt'],
+  [0xa0, LATIN1],
+  [0x22, 'QUOT'],
+  [0x26, 'AMP'],
+  [0x3c, 'LT'],
+  [0x3e, 'GT'],
+  [0xa9, 'COPY'],
+  [0xae, 'REG'],
+  [0x152, 'OElig oelig'],
+  [0x160, 'Scaron scaron'],
+  [0x178, 'Yuml'],
+  [0x192, 'fnof'],
+  [0x2c6, 'circ'],
+  [0x2dc, 'tilde'],
+  [0x391, 'Alpha Beta Gamma Delta Epsilon Zeta Eta Theta Iota Kappa Lambda Mu Nu Xi Omicron Pi Rho'],
   [0x3a3, 'Sigma Tau Upsilon Phi Chi Psi Omega'],
   [0x3b1, 'alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigmaf sigma'],
   [0x3c4, 'tau upsilon phi chi psi omega'],
-  [0x3d1, 'thetasym upsih'], [0x3d6, 'piv'], [0x2002, 'ensp emsp'], [0x2009, 'thinsp'],
-  [0x200c, 'zwnj zwj lrm rlm'], [0x2013, 'ndash mdash'], [0x2018, 'lsquo rsquo sbquo'],
-  [0x201c, 'ldquo rdquo bdquo'], [0x2020, 'dagger Dagger bull'], [0x2026, 'hellip'], [0x2030, 'permil'],
-  [0x2032, 'prime Prime'], [0x2039, 'lsaquo rsaquo'], [0x203e, 'oline'], [0x2044, 'frasl'], [0x20ac, 'euro'],
-  [0x2111, 'image'], [0x2118, 'weierp'], [0x211c, 'real'], [0x2122, 'trade'], [0x2135, 'alefsym'],
-  [0x2190, 'larr uarr rarr darr harr'], [0x21b5, 'crarr'], [0x21d0, 'lArr uArr rArr dArr hArr'],
-  [0x2200, 'forall'], [0x2202, 'part exist'], [0x2205, 'empty'], [0x2207, 'nabla isin notin'], [0x220b, 'ni'],
-  [0x220f, 'prod'], [0x2211, 'sum minus'], [0x2217, 'lowast'], [0x221a, 'radic'], [0x221d, 'prop infin'],
-  [0x2220, 'ang'], [0x2227, 'and or cap cup int'], [0x2234, 'there4'], [0x223c, 'sim'], [0x2245, 'cong'],
-  [0x2248, 'asymp'], [0x2260, 'ne equiv'], [0x2264, 'le ge'], [0x2282, 'sub sup nsub'], [0x2286, 'sube supe'],
-  [0x2295, 'oplus'], [0x2297, 'otimes'], [0x22a5, 'perp'], [0x22c5, 'sdot'], [0x2308, 'lceil rceil lfloor rfloor'],
-  [0x25ca, 'loz'], [0x2660, 'spades'], [0x2663, 'clubs'], [0x2665, 'hearts diams'], [0x27e8, 'lang rang'],
+  [0x3d1, 'thetasym upsih'],
+  [0x3d6, 'piv'],
+  [0x2002, 'ensp emsp'],
+  [0x2009, 'thinsp'],
+  [0x200c, 'zwnj zwj lrm rlm'],
+  [0x2013, 'ndash mdash'],
+  [0x2018, 'lsquo rsquo sbquo'],
+  [0x201c, 'ldquo rdquo bdquo'],
+  [0x2020, 'dagger Dagger bull'],
+  [0x2026, 'hellip'],
+  [0x2030, 'permil'],
+  [0x2032, 'prime Prime'],
+  [0x2039, 'lsaquo rsaquo'],
+  [0x203e, 'oline'],
+  [0x2044, 'frasl'],
+  [0x20ac, 'euro'],
+  [0x2111, 'image'],
+  [0x2118, 'weierp'],
+  [0x211c, 'real'],
+  [0x2122, 'trade'],
+  [0x2135, 'alefsym'],
+  [0x2190, 'larr uarr rarr darr harr'],
+  [0x21b5, 'crarr'],
+  [0x21d0, 'lArr uArr rArr dArr hArr'],
+  [0x2200, 'forall'],
+  [0x2202, 'part exist'],
+  [0x2205, 'empty'],
+  [0x2207, 'nabla isin notin'],
+  [0x220b, 'ni'],
+  [0x220f, 'prod'],
+  [0x2211, 'sum minus'],
+  [0x2217, 'lowast'],
+  [0x221a, 'radic'],
+  [0x221d, 'prop infin'],
+  [0x2220, 'ang'],
+  [0x2227, 'and or cap cup int'],
+  [0x2234, 'there4'],
+  [0x223c, 'sim'],
+  [0x2245, 'cong'],
+  [0x2248, 'asymp'],
+  [0x2260, 'ne equiv'],
+  [0x2264, 'le ge'],
+  [0x2282, 'sub sup nsub'],
+  [0x2286, 'sube supe'],
+  [0x2295, 'oplus'],
+  [0x2297, 'otimes'],
+  [0x22a5, 'perp'],
+  [0x22c5, 'sdot'],
+  [0x2308, 'lceil rceil lfloor rfloor'],
+  [0x25ca, 'loz'],
+  [0x2660, 'spades'],
+  [0x2663, 'clubs'],
+  [0x2665, 'hearts diams'],
+  [0x27e8, 'lang rang'],
 ];
 /** name (without & and ;) → text, for html.unescape. */
 const ENTITIES = new Map<string, string>();
 for (const [start, names] of ENTITY_RUNS) {
-  names.split(' ').forEach((name, i) => ENTITIES.set(name, String.fromCodePoint(start + i)));
+  for (const [i, name] of names.split(' ').entries()) ENTITIES.set(name, String.fromCodePoint(start + i));
 }
 /** HTML5 names that are also recognised without the trailing ';'. */
 const LEGACY = new Set([...LATIN1.split(' '), 'quot', 'amp', 'lt', 'gt', 'QUOT', 'AMP', 'LT', 'GT', 'COPY', 'REG']);
@@ -96,8 +152,13 @@ function numericRef(num: number): string {
   if (num === 0x0d) return '\r';
   if (num >= 0x80 && num <= 0x9f) return CP1252[num - 0x80]!;
   if ((num >= 0xd800 && num <= 0xdfff) || num > 0x10ffff) return '\ufffd';
-  const invalid = (num >= 0x1 && num <= 0x8) || num === 0xb || (num >= 0xe && num <= 0x1f) || num === 0x7f ||
-    (num >= 0xfdd0 && num <= 0xfdef) || (num & 0xfffe) === 0xfffe;
+  const invalid =
+    (num >= 0x1 && num <= 0x8) ||
+    num === 0xb ||
+    (num >= 0xe && num <= 0x1f) ||
+    num === 0x7f ||
+    (num >= 0xfdd0 && num <= 0xfdef) ||
+    (num & 0xfffe) === 0xfffe;
   return invalid ? '' : String.fromCodePoint(num);
 }
 
@@ -127,9 +188,29 @@ const FTFY_ENTITY_RE = /&#?[0-9A-Za-z]{1,24};/g;
 const C1_RE = /[\x80-\x9f]/g;
 /** fix_latin_ligatures + fix_character_width as one translation table (their keys don't overlap). */
 const LIGATURE_WIDTH = new Map<string, string>([
-  ['Ĳ', 'IJ'], ['ĳ', 'ij'], ['ŉ', 'ʼn'], ['Ǳ', 'DZ'], ['ǲ', 'Dz'], ['ǳ', 'dz'], ['Ǆ', 'DŽ'], ['ǅ', 'Dž'],
-  ['ǆ', 'dž'], ['Ǉ', 'LJ'], ['ǈ', 'Lj'], ['ǉ', 'lj'], ['Ǌ', 'NJ'], ['ǋ', 'Nj'], ['ǌ', 'nj'], ['ﬀ', 'ff'],
-  ['ﬁ', 'fi'], ['ﬂ', 'fl'], ['ﬃ', 'ffi'], ['ﬄ', 'ffl'], ['ﬅ', 'ſt'], ['ﬆ', 'st'], ['\u3000', ' '],
+  ['Ĳ', 'IJ'],
+  ['ĳ', 'ij'],
+  ['ŉ', 'ʼn'],
+  ['Ǳ', 'DZ'],
+  ['ǲ', 'Dz'],
+  ['ǳ', 'dz'],
+  ['Ǆ', 'DŽ'],
+  ['ǅ', 'Dž'],
+  ['ǆ', 'dž'],
+  ['Ǉ', 'LJ'],
+  ['ǈ', 'Lj'],
+  ['ǉ', 'lj'],
+  ['Ǌ', 'NJ'],
+  ['ǋ', 'Nj'],
+  ['ǌ', 'nj'],
+  ['ﬀ', 'ff'],
+  ['ﬁ', 'fi'],
+  ['ﬂ', 'fl'],
+  ['ﬃ', 'ffi'],
+  ['ﬄ', 'ffl'],
+  ['ﬅ', 'ſt'],
+  ['ﬆ', 'st'],
+  ['\u3000', ' '],
 ]);
 for (let cp = 0xff01; cp < 0xfff0; cp++) {
   const ch = String.fromCharCode(cp);
@@ -149,10 +230,10 @@ function ftfyEntity(ref: string): string {
   return text.includes(';') ? ref : text; // only accept references that consume the ';'
 }
 
-function fixSegment(text: string, unescape: boolean): string {
+function fixSegment(text: string, unescapeHtml: boolean): string {
   for (;;) {
     const before = text;
-    if (unescape) text = text.replace(FTFY_ENTITY_RE, ftfyEntity);
+    if (unescapeHtml) text = text.replace(FTFY_ENTITY_RE, ftfyEntity);
     text = text
       .replace(C1_RE, (c) => CP1252[c.charCodeAt(0) - 0x80]!)
       .replace(LIGATURE_WIDTH_RE, (c) => LIGATURE_WIDTH.get(c)!)
@@ -174,12 +255,12 @@ const FTFY_NOOP_RE = /^[\x20-\x25\x27-\x7e\t\n]*$/;
 export function fixText(text: string): string {
   if (FTFY_NOOP_RE.test(text)) return text;
   let out = '';
-  let unescape = true;
+  let unescapeHtml = true;
   for (let pos = 0; pos < text.length; ) {
     const end = text.indexOf('\n', pos) + 1 || text.length;
     const segment = text.slice(pos, end);
-    if (segment.includes('<')) unescape = false; // looks like HTML: ftfy stops unescaping for good
-    out += fixSegment(segment, unescape);
+    if (segment.includes('<')) unescapeHtml = false; // looks like HTML: ftfy stops unescaping for good
+    out += fixSegment(segment, unescapeHtml);
     pos = end;
   }
   return out;
@@ -190,7 +271,10 @@ const WHITESPACE_RE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2
 
 /** OpenCLIP's `_clean_lower`: fix_text, html.unescape twice, collapse whitespace, lower-case. */
 export function cleanText(text: string): string {
-  return htmlUnescape(htmlUnescape(fixText(text))).replace(WHITESPACE_RE, ' ').trim().toLowerCase();
+  return htmlUnescape(htmlUnescape(fixText(text)))
+    .replace(WHITESPACE_RE, ' ')
+    .trim()
+    .toLowerCase();
 }
 
 // ---------------------------------------------------------------- BPE
@@ -228,13 +312,13 @@ export class ClipTokenizer {
   /** @param merges the 48,894 BPE merges, highest priority first. */
   constructor(merges: ReadonlyArray<readonly [string, string]>) {
     if (merges.length !== NUM_MERGES) throw new Error(`expected ${NUM_MERGES} BPE merges, got ${merges.length}`);
-    const vocab = [...BYTE_SYMBOLS, ...BYTE_SYMBOLS.map((s) => s + '</w>')];
+    const vocab = [...BYTE_SYMBOLS, ...BYTE_SYMBOLS.map((s) => `${s}</w>`)];
     merges.forEach(([a, b], rank) => {
       this.ranks.set(`${a} ${b}`, rank);
       vocab.push(a + b);
     });
     vocab.push('<start_of_text>', '<end_of_text>');
-    vocab.forEach((sym, id) => this.encoder.set(sym, id));
+    for (const [id, sym] of vocab.entries()) this.encoder.set(sym, id);
     if (this.encoder.size !== VOCAB_SIZE) {
       throw new Error(`BPE vocabulary has duplicate symbols (${this.encoder.size} unique)`);
     }
@@ -294,7 +378,7 @@ export class ClipTokenizer {
   tokenizeInt32(texts: string | readonly string[], contextLength = DEFAULT_CONTEXT_LENGTH): Int32Array {
     const rows = this.tokenize(texts, contextLength);
     const out = new Int32Array(rows.length * contextLength);
-    rows.forEach((row, i) => out.set(row, i * contextLength));
+    for (const [i, row] of rows.entries()) out.set(row, i * contextLength);
     return out;
   }
 
@@ -340,8 +424,10 @@ export class ClipTokenizer {
       const [first, second] = best.split(' ') as [string, string];
       const merged: string[] = [];
       for (let i = 0; i < word.length; i++) {
-        if (word[i] === first && word[i + 1] === second) merged.push(first + second), i++;
-        else merged.push(word[i]!);
+        if (word[i] === first && word[i + 1] === second) {
+          merged.push(first + second);
+          i++;
+        } else merged.push(word[i]!);
       }
       word = merged;
     }

@@ -39,12 +39,25 @@ export class FeedForwardECMoe extends nn.Module {
   readonly w2: Tensor;
   readonly gate: torch.nn.Linear;
   readonly hiddenDim: number;
-  constructor(readonly numExperts: number, readonly capacity: number, dim: number, hidden: number, multipleOf: number, o: Init) {
+  constructor(
+    readonly numExperts: number,
+    readonly capacity: number,
+    dim: number,
+    hidden: number,
+    multipleOf: number,
+    o: Init,
+  ) {
     super();
     this.hiddenDim = roundUp(hidden, multipleOf);
     const std = 0.02;
-    this.w1 = this.param('w1', torch.nn.init.normal_(torch.nn.init.emptyParam([numExperts, dim, this.hiddenDim], o), 0, std, o.generator));
-    this.w2 = this.param('w2', torch.nn.init.normal_(torch.nn.init.emptyParam([numExperts, this.hiddenDim, dim], o), 0, std, o.generator));
+    this.w1 = this.param(
+      'w1',
+      torch.nn.init.normal_(torch.nn.init.emptyParam([numExperts, dim, this.hiddenDim], o), 0, std, o.generator),
+    );
+    this.w2 = this.param(
+      'w2',
+      torch.nn.init.normal_(torch.nn.init.emptyParam([numExperts, this.hiddenDim, dim], o), 0, std, o.generator),
+    );
     this.gate = this.module('gate', new nn.Linear(dim, numExperts, { bias: false, ...o }));
   }
   forward(x: Tensor): Tensor {
@@ -55,10 +68,27 @@ export class FeedForwardECMoe extends nn.Module {
     const { values: g, indices: m } = probs.permute(0, 2, 1).topk(k, -1); // [n, e, k]
     // Row indices into x viewed as [n·t, d], expert-major, so each expert's tokens are one matrix:
     // two bmm over experts instead of a broadcast matmul that copies the weights per sample.
-    const rows = m.add(torch.arange(0, n, 1, { dtype: 'int64', device: x.device }).mul(t).view(n, 1, 1)).permute(1, 0, 2).reshape(-1); // [e·n·k]
-    const h = x.reshape(n * t, d).indexSelect(0, rows).view(e, n * k, d).bmm(this.w1).gelu().bmm(this.w2); // [e, n·k, d]
-    const weighted = g.permute(1, 0, 2).reshape(e, n * k, 1).mul(h).reshape(e * n * k, d).to(x.dtype);
-    return torch.zeros([n * t, d], { dtype: x.dtype, device: x.device }).indexAdd(0, rows, weighted).view(n, t, d);
+    const rows = m
+      .add(torch.arange(0, n, 1, { dtype: 'int64', device: x.device }).mul(t).view(n, 1, 1))
+      .permute(1, 0, 2)
+      .reshape(-1); // [e·n·k]
+    const h = x
+      .reshape(n * t, d)
+      .indexSelect(0, rows)
+      .view(e, n * k, d)
+      .bmm(this.w1)
+      .gelu()
+      .bmm(this.w2); // [e, n·k, d]
+    const weighted = g
+      .permute(1, 0, 2)
+      .reshape(e, n * k, 1)
+      .mul(h)
+      .reshape(e * n * k, d)
+      .to(x.dtype);
+    return torch
+      .zeros([n * t, d], { dtype: x.dtype, device: x.device })
+      .indexAdd(0, rows, weighted)
+      .view(n, t, d);
   }
 }
 
@@ -98,8 +128,14 @@ export class DiTBlock extends nn.Module {
     const qkvHidden = qkvHiddenDim(b.dim, b.qkvRatio, b.headDim);
     const mlpHidden = Math.trunc(b.dim * b.mlpRatio);
     this.norm1 = this.module('norm1', layerNorm(b.dim, b.normEps, o));
-    this.attn = this.module('attn', new SelfAttention(b.dim, qkvHidden / b.headDim, b.useBias, b.normEps, qkvHidden, o));
-    this.cross_attn = this.module('cross_attn', new CrossAttention(b.dim, b.dim / b.headDim, b.useBias, b.normEps, b.dim, o));
+    this.attn = this.module(
+      'attn',
+      new SelfAttention(b.dim, qkvHidden / b.headDim, b.useBias, b.normEps, qkvHidden, o),
+    );
+    this.cross_attn = this.module(
+      'cross_attn',
+      new CrossAttention(b.dim, b.dim / b.headDim, b.useBias, b.normEps, b.dim, o),
+    );
     this.norm2 = this.module('norm2', layerNorm(b.dim, b.normEps, o));
     this.norm3 = this.module('norm3', layerNorm(b.dim, b.normEps, o));
     this.mlp = this.module(
@@ -112,7 +148,9 @@ export class DiTBlock extends nn.Module {
     this.modulation = this.module('adaLN_modulation.1', new nn.Linear(b.pooledEmbDim, 6 * b.dim, o));
   }
   forward(x: Tensor, y: Tensor, c: Tensor): Tensor {
-    const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = this.modulation.forward(c.gelu('tanh')).chunk(6, 1) as Tensor[];
+    const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = this.modulation
+      .forward(c.gelu('tanh'))
+      .chunk(6, 1) as Tensor[];
     let h = x.add(gateMsa!.unsqueeze(1).mul(this.attn.forward(modulate(this.norm1.forward(x), shiftMsa!, scaleMsa!))));
     h = h.add(this.cross_attn.forward(this.norm2.forward(h), y));
     return h.add(gateMlp!.unsqueeze(1).mul(this.mlp.forward(modulate(this.norm3.forward(h), shiftMlp!, scaleMlp!))));

@@ -6,8 +6,17 @@ import * as torch from '@cdistill/torch';
 import { AttentionBlockPromptEmbedding, DiTBlock, FeedForward, FeedForwardECMoe } from './blocks.js';
 import { backboneMoeBlocks, blockRatios, mixerMoeBlocks, validateDitConfig, type DiTConfig } from './config.js';
 import {
-  CaptionProjection, keepTokens, layerNorm, Mlp, randomTokenMask, restoreTokens, sincosPosEmbed2d,
-  T2IFinalLayer, TimestepEmbedder, type Init, type TokenMask,
+  CaptionProjection,
+  keepTokens,
+  layerNorm,
+  Mlp,
+  randomTokenMask,
+  restoreTokens,
+  sincosPosEmbed2d,
+  T2IFinalLayer,
+  TimestepEmbedder,
+  type Init,
+  type TokenMask,
 } from './layers.js';
 
 type Tensor = torch.Tensor;
@@ -68,27 +77,65 @@ export class DiT extends nn.Module {
     // timm PatchEmbed: a conv with kernel = stride = patch; key x_embedder.proj.
     this.patchEmbed = this.module('x_embedder.proj', new nn.Conv2d(c.inChannels, c.dim, p, { stride: p, ...o }));
     this.t_embedder = this.module('t_embedder', new TimestepEmbedder(c.dim, 512, o));
-    this.pos_embed = this.buffer('pos_embed', torch.zeros([1, grid * grid, c.dim], { device: o.device, dtype: o.dtype ?? 'float32' }));
+    this.pos_embed = this.buffer(
+      'pos_embed',
+      torch.zeros([1, grid * grid, c.dim], { device: o.device, dtype: o.dtype ?? 'float32' }),
+    );
     this.y_embedder = this.module('y_embedder', new CaptionProjection(c.captionChannels, c.dim, c.normEps, o));
-    this.y_emb_preprocess = this.module('y_emb_preprocess', new AttentionBlockPromptEmbedding(c.dim, c.headDim, 4.0, c.multipleOf, c.normEps, c.useBias, o));
-    this.pooled_y_emb_process = this.module('pooled_y_emb_process', new Mlp(c.dim, c.dim, c.dim, layerNorm(c.dim, c.normEps, o), o));
+    this.y_emb_preprocess = this.module(
+      'y_emb_preprocess',
+      new AttentionBlockPromptEmbedding(c.dim, c.headDim, 4.0, c.multipleOf, c.normEps, c.useBias, o),
+    );
+    this.pooled_y_emb_process = this.module(
+      'pooled_y_emb_process',
+      new Mlp(c.dim, c.dim, c.dim, layerNorm(c.dim, c.normEps, o), o),
+    );
 
     const block = (dim: number, mlpRatio: number, qkvRatio: number, moe: boolean) =>
-      new DiTBlock({ dim, headDim: c.headDim, mlpRatio, qkvRatio, multipleOf: c.multipleOf, pooledEmbDim: c.dim, normEps: c.normEps,
-        useBias: c.useBias, moe, numExperts: c.numExperts, expertCapacity: c.expertCapacity }, o);
+      new DiTBlock(
+        {
+          dim,
+          headDim: c.headDim,
+          mlpRatio,
+          qkvRatio,
+          multipleOf: c.multipleOf,
+          pooledEmbDim: c.dim,
+          normEps: c.normEps,
+          useBias: c.useBias,
+          moe,
+          numExperts: c.numExperts,
+          expertCapacity: c.expertCapacity,
+        },
+        o,
+      );
     if (c.usePatchMixer) {
       const moe = mixerMoeBlocks(c);
-      this.patch_mixer = this.module('patch_mixer', new nn.ModuleList(moe.map((m) => block(c.patchMixerDim, c.patchMixerMlpRatio, c.patchMixerQkvRatio, m))));
+      this.patch_mixer = this.module(
+        'patch_mixer',
+        new nn.ModuleList(moe.map((m) => block(c.patchMixerDim, c.patchMixerMlpRatio, c.patchMixerQkvRatio, m))),
+      );
       if (c.patchMixerDim !== c.dim) {
-        this.mapXin = this.module('patch_mixer_map_xin', new NormLinear(c.dim, c.patchMixerDim, c.normEps, c.useBias, o));
-        this.mapXout = this.module('patch_mixer_map_xout', new NormLinear(c.patchMixerDim, c.dim, c.normEps, c.useBias, o));
+        this.mapXin = this.module(
+          'patch_mixer_map_xin',
+          new NormLinear(c.dim, c.patchMixerDim, c.normEps, c.useBias, o),
+        );
+        this.mapXout = this.module(
+          'patch_mixer_map_xout',
+          new NormLinear(c.patchMixerDim, c.dim, c.normEps, c.useBias, o),
+        );
         this.mapY = this.module('patch_mixer_map_y', new NormLinear(c.dim, c.patchMixerDim, c.normEps, c.useBias, o));
       }
     }
     const { qkv, ffn } = blockRatios(c);
     const moe = backboneMoeBlocks(c);
-    this.blocks = this.module('blocks', new nn.ModuleList(moe.map((m, i) => block(c.dim, ffn[i] as number, qkv[i] as number, m))));
-    this.mask_token = this.buffer('mask_token', torch.zeros([1, 1, p * p * c.inChannels], { device: o.device, dtype: o.dtype ?? 'float32' }));
+    this.blocks = this.module(
+      'blocks',
+      new nn.ModuleList(moe.map((m, i) => block(c.dim, ffn[i] as number, qkv[i] as number, m))),
+    );
+    this.mask_token = this.buffer(
+      'mask_token',
+      torch.zeros([1, 1, p * p * c.inChannels], { device: o.device, dtype: o.dtype ?? 'float32' }),
+    );
     this.final_layer = this.module('final_layer', new T2IFinalLayer(c.dim, c.dim, p, c.inChannels, c.normEps, o));
     if (o.device !== 'meta') initializeWeights(this, o.generator);
   }
@@ -139,7 +186,10 @@ export class DiT extends nn.Module {
     const p = this.config.patchSize;
     const side = Math.round(Math.sqrt(x.size(1)));
     if (side * side !== x.size(1)) throw new Error(`unpatchify: ${x.size(1)} tokens do not form a square`);
-    return x.reshape(x.size(0), side, side, p, p, c).permute(0, 5, 1, 3, 2, 4).reshape(x.size(0), c, side * p, side * p);
+    return x
+      .reshape(x.size(0), side, side, p, p, c)
+      .permute(0, 5, 1, 3, 2, 4)
+      .reshape(x.size(0), c, side * p, side * p);
   }
 }
 
@@ -166,7 +216,14 @@ function initializeWeights(dit: DiT, gen?: torch.Generator): void {
     init.uniform_(w, -bound, bound, gen);
     init.zeros_(dit.patchEmbed.bias as Tensor);
   });
-  for (const l of [dit.t_embedder.fc0, dit.t_embedder.fc2, dit.pooled_y_emb_process.fc1, dit.pooled_y_emb_process.fc2, dit.y_embedder.y_proj.fc1, dit.y_embedder.y_proj.fc2]) {
+  for (const l of [
+    dit.t_embedder.fc0,
+    dit.t_embedder.fc2,
+    dit.pooled_y_emb_process.fc1,
+    dit.pooled_y_emb_process.fc2,
+    dit.y_embedder.y_proj.fc1,
+    dit.y_embedder.y_proj.fc2,
+  ]) {
     init.normal_(l.weight, 0, 0.02, gen);
   }
   const blockInit = (b: DiTBlock, std: number) => {
@@ -183,7 +240,8 @@ function initializeWeights(dit: DiT, gen?: torch.Generator): void {
     }
     init.zeros_(b.modulation.weight);
   };
-  dit.blocks.items.forEach((b, i) => blockInit(b, c.depthInit ? 0.02 / Math.sqrt(2 * (i + 1)) : 0.02 / Math.sqrt(2 * c.depth)));
+  for (const [i, b] of dit.blocks.items.entries())
+    blockInit(b, c.depthInit ? 0.02 / Math.sqrt(2 * (i + 1)) : 0.02 / Math.sqrt(2 * c.depth));
   for (const b of dit.patch_mixer ?? []) blockInit(b, 0.02 / Math.sqrt(2 * c.depth));
   const pre = dit.y_emb_preprocess;
   init.normal_(pre.attn.qkv.weight, 0, 0.02, gen);

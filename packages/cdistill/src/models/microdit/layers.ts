@@ -38,7 +38,14 @@ function attend(q: Tensor, k: Tensor, v: Tensor, heads: number, eps: number): Te
 export class SelfAttention extends nn.Module {
   readonly qkv: torch.nn.Linear;
   readonly proj: torch.nn.Linear;
-  constructor(dim: number, readonly numHeads: number, qkvBias: boolean, readonly eps: number, readonly hiddenDim: number, o: Init) {
+  constructor(
+    dim: number,
+    readonly numHeads: number,
+    qkvBias: boolean,
+    readonly eps: number,
+    readonly hiddenDim: number,
+    o: Init,
+  ) {
     super();
     this.qkv = this.module('qkv', new nn.Linear(dim, hiddenDim * 3, { bias: qkvBias, ...o }));
     this.proj = this.module('proj', new nn.Linear(hiddenDim, dim, { bias: qkvBias, ...o }));
@@ -54,7 +61,14 @@ export class CrossAttention extends nn.Module {
   readonly q_linear: torch.nn.Linear;
   readonly kv_linear: torch.nn.Linear;
   readonly proj: torch.nn.Linear;
-  constructor(dim: number, readonly numHeads: number, qkvBias: boolean, readonly eps: number, readonly hiddenDim: number, o: Init) {
+  constructor(
+    dim: number,
+    readonly numHeads: number,
+    qkvBias: boolean,
+    readonly eps: number,
+    readonly hiddenDim: number,
+    o: Init,
+  ) {
     super();
     this.q_linear = this.module('q_linear', new nn.Linear(dim, hiddenDim, { bias: qkvBias, ...o }));
     this.kv_linear = this.module('kv_linear', new nn.Linear(dim, hiddenDim * 2, { bias: qkvBias, ...o }));
@@ -89,7 +103,11 @@ export class Mlp extends nn.Module {
 export class TimestepEmbedder extends nn.Module {
   readonly fc0: torch.nn.Linear;
   readonly fc2: torch.nn.Linear;
-  constructor(hidden: number, readonly frequencySize: number, o: Init) {
+  constructor(
+    hidden: number,
+    readonly frequencySize: number,
+    o: Init,
+  ) {
     super();
     // upstream nn.Sequential: index 1 is the activation, which has no parameters.
     this.fc0 = this.module('mlp.0', new nn.Linear(frequencySize, hidden, o));
@@ -97,7 +115,10 @@ export class TimestepEmbedder extends nn.Module {
   }
   static embedding(t: Tensor, dim: number, maxPeriod = 10000): Tensor {
     const half = Math.floor(dim / 2);
-    const freqs = torch.arange(0, half, 1, { dtype: 'float32', device: t.device }).mul(-Math.log(maxPeriod) / half).exp();
+    const freqs = torch
+      .arange(0, half, 1, { dtype: 'float32', device: t.device })
+      .mul(-Math.log(maxPeriod) / half)
+      .exp();
     const args = t.float().unsqueeze(1).mul(freqs.unsqueeze(0));
     const emb = torch.cat([args.cos(), args.sin()], -1);
     return dim % 2 ? torch.cat([emb, torch.zerosLike(emb.narrow(1, 0, 1))], -1) : emb;
@@ -141,18 +162,27 @@ export class T2IFinalLayer extends nn.Module {
  * The 2-D sin-cos positional table [gridSize², dim] (float64 math, as upstream's numpy), with the
  * resolution interpolation of PixArt: positions scaled by baseSize/gridSize/posInterpScale.
  */
-export function sincosPosEmbed2d(dim: number, gridSize: number, posInterpScale: number, baseSize: number): Float32Array {
+export function sincosPosEmbed2d(
+  dim: number,
+  gridSize: number,
+  posInterpScale: number,
+  baseSize: number,
+): Float32Array {
   if (dim % 4 !== 0) throw new Error(`positional table: dim ${dim} must be divisible by 4`);
   const quarter = dim / 4;
   const omega = Array.from({ length: quarter }, (_, i) => 1 / 10000 ** (i / (dim / 4)));
   // numpy computes the grid in float32 before the float64 outer product; do the same.
-  const coord = (i: number) => Math.fround(Math.fround(Math.fround(i) / Math.fround(gridSize / baseSize)) / Math.fround(posInterpScale));
+  const coord = (i: number) =>
+    Math.fround(Math.fround(Math.fround(i) / Math.fround(gridSize / baseSize)) / Math.fround(posInterpScale));
   const out = new Float32Array(gridSize * gridSize * dim);
   for (let h = 0; h < gridSize; h++) {
     for (let w = 0; w < gridSize; w++) {
       const row = (h * gridSize + w) * dim;
       // First half embeds grid[0] (the w coordinate, from meshgrid(w, h)), second half grid[1] (h).
-      for (const [half, pos] of [[0, coord(w)], [1, coord(h)]] as const) {
+      for (const [half, pos] of [
+        [0, coord(w)],
+        [1, coord(h)],
+      ] as const) {
         for (let i = 0; i < quarter; i++) {
           const a = pos * (omega[i] as number);
           out[row + half * 2 * quarter + i] = Math.sin(a);
@@ -171,13 +201,22 @@ export interface TokenMask {
   idsKeep: Tensor;
   idsRestore: Tensor;
 }
-export function randomTokenMask(batch: number, length: number, ratio: number, device: string, generator?: torch.Generator): TokenMask {
+export function randomTokenMask(
+  batch: number,
+  length: number,
+  ratio: number,
+  device: string,
+  generator?: torch.Generator,
+): TokenMask {
   const keep = Math.floor(length * (1 - ratio));
   const noise = torch.rand([batch, length], { generator, device });
   const idsShuffle = noise.argsort(1);
   const idsRestore = idsShuffle.argsort(1);
   const idsKeep = idsShuffle.narrow(1, 0, keep);
-  const ordered = torch.cat([torch.zeros([batch, keep], { device }), torch.ones([batch, length - keep], { device })], 1);
+  const ordered = torch.cat(
+    [torch.zeros([batch, keep], { device }), torch.ones([batch, length - keep], { device })],
+    1,
+  );
   return { mask: ordered.gather(1, idsRestore), idsKeep, idsRestore };
 }
 export function keepTokens(x: Tensor, idsKeep: Tensor): Tensor {

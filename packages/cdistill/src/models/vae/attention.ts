@@ -15,7 +15,11 @@ export class VaeAttention extends nn.Module {
   readonly toV: torch.nn.Linear;
   readonly toOut: torch.nn.ModuleList<torch.nn.Linear>;
 
-  constructor(readonly channels: number, groups: number, o: torch.nn.ParamOptions) {
+  constructor(
+    readonly channels: number,
+    groups: number,
+    o: torch.nn.ParamOptions,
+  ) {
     super();
     this.groupNorm = this.module('group_norm', new nn.GroupNorm(groups, channels, { ...o, eps: VAE_NORM_EPS }));
     this.toQ = this.module('to_q', new nn.Linear(channels, channels, o));
@@ -28,7 +32,11 @@ export class VaeAttention extends nn.Module {
     return torch.tidy(() => {
       const [b, c, h, w] = x.shape as [number, number, number, number];
       // [B, C, H, W] → [B, 1, H·W, C]: the head axis of size 1 is what SDPA expects.
-      const tokens = this.groupNorm.forward(x).reshape(b, c, h * w).transpose(1, 2).unsqueeze(1);
+      const tokens = this.groupNorm
+        .forward(x)
+        .reshape(b, c, h * w)
+        .transpose(1, 2)
+        .unsqueeze(1);
       const q = this.toQ.forward(tokens);
       const k = this.toK.forward(tokens);
       const v = this.toV.forward(tokens);

@@ -38,7 +38,11 @@ export interface DiagonalGaussian {
   logvar: Tensor;
 }
 
-export const VAE_WEIGHT_FILES = ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.fp16.safetensors', 'diffusion_pytorch_model.bin'];
+export const VAE_WEIGHT_FILES = [
+  'diffusion_pytorch_model.safetensors',
+  'diffusion_pytorch_model.fp16.safetensors',
+  'diffusion_pytorch_model.bin',
+];
 
 export class AutoencoderKL extends nn.Module implements LatentCodec {
   readonly encoder: VaeEncoder;
@@ -58,7 +62,9 @@ export class AutoencoderKL extends nn.Module implements LatentCodec {
     const latent2 = 2 * config.latentChannels;
     this.encoder = this.module('encoder', new VaeEncoder(config, enc));
     this.decoder = this.module('decoder', new VaeDecoder(config, dec));
-    this.quantConv = config.useQuantConv ? this.module('quant_conv', new nn.Conv2d(latent2, latent2, 1, enc)) : undefined;
+    this.quantConv = config.useQuantConv
+      ? this.module('quant_conv', new nn.Conv2d(latent2, latent2, 1, enc))
+      : undefined;
     this.postQuantConv = config.usePostQuantConv
       ? this.module('post_quant_conv', new nn.Conv2d(config.latentChannels, config.latentChannels, 1, dec))
       : undefined;
@@ -89,7 +95,8 @@ export class AutoencoderKL extends nn.Module implements LatentCodec {
     try {
       this.loadStateDict(normalizeVaeStateDict(sd, source));
     } catch (e) {
-      if (e instanceof nn.StateDictError) throw new nn.StateDictError(`${source}: ${e.message}`, e.missing, e.unexpected, e.mismatched);
+      if (e instanceof nn.StateDictError)
+        throw new nn.StateDictError(`${source}: ${e.message}`, e.missing, e.unexpected, e.mismatched);
       throw e;
     }
   }

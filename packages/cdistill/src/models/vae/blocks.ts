@@ -10,21 +10,42 @@ const { nn } = torch;
 type Tensor = torch.Tensor;
 type ParamOptions = torch.nn.ParamOptions;
 
-function resnetChain(count: number, inChannels: number, outChannels: number, groups: number, o: ParamOptions): ResnetBlock2D[] {
-  return Array.from({ length: count }, (_, i) => new ResnetBlock2D(i === 0 ? inChannels : outChannels, outChannels, groups, o));
+function resnetChain(
+  count: number,
+  inChannels: number,
+  outChannels: number,
+  groups: number,
+  o: ParamOptions,
+): ResnetBlock2D[] {
+  return Array.from(
+    { length: count },
+    (_, i) => new ResnetBlock2D(i === 0 ? inChannels : outChannels, outChannels, groups, o),
+  );
 }
 
-const asStep = (m: { forward(x: Tensor): Tensor }): Step => (x) => m.forward(x);
+const asStep =
+  (m: { forward(x: Tensor): Tensor }): Step =>
+  (x) =>
+    m.forward(x);
 
 export class DownEncoderBlock2D extends nn.Module {
   readonly resnets: torch.nn.ModuleList<ResnetBlock2D>;
   /** Empty on the last level (keys `downsamplers.0.conv.*` exist only where it downsamples). */
   readonly downsamplers: torch.nn.ModuleList<Downsample2D>;
 
-  constructor(layers: number, inChannels: number, outChannels: number, groups: number, downsample: boolean, o: ParamOptions) {
+  constructor(
+    layers: number,
+    inChannels: number,
+    outChannels: number,
+    groups: number,
+    downsample: boolean,
+    o: ParamOptions,
+  ) {
     super();
     this.resnets = this.module('resnets', new nn.ModuleList(resnetChain(layers, inChannels, outChannels, groups, o)));
-    this.downsamplers = downsample ? this.module('downsamplers', new nn.ModuleList([new Downsample2D(outChannels, o)])) : new nn.ModuleList([]);
+    this.downsamplers = downsample
+      ? this.module('downsamplers', new nn.ModuleList([new Downsample2D(outChannels, o)]))
+      : new nn.ModuleList([]);
   }
 
   forward(x: Tensor): Tensor {
@@ -36,10 +57,19 @@ export class UpDecoderBlock2D extends nn.Module {
   readonly resnets: torch.nn.ModuleList<ResnetBlock2D>;
   readonly upsamplers: torch.nn.ModuleList<Upsample2D>;
 
-  constructor(layers: number, inChannels: number, outChannels: number, groups: number, upsample: boolean, o: ParamOptions) {
+  constructor(
+    layers: number,
+    inChannels: number,
+    outChannels: number,
+    groups: number,
+    upsample: boolean,
+    o: ParamOptions,
+  ) {
     super();
     this.resnets = this.module('resnets', new nn.ModuleList(resnetChain(layers, inChannels, outChannels, groups, o)));
-    this.upsamplers = upsample ? this.module('upsamplers', new nn.ModuleList([new Upsample2D(outChannels, o)])) : new nn.ModuleList([]);
+    this.upsamplers = upsample
+      ? this.module('upsamplers', new nn.ModuleList([new Upsample2D(outChannels, o)]))
+      : new nn.ModuleList([]);
   }
 
   forward(x: Tensor): Tensor {
@@ -54,7 +84,10 @@ export class UNetMidBlock2D extends nn.Module {
 
   constructor(channels: number, groups: number, addAttention: boolean, o: ParamOptions) {
     super();
-    this.attentions = this.module('attentions', new nn.ModuleList(addAttention ? [new VaeAttention(channels, groups, o)] : []));
+    this.attentions = this.module(
+      'attentions',
+      new nn.ModuleList(addAttention ? [new VaeAttention(channels, groups, o)] : []),
+    );
     this.resnets = this.module('resnets', new nn.ModuleList(resnetChain(2, channels, channels, groups, o)));
   }
 

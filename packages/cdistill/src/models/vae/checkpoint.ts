@@ -5,7 +5,12 @@
 import type * as torch from '@cdistill/torch';
 
 const LEGACY_ATTENTION = /^(.*\.attentions\.\d+)\.(query|key|value|proj_attn)\.(weight|bias)$/;
-const CURRENT_NAME: Readonly<Record<string, string>> = { query: 'to_q', key: 'to_k', value: 'to_v', proj_attn: 'to_out.0' };
+const CURRENT_NAME: Readonly<Record<string, string>> = {
+  query: 'to_q',
+  key: 'to_k',
+  value: 'to_v',
+  proj_attn: 'to_out.0',
+};
 const ATTENTION_PROJECTION_WEIGHT = /\.attentions\.\d+\.(to_q|to_k|to_v|to_out\.0)\.weight$/;
 
 /** Current diffusers key for `key` (unchanged unless it is a legacy attention name). */
@@ -19,7 +24,10 @@ export function currentVaeKey(key: string): string {
  * (reshaped ones as views). A file holding both spellings of one key is refused: which one wins
  * would be arbitrary.
  */
-export function normalizeVaeStateDict(sd: ReadonlyMap<string, torch.Tensor>, source = 'checkpoint'): Map<string, torch.Tensor> {
+export function normalizeVaeStateDict(
+  sd: ReadonlyMap<string, torch.Tensor>,
+  source = 'checkpoint',
+): Map<string, torch.Tensor> {
   const out = new Map<string, torch.Tensor>();
   for (const [key, t] of sd) {
     const name = currentVaeKey(key);

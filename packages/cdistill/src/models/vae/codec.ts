@@ -24,9 +24,15 @@ export function toImage01(decoded: torch.Tensor): torch.Tensor {
 }
 
 /** [B, latentChannels, H/downscale, W/downscale], refusing sizes the codec cannot represent. */
-export function latentShape(codec: LatentCodec, batch: number, height: number, width: number): [number, number, number, number] {
+export function latentShape(
+  codec: LatentCodec,
+  batch: number,
+  height: number,
+  width: number,
+): [number, number, number, number] {
   const f = codec.downscale;
-  if (height % f !== 0 || width % f !== 0) throw new Error(`image size ${height}×${width} is not a multiple of the latent downscale ${f}`);
+  if (height % f !== 0 || width % f !== 0)
+    throw new Error(`image size ${height}×${width} is not a multiple of the latent downscale ${f}`);
   return [batch, codec.latentChannels, height / f, width / f];
 }
 

@@ -25,7 +25,15 @@ export class VaeEncoder extends nn.Module {
     const top = ch[ch.length - 1] as number;
     this.convIn = this.module('conv_in', new nn.Conv2d(c.inChannels, ch[0] as number, 3, { ...o, padding: 1 }));
     const blocks = ch.map(
-      (out, i) => new DownEncoderBlock2D(c.layersPerBlock, i === 0 ? out : (ch[i - 1] as number), out, groups, i < ch.length - 1, o),
+      (out, i) =>
+        new DownEncoderBlock2D(
+          c.layersPerBlock,
+          i === 0 ? out : (ch[i - 1] as number),
+          out,
+          groups,
+          i < ch.length - 1,
+          o,
+        ),
     );
     this.downBlocks = this.module('down_blocks', new nn.ModuleList(blocks));
     this.midBlock = this.module('mid_block', new UNetMidBlock2D(top, groups, c.midBlockAddAttention, o));
@@ -61,7 +69,15 @@ export class VaeDecoder extends nn.Module {
     this.midBlock = this.module('mid_block', new UNetMidBlock2D(top, groups, c.midBlockAddAttention, o));
     // One more resnet per level than the encoder has, as upstream.
     const blocks = rev.map(
-      (out, i) => new UpDecoderBlock2D(c.layersPerBlock + 1, i === 0 ? out : (rev[i - 1] as number), out, groups, i < rev.length - 1, o),
+      (out, i) =>
+        new UpDecoderBlock2D(
+          c.layersPerBlock + 1,
+          i === 0 ? out : (rev[i - 1] as number),
+          out,
+          groups,
+          i < rev.length - 1,
+          o,
+        ),
     );
     this.upBlocks = this.module('up_blocks', new nn.ModuleList(blocks));
     this.convNormOut = this.module('conv_norm_out', new nn.GroupNorm(groups, bottom, { ...o, eps: VAE_NORM_EPS }));

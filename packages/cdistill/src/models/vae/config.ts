@@ -85,10 +85,12 @@ export function loadVaeConfig(path: string): VaeConfig {
 
 /** Validates a parsed config.json object; `source` names it in errors. */
 export function parseVaeConfig(json: unknown, source = 'config.json'): VaeConfig {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${source}: expected a JSON object`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new Error(`${source}: expected a JSON object`);
   const r = new Reader(json as Record<string, unknown>, source);
   const cls = r.optional('_class_name', (v) => typeof v === 'string', 'a string');
-  if (cls !== undefined && cls !== 'AutoencoderKL') r.fail('_class_name', `is '${String(cls)}', expected 'AutoencoderKL'`);
+  if (cls !== undefined && cls !== 'AutoencoderKL')
+    r.fail('_class_name', `is '${String(cls)}', expected 'AutoencoderKL'`);
 
   const blockOutChannels = r.intList('block_out_channels');
   const levels = blockOutChannels.length;
@@ -96,7 +98,8 @@ export function parseVaeConfig(json: unknown, source = 'config.json'): VaeConfig
   const upBlockTypes = r.blockTypes('up_block_types', 'UpDecoderBlock2D', levels);
   const normNumGroups = r.int('norm_num_groups');
   for (const c of blockOutChannels) {
-    if (c % normNumGroups !== 0) r.fail('norm_num_groups', `${normNumGroups} does not divide block_out_channels entry ${c}`);
+    if (c % normNumGroups !== 0)
+      r.fail('norm_num_groups', `${normNumGroups} does not divide block_out_channels entry ${c}`);
   }
   const actFn = r.optional('act_fn', (v) => typeof v === 'string', 'a string') ?? 'silu';
   if (actFn !== 'silu' && actFn !== 'swish') r.fail('act_fn', `'${String(actFn)}' is not supported (only silu)`);
@@ -176,7 +179,8 @@ class Reader {
   }
   blockTypes(key: string, expected: string, levels: number): string[] {
     const v = this.required(key);
-    if (!Array.isArray(v) || !v.every((t) => typeof t === 'string')) this.fail(key, `must be a list of strings, got ${JSON.stringify(v)}`);
+    if (!Array.isArray(v) || !v.every((t) => typeof t === 'string'))
+      this.fail(key, `must be a list of strings, got ${JSON.stringify(v)}`);
     if (v.length !== levels) this.fail(key, `has ${v.length} entries but block_out_channels has ${levels}`);
     const other = (v as string[]).find((t) => t !== expected);
     if (other !== undefined) this.fail(key, `contains '${other}'; only '${expected}' is supported`);

@@ -25,7 +25,10 @@ export class ResnetBlock2D extends nn.Module {
     this.conv1 = this.module('conv1', new nn.Conv2d(inChannels, outChannels, 3, { ...o, padding: 1 }));
     this.norm2 = this.module('norm2', new nn.GroupNorm(groups, outChannels, norm));
     this.conv2 = this.module('conv2', new nn.Conv2d(outChannels, outChannels, 3, { ...o, padding: 1 }));
-    this.convShortcut = inChannels !== outChannels ? this.module('conv_shortcut', new nn.Conv2d(inChannels, outChannels, 1, o)) : undefined;
+    this.convShortcut =
+      inChannels !== outChannels
+        ? this.module('conv_shortcut', new nn.Conv2d(inChannels, outChannels, 1, o))
+        : undefined;
   }
 
   // Dropout is 0 in every released VAE config, and output_scale_factor is 1, so neither appears.

@@ -16,12 +16,29 @@ export const POSITION_PHRASE: Readonly<Record<Position, string>> = {
 type Template = (s: Spec) => string;
 
 /** Words in order, the missing ones left out: "a red circle", "a large shape on the left". */
-const words = (...parts: (string | undefined | false)[]) => parts.filter((p): p is string => typeof p === 'string').join(' ');
+const words = (...parts: (string | undefined | false)[]) =>
+  parts.filter((p): p is string => typeof p === 'string').join(' ');
 
 /** Template 0 is the canonical caption; template 1 says the same with the background first. */
 export const CAPTION_TEMPLATES: readonly Template[] = [
-  (s) => words('a', s.size, s.color, s.shape ?? 'shape', s.position && POSITION_PHRASE[s.position], s.background && `on a ${s.background} background`),
-  (s) => words(s.background && `${s.background} background with`, 'a', s.size, s.color, s.shape ?? 'shape', s.position && POSITION_PHRASE[s.position]),
+  (s) =>
+    words(
+      'a',
+      s.size,
+      s.color,
+      s.shape ?? 'shape',
+      s.position && POSITION_PHRASE[s.position],
+      s.background && `on a ${s.background} background`,
+    ),
+  (s) =>
+    words(
+      s.background && `${s.background} background with`,
+      'a',
+      s.size,
+      s.color,
+      s.shape ?? 'shape',
+      s.position && POSITION_PHRASE[s.position],
+    ),
 ];
 
 /** The caption of `spec` with template `index` (taken modulo the number of templates, so any integer works). */

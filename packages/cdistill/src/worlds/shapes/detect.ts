@@ -14,8 +14,21 @@
 // two 3×3 box blurs; ~99% under blur + σ 0.05. Errors beyond that are square↔circle (a noise pixel on the
 // outline stretches the box).
 import {
-  BACKGROUND_RGB, BACKGROUNDS, CANVAS, COLOR_RGB, COLORS, POSITION_XY, POSITIONS, SIZE_RADIUS, SIZES,
-  type Background, type Color, type Position, type Rgb, type Shape, type Size,
+  BACKGROUND_RGB,
+  BACKGROUNDS,
+  CANVAS,
+  COLOR_RGB,
+  COLORS,
+  POSITION_XY,
+  POSITIONS,
+  SIZE_RADIUS,
+  SIZES,
+  type Background,
+  type Color,
+  type Position,
+  type Rgb,
+  type Shape,
+  type Size,
 } from './attributes.js';
 
 /**
@@ -72,7 +85,11 @@ export function shapeArea(shape: Shape, r: number): number {
   return shape === 'circle' ? Math.PI * r * r : shape === 'square' ? 4 * r * r : 2 * r * r;
 }
 
-function nearest<K extends string>(keys: readonly K[], point: readonly number[], proto: (k: K) => readonly number[]): K {
+function nearest<K extends string>(
+  keys: readonly K[],
+  point: readonly number[],
+  proto: (k: K) => readonly number[],
+): K {
   let best = keys[0] as K;
   let bestD = Infinity;
   for (const k of keys) {
@@ -99,7 +116,8 @@ function median(values: number[]): number {
 /** Side length of a CHW 3-channel square image. */
 function sideOf(img: Float32Array): number {
   const side = Math.round(Math.sqrt(img.length / 3));
-  if (side < 3 || 3 * side * side !== img.length) throw new Error(`detect: expected a CHW [3, S, S] image, got ${img.length} values`);
+  if (side < 3 || 3 * side * side !== img.length)
+    throw new Error(`detect: expected a CHW [3, S, S] image, got ${img.length} values`);
   return side;
 }
 
@@ -199,7 +217,9 @@ export function measureImage(img: Float32Array): Measurement {
   if (blob.length < minPixels) return { background };
   // Contrast from the blob's core (90th percentile of distance): a blurred small object has so much rim that
   // its median would understate it and pull the cut down onto the blur halo.
-  const dists = blob.map((p) => Math.hypot(...[0, 1, 2].map((c) => (img[c * plane + p] as number) - (background[c] as number))));
+  const dists = blob.map((p) =>
+    Math.hypot(...[0, 1, 2].map((c) => (img[c * plane + p] as number) - (background[c] as number))),
+  );
   const contrast = quantile(dists, 0.9);
   blob = largestBlob(farFrom(img, plane, background, Math.max(MASK_THRESHOLD * 0.75, contrast / 2)), side);
   if (blob.length < minPixels) return { background };
@@ -208,13 +228,18 @@ export function measureImage(img: Float32Array): Measurement {
   // Area and box from the hole-filled blob.
   const filled = fillHoles(blob, side);
   const pixels: number[] = [];
-  let x0 = side, y0 = side, x1 = -1, y1 = -1;
+  let x0 = side,
+    y0 = side,
+    x1 = -1,
+    y1 = -1;
   for (let p = 0; p < plane; p++) {
     if (!filled[p]) continue;
     const x = p % side;
     const y = (p - x) / side;
-    x0 = Math.min(x0, x); x1 = Math.max(x1, x);
-    y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    x0 = Math.min(x0, x);
+    x1 = Math.max(x1, x);
+    y0 = Math.min(y0, y);
+    y1 = Math.max(y1, y);
     pixels.push(p);
   }
   // Box centre in image px (pixel i spans [i, i+1]); rows whose centre lies above it count as the top half.

@@ -55,6 +55,9 @@ export function posteriorMean(xNoisy: Tensor, sigma: Tensor, specs: readonly Spe
     const logits = cross.mul(2).sub(tNorm).div(s2.mul(2));
     const mask = allowed(specs);
     const w = logits.add(mask.sub(1).mul(1e300)).softmax(1); // disallowed scenes: −∞ (in effect)
-    return w.matmul(T).reshape([...xNoisy.shape]).to(xNoisy.dtype);
+    return w
+      .matmul(T)
+      .reshape([...xNoisy.shape])
+      .to(xNoisy.dtype);
   });
 }

@@ -61,7 +61,8 @@ export function renderToTensor(scenes: readonly Scene[], size = CANVAS): torch.T
  */
 export function imagesFromTensor(batch: torch.Tensor): Float32Array[] {
   const shape = batch.shape;
-  if (shape.length !== 4 || shape[1] !== 3) throw new Error(`imagesFromTensor: expected [N, 3, H, W], got [${shape.join(', ')}]`);
+  if (shape.length !== 4 || shape[1] !== 3)
+    throw new Error(`imagesFromTensor: expected [N, 3, H, W], got [${shape.join(', ')}]`);
   const [n, , h, w] = shape as [number, number, number, number];
   const flat = torch.tidy(() => batch.detach().float().cpu().add(1).mul(0.5).clamp(0, 1).contiguous().toFloat32Array());
   const per = 3 * h * w;

@@ -28,7 +28,8 @@ export function uniformCoverage(values: readonly string[], support: readonly str
 }
 
 export function scoreReadings(readings: readonly Reading[], specs: readonly Spec[]): WorldScore {
-  if (readings.length !== specs.length) throw new Error(`scoreReadings: ${readings.length} readings for ${specs.length} specs`);
+  if (readings.length !== specs.length)
+    throw new Error(`scoreReadings: ${readings.length} readings for ${specs.length} specs`);
   const n = readings.length;
   let valid = 0;
   let named = 0;

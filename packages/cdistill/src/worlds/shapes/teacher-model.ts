@@ -4,12 +4,33 @@
 // σ_data is 0.5 here: pixels in [−1, 1] have about that spread, unlike SDXL latents (0.9).
 import type { Manifest } from '../../models/manifest.js';
 
-export const SHAPES_TEXT_CONFIG = { width: 64, heads: 2, layers: 2, context_length: 32, vocab_size: 49408, act: 'quick_gelu' };
+export const SHAPES_TEXT_CONFIG = {
+  width: 64,
+  heads: 2,
+  layers: 2,
+  context_length: 32,
+  vocab_size: 49408,
+  act: 'quick_gelu',
+};
 
 export const SHAPES_DIT_CONFIG = {
-  input_size: 32, patch_size: 4, in_channels: 3, dim: 128, depth: 4, head_dim: 32, multiple_of: 32, caption_channels: 64,
-  qkv_multipliers: [1.0], ffn_multipliers: [4.0], use_patch_mixer: true, patch_mixer_depth: 1, patch_mixer_dim: 128,
-  use_bias: false, num_experts: 4, expert_capacity: 2.0, experts_every_n: 2,
+  input_size: 32,
+  patch_size: 4,
+  in_channels: 3,
+  dim: 128,
+  depth: 4,
+  head_dim: 32,
+  multiple_of: 32,
+  caption_channels: 64,
+  qkv_multipliers: [1.0],
+  ffn_multipliers: [4.0],
+  use_patch_mixer: true,
+  patch_mixer_depth: 1,
+  patch_mixer_dim: 128,
+  use_bias: false,
+  num_experts: 4,
+  expert_capacity: 2.0,
+  experts_every_n: 2,
 };
 
 /**
