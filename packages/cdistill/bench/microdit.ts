@@ -272,7 +272,7 @@ function parseArgs(argv: string[]): Options {
     return v as T;
   };
   for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i] as string;
+    const flag = argv[i]!;
     const [name, inline] = flag.includes('=') ? (flag.split(/=(.*)/s, 2) as [string, string]) : [flag, undefined];
     const value = () => inline ?? argv[++i];
     switch (name) {

@@ -107,7 +107,7 @@ function storedZip(entries: [string, Buffer][]): Buffer {
   });
   const crc32 = (b: Buffer) => {
     let c = 0xffffffff;
-    for (const x of b) c = (crcTable[(c ^ x) & 0xff] as number) ^ (c >>> 8);
+    for (const x of b) c = crcTable[(c ^ x) & 0xff]! ^ (c >>> 8);
     return (c ^ 0xffffffff) >>> 0;
   };
   const locals: Buffer[] = [];

@@ -82,7 +82,7 @@ function sendBytes(
   let data = body.subarray(from);
   if (corrupt) {
     data = Buffer.from(data);
-    data[data.length >> 1] ^= 0xff;
+    data[data.length >> 1]! ^= 0xff;
   }
   if (!slow) {
     res.end(data);

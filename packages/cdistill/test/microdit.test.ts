@@ -28,7 +28,7 @@ test('all four released configurations have exactly the upstream keys, shapes an
   assert.equal(files.length, 4);
   for (const file of files) {
     const lines = readFileSync(join(microditDir, file), 'utf8').trim().split('\n');
-    const params = Number(/([\d]+) parameters/.exec(lines[0] as string)?.[1]);
+    const params = Number(/([\d]+) parameters/.exec(lines[0]!)?.[1]);
     const expected = lines.slice(2).map((l) => l.split('\t') as [string, string]);
     // The meta device gives shapes without memory: no 1B-parameter allocation.
     const model = new DiT(configFromTsvName(file), { device: 'meta' });

@@ -26,7 +26,7 @@ test('uniform draws lie in [0, 1) with the right mean; randInt/pick stay in rang
     const u = uniform(r);
     assert.ok(u >= 0 && u < 1);
     sum += u;
-    counts[randInt(r, 6)]++;
+    counts[randInt(r, 6)]!++;
   }
   assert.ok(Math.abs(sum / 60000 - 0.5) < 0.01);
   for (const n of counts) assert.ok(Math.abs(n - 10000) < 500, `randInt counts ${counts}`);

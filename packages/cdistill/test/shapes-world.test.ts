@@ -36,8 +36,8 @@ const renders = scenes.map((s) => renderScene(s));
 const S = 32;
 const P = S * S;
 
-const dist = (a: readonly number[], b: readonly number[]) => Math.hypot(...a.map((v, i) => v - (b[i] as number)));
-const pixel = (img: Float32Array, x: number, y: number) => [0, 1, 2].map((c) => img[c * P + y * S + x] as number);
+const dist = (a: readonly number[], b: readonly number[]) => Math.hypot(...a.map((v, i) => v - b[i]!));
+const pixel = (img: Float32Array, x: number, y: number) => [0, 1, 2].map((c) => img[c * P + y * S + x]!);
 const withNoise = (img: Float32Array, sigma: number, rng: () => number) =>
   img.map((v) => Math.min(1, Math.max(0, v + sigma * normal(rng))));
 const mean = (imgs: Float32Array[]) => {

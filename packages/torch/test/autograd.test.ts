@@ -32,7 +32,7 @@ test('gradients of a composite function match central finite differences (float6
     for (let i = 0; i < base.length; i++) {
       const f = (delta: number) => {
         const values = base.slice();
-        values[i] = (values[i] as number) + delta;
+        values[i] = values[i]! + delta;
         const p = torch.tensor(values, { dtype: 'float64', shape: [...param.shape] });
         return torch.noGrad(() => (which === 0 ? composite(p, w.detach()) : composite(x.detach(), p)).item());
       };

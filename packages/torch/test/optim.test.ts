@@ -20,13 +20,13 @@ function referenceAdamW(
   grads.forEach((g, s) => {
     const t = s + 1;
     for (let i = 0; i < p.length; i++) {
-      const gi = g[i] as number;
-      p[i] = (p[i] as number) * (1 - lr * wd);
-      m[i] = b1 * (m[i] as number) + (1 - b1) * gi;
-      v[i] = b2 * (v[i] as number) + (1 - b2) * gi * gi;
-      const mHat = (m[i] as number) / (1 - b1 ** t);
-      const vHat = (v[i] as number) / (1 - b2 ** t);
-      p[i] = (p[i] as number) - (lr * mHat) / (Math.sqrt(vHat) + eps);
+      const gi = g[i]!;
+      p[i] = p[i]! * (1 - lr * wd);
+      m[i] = b1 * m[i]! + (1 - b1) * gi;
+      v[i] = b2 * v[i]! + (1 - b2) * gi * gi;
+      const mHat = m[i]! / (1 - b1 ** t);
+      const vHat = v[i]! / (1 - b2 ** t);
+      p[i] = p[i]! - (lr * mHat) / (Math.sqrt(vHat) + eps);
     }
   });
   return p;

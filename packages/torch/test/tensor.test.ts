@@ -108,7 +108,7 @@ test('element-wise math against hand-computed values, with broadcasting', () => 
   const phi = [0.022750131948179195, 0.3085375387259869, 0.5, 0.6914624612740131, 0.9772498680518208];
   assertClose(
     x.gelu().toArray(),
-    xs.map((v, i) => v * (phi[i] as number)),
+    xs.map((v, i) => v * phi[i]!),
     1e-12,
   );
   const tanhGelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));

@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-6, what = 'values'): void {
   assert.equal(actual.length, expected.length, `${what}: length ${actual.length} vs ${expected.length}`);
   for (let i = 0; i < actual.length; i++) {
-    const a = actual[i] as number;
-    const e = expected[i] as number;
+    const a = actual[i]!;
+    const e = expected[i]!;
     const err = Math.abs(a - e);
     if (!(err <= tol * Math.max(1, Math.abs(e))))
       assert.fail(`${what}[${i}]: got ${a}, expected ${e} (tolerance ${tol})`);
@@ -19,9 +19,9 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
   let num = 0;
   let den = 0;
   for (let i = 0; i < expected.length; i++) {
-    const d = (actual[i] as number) - (expected[i] as number);
+    const d = actual[i]! - expected[i]!;
     num += d * d;
-    den += (expected[i] as number) ** 2;
+    den += expected[i]! ** 2;
   }
   return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
 }

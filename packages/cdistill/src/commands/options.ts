@@ -50,7 +50,7 @@ export function numberList(v: string): number[] {
 export function numberPair(v: string): [number, number] {
   const l = numberList(v);
   if (l.length !== 2) throw new InvalidArgumentError(`expected two comma-separated numbers, got '${v}'`);
-  return [l[0] as number, l[1] as number];
+  return [l[0]!, l[1]!];
 }
 /** Repeatable options collect into an array. */
 export function collect(v: string, prev: string[] = []): string[] {

@@ -25,20 +25,20 @@ export function readTsvColumn(path: string, column = 'Prompt', opts: { n?: numbe
     throw e;
   }
   const lines = text.split('\n');
-  const header = lines[0].replace(/\r$/, '').split('\t');
+  const header = (lines[0] ?? '').replace(/\r$/, '').split('\t');
   const col = header.indexOf(column);
   if (col < 0) throw new Error(`${path}: no '${column}' column (columns: ${header.join(', ')})`);
 
   const values: string[] = [];
   let rows = 0;
   for (let i = 1; i < lines.length; i++) {
-    const line = lines[i].replace(/\r$/, '');
+    const line = lines[i]!.replace(/\r$/, '');
     if (line === '') continue; // the final newline, or stray blank lines
     const fields = line.split('\t');
     const where = `${path}:${i + 1}`;
     if (fields.length !== header.length)
       throw new Error(`${where}: expected ${header.length} fields, got ${fields.length}`);
-    const value = fields[col];
+    const value = fields[col]!; // every row has header.length fields (checked above)
     if (value.trim() === '') throw new Error(`${where}: empty ${column}`);
     rows++;
     if (n === undefined || values.length < n) values.push(value);

@@ -17,11 +17,11 @@ export function consistencySample(
   sigmas: number[],
   noise: (i: number) => Tensor,
 ): Tensor {
-  let x = z.mul(sigmas[0] as number);
+  let x = z.mul(sigmas[0]!);
   for (let i = 0; i < sigmas.length; i++) {
     x = torch.tidy(() => {
-      const d = student(x, sigmas[i] as number);
-      return i + 1 < sigmas.length ? d.add(noise(i).mul(sigmas[i + 1] as number)) : d;
+      const d = student(x, sigmas[i]!);
+      return i + 1 < sigmas.length ? d.add(noise(i).mul(sigmas[i + 1]!)) : d;
     });
   }
   return x;

@@ -122,9 +122,8 @@ export function odeStep(D: Denoiser, x: Tensor, cur: Sigma, next: Sigma, solver:
  * with S_churn = 0, n sigmas + 0 → 2n − 1 evaluations) or first-order Euler (one evaluation per step).
  */
 export function odeSampler(D: Denoiser, z: Tensor, sigmas: number[], solver: OdeSolver): Tensor {
-  let x = z.mul(sigmas[0] as number);
-  for (let i = 0; i + 1 < sigmas.length; i++)
-    x = torch.tidy(() => odeStep(D, x, sigmas[i] as number, sigmas[i + 1] as number, solver));
+  let x = z.mul(sigmas[0]!);
+  for (let i = 0; i + 1 < sigmas.length; i++) x = torch.tidy(() => odeStep(D, x, sigmas[i]!, sigmas[i + 1]!, solver));
   return x;
 }
 

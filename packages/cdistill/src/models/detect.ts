@@ -7,7 +7,7 @@ function count(shapes: Shapes, re: RegExp): number {
   const seen = new Set<string>();
   for (const k of shapes.keys()) {
     const m = re.exec(k);
-    if (m) seen.add(m[1] as string);
+    if (m) seen.add(m[1]!);
   }
   return seen.size;
 }
@@ -21,10 +21,10 @@ function sameShapes(a: Shapes, b: Shapes): boolean {
 /** The MicroDiT preset whose exact key/shape set this is (built on the meta device: no memory). */
 function detectMicroDiT(shapes: Shapes): string {
   const w = shapes.get('x_embedder.proj.weight') as readonly number[];
-  const tokens = (shapes.get('pos_embed') ?? [1, 0])[1] as number;
-  const patch = w[2] as number;
+  const tokens = (shapes.get('pos_embed') ?? [1, 0])[1]!;
+  const patch = w[2]!;
   const latent = Math.round(Math.sqrt(tokens)) * patch;
-  const inChannels = w[1] as number;
+  const inChannels = w[1]!;
   const depth = count(shapes, /^blocks\.(\d+)\./);
   const candidates: [string, DiTConfig][] = [
     ['MicroDiT_XL_2', microDiTXL2({ inputSize: latent, inChannels })],
@@ -60,7 +60,7 @@ function detectVae(shapes: Shapes): string {
     { length: blocks },
     (_, i) => shapes.get(`encoder.down_blocks.${i}.resnets.0.conv1.weight`)?.[0],
   );
-  const latent = ((shapes.get('quant_conv.weight') ?? [0])[0] as number) / 2;
+  const latent = (shapes.get('quant_conv.weight') ?? [0])[0]! / 2;
   const sdxl = channels.join() === '128,256,512,512' && latent === 4;
   return `diffusers AutoencoderKL: block_out_channels [${channels.join(', ')}], ${latent} latent channels${sdxl ? ' — SDXL VAE layout' : ''}`;
 }

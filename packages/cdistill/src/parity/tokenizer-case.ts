@@ -18,7 +18,7 @@ export function runTokenizerCase(path: string, vocabPath: string): { checks: Par
   raw.cases.forEach((c: Case, i: number) => {
     if (typeof c?.text !== 'string' || !Array.isArray(c.ids))
       throw new Error(`${path}: cases[${i}] needs "text" and "ids"`);
-    const ours = tok.tokenize([c.text], c.ids.length)[0] as number[];
+    const ours = tok.tokenize([c.text], c.ids.length)[0]!;
     const same = ours.length === c.ids.length && ours.every((v, k) => v === c.ids[k]);
     if (!same) mismatches.push(`cases[${i}] ${JSON.stringify(c.text.slice(0, 60))}`);
   });

@@ -74,7 +74,7 @@ async function runBench(
         join(dir, name),
         torch.tidy(() => images.select(0, k)),
       );
-      lines.push(`${name}\t${(chunk[k] as string).replace(/[\t\n\r]/g, ' ')}`);
+      lines.push(`${name}\t${(chunk[k]!).replace(/[\t\n\r]/g, ' ')}`);
     }
     for (const t of [y, latents, images]) t.dispose();
     bar.update(Math.min(prompts.length, i + o.batch));

@@ -164,7 +164,7 @@ export async function generateDataset(
           if (o.maxBatches !== undefined && batches >= o.maxBatches) break;
           const indices = todo.slice(start, start + o.batch);
           await generateBatch(model, o, indices, steps, guidance);
-          for (const i of indices) captions[imageName(i)] = o.prompts[i] as string;
+          for (const i of indices) captions[imageName(i)] = o.prompts[i]!;
           writeJsonAtomic(join(o.out, captionsFile), captions);
           batches += 1;
           bar.update(mine.length - todo.length + start + indices.length);
@@ -191,7 +191,7 @@ async function generateBatch(
   steps: number,
   guidance: number,
 ): Promise<void> {
-  const prompts = indices.map((i) => o.prompts[i] as string);
+  const prompts = indices.map((i) => o.prompts[i]!);
   const { latents, text, images } = torch.tidy(() => {
     const y = model.encodePrompts(prompts);
     const noise = perImageNoise(indices.map((i) => imageSeed(o.seed, i)));
@@ -205,12 +205,12 @@ async function generateBatch(
   // Images first, the shard last: an index counts as done only once its shard exists.
   for (let k = 0; k < indices.length; k++) {
     await writeImage(
-      join(o.out, 'images', imageName(indices[k] as number)),
+      join(o.out, 'images', imageName(indices[k]!)),
       torch.tidy(() => images.select(0, k)),
     );
   }
   torch.io.saveSafetensors(
-    join(o.out, 'latents', shardName(indices[0] as number, indices.length)),
+    join(o.out, 'latents', shardName(indices[0]!, indices.length)),
     { latents, text, index: torch.tensor(indices, { dtype: 'int64' }) },
     { model: model.name, steps: String(steps), guidance: String(guidance), seed: String(o.seed) },
   );

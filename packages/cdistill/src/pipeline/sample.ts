@@ -61,7 +61,7 @@ export async function sample(o: SampleOptions, print: (l: string) => void): Prom
     const paths = o.prompts.map((_, i) => (single ? o.out : join(o.out, `${String(i).padStart(4, '0')}.png`)));
     for (let i = 0; i < paths.length; i++)
       await writeImage(
-        paths[i] as string,
+        paths[i]!,
         torch.tidy(() => images.select(0, i)),
       );
     images.dispose();

@@ -43,7 +43,7 @@ export function parseLog(text: string): ParsedLog {
 
 export function column(records: LogRecord[], key: string): { x: number; y: number }[] {
   const pts: { x: number; y: number }[] = [];
-  for (const r of records) if (isNum(r[key])) pts.push({ x: r.step, y: r[key] as number });
+  for (const r of records) if (isNum(r[key])) pts.push({ x: r.step, y: r[key]! });
   return pts;
 }
 

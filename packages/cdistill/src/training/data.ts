@@ -147,7 +147,7 @@ export class EpochSampler {
         this.offset = 0;
         this.perm = this.permutation(this.epoch);
       }
-      out.push(this.perm[this.offset++] as number);
+      out.push(this.perm[this.offset++]!);
     }
     return out;
   }

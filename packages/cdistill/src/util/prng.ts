@@ -42,7 +42,7 @@ export function randInt(rng: Rng, n: number): number {
 /** A uniformly chosen element of a non-empty array. */
 export function pick<T>(rng: Rng, items: readonly T[]): T {
   if (items.length === 0) throw new RangeError('pick: empty array');
-  return items[randInt(rng, items.length)] as T;
+  return items[randInt(rng, items.length)]!;
 }
 
 /** A standard normal draw (Box–Muller; 1 − u keeps the log argument in (0, 1]). */
@@ -56,7 +56,7 @@ export function normal(rng: Rng): number {
 export function shuffle<T>(rng: Rng, items: T[]): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = randInt(rng, i + 1);
-    [items[i], items[j]] = [items[j] as T, items[i] as T];
+    [items[i], items[j]] = [items[j]!, items[i]!];
   }
   return items;
 }

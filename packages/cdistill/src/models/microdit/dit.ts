@@ -128,10 +128,7 @@ export class DiT extends nn.Module {
     }
     const { qkv, ffn } = blockRatios(c);
     const moe = backboneMoeBlocks(c);
-    this.blocks = this.module(
-      'blocks',
-      new nn.ModuleList(moe.map((m, i) => block(c.dim, ffn[i] as number, qkv[i] as number, m))),
-    );
+    this.blocks = this.module('blocks', new nn.ModuleList(moe.map((m, i) => block(c.dim, ffn[i]!, qkv[i]!, m))));
     this.mask_token = this.buffer(
       'mask_token',
       torch.zeros([1, 1, p * p * c.inChannels], { device: o.device, dtype: o.dtype ?? 'float32' }),

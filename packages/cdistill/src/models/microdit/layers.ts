@@ -184,7 +184,7 @@ export function sincosPosEmbed2d(
         [1, coord(h)],
       ] as const) {
         for (let i = 0; i < quarter; i++) {
-          const a = pos * (omega[i] as number);
+          const a = pos * omega[i]!;
           out[row + half * 2 * quarter + i] = Math.sin(a);
           out[row + half * 2 * quarter + quarter + i] = Math.cos(a);
         }

@@ -16,7 +16,7 @@ const ATTENTION_PROJECTION_WEIGHT = /\.attentions\.\d+\.(to_q|to_k|to_v|to_out\.
 /** Current diffusers key for `key` (unchanged unless it is a legacy attention name). */
 export function currentVaeKey(key: string): string {
   const m = LEGACY_ATTENTION.exec(key);
-  return m ? `${m[1]}.${CURRENT_NAME[m[2] as string]}.${m[3]}` : key;
+  return m ? `${m[1]}.${CURRENT_NAME[m[2]!]}.${m[3]}` : key;
 }
 
 /**

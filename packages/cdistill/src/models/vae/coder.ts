@@ -22,18 +22,11 @@ export class VaeEncoder extends nn.Module {
     super();
     const ch = c.blockOutChannels;
     const groups = c.normNumGroups;
-    const top = ch[ch.length - 1] as number;
-    this.convIn = this.module('conv_in', new nn.Conv2d(c.inChannels, ch[0] as number, 3, { ...o, padding: 1 }));
+    const top = ch[ch.length - 1]!;
+    this.convIn = this.module('conv_in', new nn.Conv2d(c.inChannels, ch[0]!, 3, { ...o, padding: 1 }));
     const blocks = ch.map(
       (out, i) =>
-        new DownEncoderBlock2D(
-          c.layersPerBlock,
-          i === 0 ? out : (ch[i - 1] as number),
-          out,
-          groups,
-          i < ch.length - 1,
-          o,
-        ),
+        new DownEncoderBlock2D(c.layersPerBlock, i === 0 ? out : ch[i - 1]!, out, groups, i < ch.length - 1, o),
     );
     this.downBlocks = this.module('down_blocks', new nn.ModuleList(blocks));
     this.midBlock = this.module('mid_block', new UNetMidBlock2D(top, groups, c.midBlockAddAttention, o));
@@ -63,21 +56,14 @@ export class VaeDecoder extends nn.Module {
     super();
     const rev = [...c.blockOutChannels].reverse();
     const groups = c.normNumGroups;
-    const top = rev[0] as number;
-    const bottom = rev[rev.length - 1] as number;
+    const top = rev[0]!;
+    const bottom = rev[rev.length - 1]!;
     this.convIn = this.module('conv_in', new nn.Conv2d(c.latentChannels, top, 3, { ...o, padding: 1 }));
     this.midBlock = this.module('mid_block', new UNetMidBlock2D(top, groups, c.midBlockAddAttention, o));
     // One more resnet per level than the encoder has, as upstream.
     const blocks = rev.map(
       (out, i) =>
-        new UpDecoderBlock2D(
-          c.layersPerBlock + 1,
-          i === 0 ? out : (rev[i - 1] as number),
-          out,
-          groups,
-          i < rev.length - 1,
-          o,
-        ),
+        new UpDecoderBlock2D(c.layersPerBlock + 1, i === 0 ? out : rev[i - 1]!, out, groups, i < rev.length - 1, o),
     );
     this.upBlocks = this.module('up_blocks', new nn.ModuleList(blocks));
     this.convNormOut = this.module('conv_norm_out', new nn.GroupNorm(groups, bottom, { ...o, eps: VAE_NORM_EPS }));

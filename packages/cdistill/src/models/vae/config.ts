@@ -190,7 +190,7 @@ class Reader {
     const v = this.json[key];
     if (v === undefined || v === null) return 32;
     if (isPositiveInt(v)) return v;
-    if (Array.isArray(v) && v.length === 2 && v.every(isPositiveInt)) return [v[0] as number, v[1] as number];
+    if (Array.isArray(v) && v.length === 2 && v.every(isPositiveInt)) return [v[0]!, v[1]!];
     this.fail(key, `must be a positive integer or [h, w], got ${JSON.stringify(v)}`);
   }
 }

@@ -44,7 +44,7 @@ export const CAPTION_TEMPLATES: readonly Template[] = [
 /** The caption of `spec` with template `index` (taken modulo the number of templates, so any integer works). */
 export function caption(spec: Spec, index = 0): string {
   const n = CAPTION_TEMPLATES.length;
-  return (CAPTION_TEMPLATES[((index % n) + n) % n] as Template)(spec);
+  return CAPTION_TEMPLATES[((index % n) + n) % n]!(spec);
 }
 
 /** Words outside the generated vocabulary that mean the same, so hand-written prompts parse too. */

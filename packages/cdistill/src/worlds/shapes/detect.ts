@@ -95,7 +95,7 @@ function nearest<K extends string>(
   for (const k of keys) {
     const p = proto(k);
     let d = 0;
-    for (let i = 0; i < point.length; i++) d += ((point[i] as number) - (p[i] as number)) ** 2;
+    for (let i = 0; i < point.length; i++) d += (point[i]! - p[i]!) ** 2;
     if (d < bestD) [best, bestD] = [k, d];
   }
   return best;
@@ -104,13 +104,13 @@ function nearest<K extends string>(
 /** The q-quantile (nearest rank) of `values`; sorts them in place. */
 function quantile(values: number[], q: number): number {
   values.sort((a, b) => a - b);
-  return values[Math.min(values.length - 1, Math.floor(q * values.length))] as number;
+  return values[Math.min(values.length - 1, Math.floor(q * values.length))]!;
 }
 
 function median(values: number[]): number {
   values.sort((a, b) => a - b);
   const m = values.length >> 1;
-  return values.length % 2 ? (values[m] as number) : ((values[m - 1] as number) + (values[m] as number)) / 2;
+  return values.length % 2 ? values[m]! : (values[m - 1]! + values[m]!) / 2;
 }
 
 /** Side length of a CHW 3-channel square image. */
@@ -132,7 +132,7 @@ function largestBlob(mask: Uint8Array, side: number): number[] {
     seen[start] = 1;
     stack.push(start);
     while (stack.length) {
-      const p = stack.pop() as number;
+      const p = stack.pop()!;
       pixels.push(p);
       const x = p % side;
       for (const q of [x > 0 ? p - 1 : -1, x < side - 1 ? p + 1 : -1, p - side, p + side]) {
@@ -166,7 +166,7 @@ function fillHoles(blob: readonly number[], side: number): Uint8Array {
     }
   }
   while (stack.length) {
-    const p = stack.pop() as number;
+    const p = stack.pop()!;
     const x = p % side;
     for (const q of [x > 0 ? p - 1 : -1, x < side - 1 ? p + 1 : -1, p - side, p + side]) {
       if (q >= 0 && q < plane && !wall[q] && !outside[q]) {
@@ -183,14 +183,14 @@ function farFrom(img: Float32Array, plane: number, bg: Rgb, threshold: number): 
   const mask = new Uint8Array(plane);
   for (let p = 0; p < plane; p++) {
     let d = 0;
-    for (let c = 0; c < 3; c++) d += ((img[c * plane + p] as number) - (bg[c] as number)) ** 2;
+    for (let c = 0; c < 3; c++) d += (img[c * plane + p]! - bg[c]!) ** 2;
     mask[p] = d > threshold * threshold ? 1 : 0;
   }
   return mask;
 }
 
 function medianColor(img: Float32Array, plane: number, pixels: readonly number[]): Rgb {
-  return [0, 1, 2].map((c) => median(pixels.map((p) => img[c * plane + p] as number))) as unknown as Rgb;
+  return [0, 1, 2].map((c) => median(pixels.map((p) => img[c * plane + p]!))) as unknown as Rgb;
 }
 
 export function measureImage(img: Float32Array): Measurement {
@@ -217,9 +217,7 @@ export function measureImage(img: Float32Array): Measurement {
   if (blob.length < minPixels) return { background };
   // Contrast from the blob's core (90th percentile of distance): a blurred small object has so much rim that
   // its median would understate it and pull the cut down onto the blur halo.
-  const dists = blob.map((p) =>
-    Math.hypot(...[0, 1, 2].map((c) => (img[c * plane + p] as number) - (background[c] as number))),
-  );
+  const dists = blob.map((p) => Math.hypot(...[0, 1, 2].map((c) => img[c * plane + p]! - background[c]!)));
   const contrast = quantile(dists, 0.9);
   blob = largestBlob(farFrom(img, plane, background, Math.max(MASK_THRESHOLD * 0.75, contrast / 2)), side);
   if (blob.length < minPixels) return { background };

@@ -24,7 +24,7 @@ export function imageSheet(images: readonly Float32Array[], cols: number, opts: 
   const { scale = 1, pad = 2, padRgb = [32, 32, 96] } = opts;
   if (!Number.isInteger(cols) || cols < 1)
     throw new RangeError(`imageSheet: cols must be a positive integer, got ${cols}`);
-  const side = images.length ? Math.round(Math.sqrt((images[0] as Float32Array).length / 3)) : 0;
+  const side = images.length ? Math.round(Math.sqrt(images[0]!.length / 3)) : 0;
   const tile = side * scale;
   const rows = Math.ceil(images.length / cols);
   const nc = Math.min(cols, images.length);
@@ -41,8 +41,7 @@ export function imageSheet(images: readonly Float32Array[], cols: number, opts: 
       for (let x = 0; x < tile; x++) {
         const p = Math.floor(y / scale) * side + Math.floor(x / scale);
         const o = ((oy + y) * width + ox + x) * 3;
-        for (let c = 0; c < 3; c++)
-          rgb[o + c] = Math.round(Math.min(1, Math.max(0, img[c * plane + p] as number)) * 255);
+        for (let c = 0; c < 3; c++) rgb[o + c] = Math.round(Math.min(1, Math.max(0, img[c * plane + p]!)) * 255);
       }
     }
   });

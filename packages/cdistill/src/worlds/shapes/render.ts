@@ -50,7 +50,7 @@ export function renderToTensor(scenes: readonly Scene[], size = CANVAS): torch.T
   const buf = new Float32Array(scenes.length * per);
   scenes.forEach((s, i) => {
     const img = renderScene(s, size);
-    for (let j = 0; j < per; j++) buf[i * per + j] = (img[j] as number) * 2 - 1;
+    for (let j = 0; j < per; j++) buf[i * per + j] = img[j]! * 2 - 1;
   });
   return torch.tensor(buf, { shape: [scenes.length, 3, size, size] });
 }

@@ -33,7 +33,7 @@ export function readImage(img: Float32Array): Reading {
   for (let p = 0; p < plane; p++) {
     for (let c = 0; c < 3; c++) {
       // NaN compares false: a non-finite pixel differs.
-      if (!(Math.abs((img[c * plane + p] as number) - (redrawn[c * plane + p] as number)) <= PIXEL_TOLERANCE)) {
+      if (!(Math.abs(img[c * plane + p]! - redrawn[c * plane + p]!) <= PIXEL_TOLERANCE)) {
         differing++;
         break;
       }
