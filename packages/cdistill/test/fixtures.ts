@@ -6,6 +6,25 @@ import { join } from 'node:path';
 
 import { referenceDir, vocabPath } from './util.js';
 
+/** The tiny DiT of the end-to-end tests (upstream argument names): 8×8×4 latents, caption width 32. */
+export const TINY_DIT_CONFIG = {
+  input_size: 8,
+  patch_size: 2,
+  in_channels: 4,
+  dim: 32,
+  depth: 2,
+  head_dim: 16,
+  multiple_of: 32,
+  caption_channels: 32,
+  qkv_multipliers: [1.0],
+  ffn_multipliers: [2.0],
+  patch_mixer_depth: 1,
+  patch_mixer_dim: 32,
+  use_bias: false,
+  num_experts: 2,
+  expert_capacity: 2.0,
+};
+
 export function tinyModelDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'cdistill-model-'));
   writeFileSync(
@@ -15,23 +34,7 @@ export function tinyModelDir(): string {
       dit: {
         weights: null,
         seed: 1,
-        config: {
-          input_size: 8,
-          patch_size: 2,
-          in_channels: 4,
-          dim: 32,
-          depth: 2,
-          head_dim: 16,
-          multiple_of: 32,
-          caption_channels: 32,
-          qkv_multipliers: [1.0],
-          ffn_multipliers: [2.0],
-          patch_mixer_depth: 1,
-          patch_mixer_dim: 32,
-          use_bias: false,
-          num_experts: 2,
-          expert_capacity: 2.0,
-        },
+        config: TINY_DIT_CONFIG,
       },
       text: {
         weights: null,

@@ -23,28 +23,13 @@ import { after, before, test } from 'node:test';
 import * as torch from '@cdistill/torch';
 
 import { DiT, parseDitConfig } from '../src/models/microdit/index.js';
+import { TINY_DIT_CONFIG } from './fixtures.js';
 import { etagOf, startFakeHub, type FakeFile, type FakeHub, type FakeRepo } from './fake-hub.js';
 import { cliPath, referenceDir } from './util.js';
 
 const COMMIT = `${'a'.repeat(39)}1`;
 const DATA_COMMIT = `${'b'.repeat(39)}2`;
-const DIT_CONFIG = {
-  input_size: 8,
-  patch_size: 2,
-  in_channels: 4,
-  dim: 32,
-  depth: 2,
-  head_dim: 16,
-  multiple_of: 32,
-  caption_channels: 32,
-  qkv_multipliers: [1.0],
-  ffn_multipliers: [2.0],
-  patch_mixer_depth: 1,
-  patch_mixer_dim: 32,
-  use_bias: false,
-  num_experts: 2,
-  expert_capacity: 2.0,
-};
+const DIT_CONFIG = TINY_DIT_CONFIG;
 const TEXT_CONFIG = JSON.parse(readFileSync(join(referenceDir, 'clip', 'clip_text_tiny.json'), 'utf8'))
   .config as Record<string, unknown>;
 

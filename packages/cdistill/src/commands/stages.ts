@@ -210,7 +210,7 @@ export function registerStages(program: Command, print: Print): void {
   program
     .command('bench')
     .description(
-      'PartiPrompts through the student (and the teacher with --teacher): NNNN.png, prompts.txt, summary.json',
+      'PartiPrompts through the student and the teacher (--no-teacher: the student only): NNNN.png, prompts.txt, summary.json',
     )
     .requiredOption('--checkpoint <path>', 'a checkpoint folder, or RUN_DIR for its latest')
     .option('--tsv <file>', 'prompt file, column Prompt (default: the bundled PartiPrompts.tsv)', BENCH_DEFAULTS.tsv)
