@@ -1,5 +1,5 @@
-// Shared plumbing of the native layer: how a libtorch tensor crosses into JS (an External that
-// owns a TensorBox), how JS arguments become ATen arguments, and the guard that turns every C++
+// Shared plumbing of the native layer: how a libtorch tensor crosses into JS (a number naming a slot
+// of the handle table, below), how JS arguments become ATen arguments, and the guard that turns every C++
 // exception into a JS Error carrying the op's name. Each other .cc file binds one area of ops.
 #pragma once
 

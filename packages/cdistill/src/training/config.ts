@@ -1,5 +1,6 @@
-// Consistency-distillation run configuration. The defaults are the seed's recipe (DESIGN.md §4),
-// exactly; every value can be overridden from a JSON file or a flag, and the resolved config is
+// Consistency-distillation run configuration. The defaults are the seed's recipe exactly (Karras N 50,
+// Euler teacher step with CFG 5, stop-grad target, pseudo-Huber c 0.001, AdamW 1e-5 after 100 warmup
+// steps, clip 1, batch 2 × 4, 10,000 steps; README "The real model"); every value can be overridden from a JSON file or a flag, and the resolved config is
 // written to RUN_DIR/config.json.
 import { z } from 'zod';
 
