@@ -41,10 +41,13 @@ int64_t AccountedBytes(const at::Tensor& t) {
   return static_cast<int64_t>(t.storage().nbytes());
 }
 
+// Handles are integers below 2^53: index in the low 26 bits, generation above (integer ops, not fmod).
 Slot* Lookup(double handle) {
-  if (!(handle >= 0)) return nullptr;
-  auto index = static_cast<uint64_t>(std::fmod(handle, kSlotSpan));
-  auto generation = static_cast<uint32_t>(std::floor(handle / kSlotSpan));
+  if (!(handle >= 0 && handle < 9007199254740992.0)) return nullptr;
+  auto h = static_cast<uint64_t>(handle);
+  if (static_cast<double>(h) != handle) return nullptr;  // not an integer: no handle we made
+  auto index = h & (static_cast<uint64_t>(kSlotSpan) - 1);
+  auto generation = static_cast<uint32_t>(h >> 26);
   if (index >= g_slots.size()) return nullptr;
   Slot& s = g_slots[index];
   if (s.generation != generation || !s.t.defined()) return nullptr;
@@ -59,7 +62,7 @@ bool Release(Napi::Env env, double handle) {
   Slot* s = Lookup(handle);
   if (s == nullptr) return false;
   s->t.reset();
-  s->generation += 1;
+  s->generation = (s->generation + 1) & ((1u << 27) - 1);  // generation · 2^26 + index stays below 2^53
   g_free.push_back(static_cast<uint32_t>(s - g_slots.data()));
   g_live -= 1;
   if (s->accounted != 0) Account(env, -s->accounted);
@@ -99,14 +102,17 @@ Napi::Value WrapPair(Napi::Env env, const std::tuple<at::Tensor, at::Tensor>& ts
   return arr;
 }
 
-static at::Tensor& Resolve(Napi::Value v, const std::string& what) {
-  if (!v.IsNumber()) throw std::invalid_argument(what + " is not a tensor handle");
-  Slot* s = Lookup(v.As<Napi::Number>().DoubleValue());
-  if (s == nullptr) throw std::invalid_argument(what + " is a disposed tensor");
+// `kind` and `i` name the argument in errors only: the message is built when it is thrown, never on the
+// hot path (an op resolves one to three handles per call).
+static at::Tensor& Resolve(Napi::Value v, const char* kind, size_t i) {
+  double d;
+  if (napi_get_value_double(v.Env(), v, &d) != napi_ok) throw std::invalid_argument(std::string(kind) + " " + std::to_string(i) + " is not a tensor handle");
+  Slot* s = Lookup(d);
+  if (s == nullptr) throw std::invalid_argument(std::string(kind) + " " + std::to_string(i) + " is a disposed tensor");
   return s->t;
 }
 
-at::Tensor& T(const Napi::CallbackInfo& info, size_t i) { return Resolve(info[i], "argument " + std::to_string(i)); }
+at::Tensor& T(const Napi::CallbackInfo& info, size_t i) { return Resolve(info[i], "argument", i); }
 
 bool Present(const Napi::CallbackInfo& info, size_t i) {
   return i < info.Length() && !info[i].IsUndefined() && !info[i].IsNull();
@@ -121,7 +127,7 @@ std::vector<at::Tensor> TensorList(const Napi::CallbackInfo& info, size_t i) {
   auto arr = info[i].As<Napi::Array>();
   std::vector<at::Tensor> out;
   out.reserve(arr.Length());
-  for (uint32_t k = 0; k < arr.Length(); ++k) out.push_back(Resolve(arr.Get(k), "element " + std::to_string(k)));
+  for (uint32_t k = 0; k < arr.Length(); ++k) out.push_back(Resolve(arr.Get(k), "element", k));
   return out;
 }
 
