@@ -6,6 +6,8 @@
 using namespace cdt;
 
 CDT_FN(matmul) { return Wrap(info.Env(), at::matmul(T(info, 0), T(info, 1))); }
+// linalgEigh(a) → [eigenvalues ascending, eigenvectors as columns] of a symmetric matrix (or a batch).
+CDT_FN(linalgEigh) { return WrapPair(info.Env(), at::linalg_eigh(T(info, 0))); }
 CDT_FN(mm) { return Wrap(info.Env(), at::mm(T(info, 0), T(info, 1))); }
 CDT_FN(bmm) { return Wrap(info.Env(), at::bmm(T(info, 0), T(info, 1))); }
 CDT_FN(baddbmm) { return Wrap(info.Env(), at::baddbmm(T(info, 0), T(info, 1), T(info, 2), ScalarArg(info, 3), ScalarArg(info, 4))); }

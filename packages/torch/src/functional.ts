@@ -34,6 +34,15 @@ export function einsum(equation: string, ...tensors: Tensor[]): Tensor {
     ),
   );
 }
+/**
+ * Eigen-decomposition of a symmetric (Hermitian) matrix, as torch.linalg.eigh: eigenvalues in ascending
+ * order and the eigenvectors as columns, so a = vectors · diag(values) · vectorsᵀ.
+ */
+export function eigh(a: Tensor): { values: Tensor; vectors: Tensor } {
+  const [v, q] = native.linalgEigh(a._h);
+  return { values: new Tensor(v), vectors: new Tensor(q) };
+}
+
 export function matmul(a: Tensor, b: Tensor): Tensor {
   return new Tensor(native.matmul(a._h, b._h));
 }

@@ -154,6 +154,7 @@ export interface NativeBinding {
   nonzero(t: H): H;
   // neural-network ops
   matmul(a: H, b: H): H;
+  linalgEigh(a: H): [H, H];
   mm(a: H, b: H): H;
   bmm(a: H, b: H): H;
   baddbmm(t: H, a: H, b: H, beta: S, alpha: S): H;

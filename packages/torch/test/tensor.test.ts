@@ -347,3 +347,24 @@ test('seeded generators: same seed, same numbers; state restores the stream', ()
   assert.ok(r.min().item() >= 0 && r.max().item() <= 9);
   assert.equal(new torch.Generator(5).initialSeed, 5);
 });
+
+test('eigh: ascending eigenvalues of a symmetric matrix, orthonormal eigenvector columns that rebuild it', () => {
+  const a = torch.tensor([4, 1, 2, 1, 3, 0, 2, 0, 5], { shape: [3, 3], dtype: 'float64' });
+  const { values, vectors } = torch.eigh(a);
+  const v = values.toArray();
+  assert.ok(v[0]! <= v[1]! && v[1]! <= v[2]!, `ascending: ${v}`);
+  // The characteristic polynomial's coefficients: trace 12, sum of 2×2 principal minors 42, determinant 43.
+  assert.ok(Math.abs(v[0]! + v[1]! + v[2]! - 12) < 1e-12);
+  assert.ok(Math.abs(v[0]! * v[1]! + v[0]! * v[2]! + v[1]! * v[2]! - 42) < 1e-10);
+  assert.ok(Math.abs(v[0]! * v[1]! * v[2]! - 43) < 1e-10);
+  const rebuilt = torch.matmul(vectors.mul(values.reshape(1, -1)), vectors.transpose(0, 1));
+  assert.ok(rebuilt.sub(a).abs().max().item() < 1e-12);
+  assert.ok(
+    torch
+      .matmul(vectors.transpose(0, 1), vectors)
+      .sub(torch.eye(3, 3, { dtype: 'float64' }))
+      .abs()
+      .max()
+      .item() < 1e-12,
+  );
+});
