@@ -18,7 +18,7 @@ const ALLOWED: Record<string, string[]> = {
   data: ['util'],
   worlds: ['util', 'models'],
   models: ['diffusion', 'hub', 'assets.ts', 'util'],
-  parity: ['models', 'diffusion'],
+  parity: ['models', 'diffusion', 'util'],
   sampling: ['models', 'diffusion'],
   training: ['models', 'diffusion', 'data', 'util'],
   report: ['util'],

@@ -1,14 +1,16 @@
 // A MicroDiT golden case (reference/README.md, microdit/): `<case>.json` with `dit_config`, teacher
 // and student weights, and `<case>.io.safetensors` with inputs and expected outputs. Runs every
 // output the io file names, so new cases in the same layout need no new code.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 
 import * as torch from '@cdistill/torch';
+import { z } from 'zod';
 
 import { cdLoss } from '../diffusion/consistency.js';
 import { consistencySample } from '../diffusion/consistency.js';
 import { denoiser, guidedNetwork, heunSampler, karrasSigmas, MICRODIT_EDM, samplingSigmas } from '../diffusion/edm.js';
 import { DiT, parseDitConfig } from '../models/microdit/index.js';
+import { readJsonWith } from '../util/json.js';
 import { check, toleranceFor, type ParityCheck } from './checks.js';
 
 type Tensor = torch.Tensor;
@@ -22,7 +24,7 @@ export function runMicroDiTCase(jsonPath: string, dtype: torch.DType): ParityChe
   const base = jsonPath.replace(/\.json$/, '');
   const name = base.split('/').pop() as string;
   const cfg = parseDitConfig(
-    (JSON.parse(readFileSync(jsonPath, 'utf8')) as { dit_config: unknown }).dit_config,
+    readJsonWith(z.object({ dit_config: z.unknown() }), jsonPath, 'MicroDiT case').dit_config,
     jsonPath,
   );
   const io = load(`${base}.io.safetensors`);

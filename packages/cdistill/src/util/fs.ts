@@ -48,7 +48,13 @@ export function truncateStepLog(path: string, step: number): void {
     .filter((l) => {
       if (l.trim() === '') return false;
       try {
-        return (JSON.parse(l) as { step: number }).step <= step;
+        const v: unknown = JSON.parse(l);
+        return (
+          typeof v === 'object' &&
+          v !== null &&
+          typeof (v as { step?: unknown }).step === 'number' &&
+          (v as { step: number }).step <= step
+        );
       } catch {
         return false;
       }
