@@ -156,3 +156,28 @@ test('train-teacher: a non-finite loss stops the run as train does, naming the i
     /this run's options differ from the checkpoint's \(lr: 1e\+30 → 0\.001\)/,
   );
 });
+
+test('train-teacher --lr-decay-from: warmup, constant, then a linear fall to 0 at the last step; earlier steps unchanged', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'cdistill-teacher-decay-'));
+  const plain = join(root, 'plain');
+  const decay = join(root, 'decay');
+  await run(plain, tiny({ steps: 6, checkpointEvery: 3 }));
+  await run(decay, tiny({ steps: 6, checkpointEvery: 3, lrDecayFrom: 3 }));
+  const lr = (d: string) =>
+    readFileSync(join(d, 'teacher_log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { lr: number }).lr);
+  // step k (1-based) logs the rate of optimizer step k − 1: warmup 1 step, then 1e-3, falling from step 3.
+  assert.deepEqual(lr(plain), [0, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3]);
+  assert.deepEqual(lr(decay), [0, 1e-3, 1e-3, 1e-3, 1e-3 * (2 / 3), 1e-3 * (1 / 3)]);
+  assert.deepEqual(
+    logOf(decay)
+      .slice(0, 4)
+      .map((l) => l.loss),
+    logOf(plain)
+      .slice(0, 4)
+      .map((l) => l.loss),
+    'the same losses before the decay starts',
+  );
+});

@@ -151,6 +151,11 @@ export function buildProgram(print: (line: string) => void): Command {
       finiteNumber,
     )
     .option(
+      '--lr-decay-from <step>',
+      'from this step the learning rate falls linearly to 0 at the last step (default: no decay)',
+      nonNegativeInt,
+    )
+    .option(
       '--open-captions-from <step>',
       'before this step every caption names all attributes; from it on captions leave some open',
       nonNegativeInt,

@@ -87,7 +87,7 @@ async function lockedTrainTeacher(
   const trainer = new TeacherTrainer(dit, text, ema, cfg, edm, o.device);
   // What must match to resume: everything but the schedule (length, σ distribution) and outputs,
   // so a run can be extended, cut short or continued in a second phase without starting over.
-  const SCHEDULE = ['steps', 'checkpointEvery', 'exportWeights', 'pMean', 'pStd', 'openCaptionsFrom'];
+  const SCHEDULE = ['steps', 'checkpointEvery', 'exportWeights', 'pMean', 'pStd', 'openCaptionsFrom', 'lrDecayFrom'];
   const fixed = { world: o.world, ...cfg };
 
   // Resume: weights, EMA, optimizer moments, RNG and step from the latest checkpoint.

@@ -50,6 +50,12 @@ export const TeacherConfigSchema = z
      * five attributes in ~4,000 steps (docs/demo.md).
      */
     openCaptionsFrom: z.number().int().min(0).default(4000),
+    /**
+     * From this step to the last the learning rate falls linearly to 0 (before it: warmup, then
+     * constant). Steps before it are unchanged, so a run extended with a decay phase is the same as one
+     * run with this option from the start.
+     */
+    lrDecayFrom: z.number().int().min(0).optional(),
     /** Which weights the exported teacher gets: the EMA (default) or the last raw weights. */
     exportWeights: z.enum(['ema', 'raw']).default('ema'),
   })
