@@ -11,7 +11,7 @@
 // upstream zero-initialises the modulation and output layers, which would make every output zero
 // and the parity check vacuous.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -338,6 +338,34 @@ interface Timings {
   /** Median CPU time of the whole process (all threads) per iteration. */
   forward_cpu_ms: number;
   fwd_bwd_cpu_ms: number;
+  /** Peak resident memory above the level before the loop, MiB (Linux; undefined elsewhere). */
+  forward_rss_rise_mb?: number | undefined;
+  fwd_bwd_rss_rise_mb?: number | undefined;
+}
+
+/** A field of /proc/self/status in kB. */
+function statusKb(key: string): number {
+  const line = readFileSync('/proc/self/status', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${key}:`));
+  if (!line) throw new Error(`/proc/self/status has no ${key}`);
+  return Number(line.split(/\s+/)[1]);
+}
+
+/**
+ * Runs `fn` and returns its peak resident memory above the level before it, in MiB: writing 5 to
+ * /proc/self/clear_refs resets VmHWM, so the mark afterwards is this run's own peak (Linux only; the
+ * Python reference measures the same way, so the two rises compare like for like).
+ */
+function rssRise<T>(fn: () => T): { value: T; riseMb: number | undefined } {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+  } catch {
+    return { value: fn(), riseMb: undefined };
+  }
+  const base = statusKb('VmRSS');
+  const value = fn();
+  return { value, riseMb: (statusKb('VmHWM') - base) / 1024 };
 }
 
 function timeOurs(model: DiT, inputs: { x: Tensor; t: Tensor; y: Tensor }, o: Options): Timings {
@@ -366,8 +394,9 @@ function timeOurs(model: DiT, inputs: { x: Tensor; t: Tensor; y: Tensor }, o: Op
     }
     return { wall, cpu };
   };
-  const fw = timed(() => void torch.noGrad(fwd));
-  const fb = timed(() => fwd().float().square().sum().backward());
+  const fwRun = rssRise(() => timed(() => void torch.noGrad(fwd)));
+  const fbRun = rssRise(() => timed(() => fwd().float().square().sum().backward()));
+  const [fw, fb] = [fwRun.value, fbRun.value];
   for (const p of params) p.grad = undefined;
   return {
     forward_ms: median(fw.wall),
@@ -376,6 +405,8 @@ function timeOurs(model: DiT, inputs: { x: Tensor; t: Tensor; y: Tensor }, o: Op
     fwd_bwd_all_ms: fb.wall,
     forward_cpu_ms: median(fw.cpu),
     fwd_bwd_cpu_ms: median(fb.cpu),
+    forward_rss_rise_mb: fwRun.riseMb,
+    fwd_bwd_rss_rise_mb: fbRun.riseMb,
   };
 }
 
@@ -505,6 +536,17 @@ function main(): void {
       fwd_bwd_ms: { ours: ours.fwd_bwd_ms, python: python.fwd_bwd_ms },
       forward_ratio: ours.forward_ms / python.forward_ms,
       fwd_bwd_ratio: ours.fwd_bwd_ms / python.fwd_bwd_ms,
+      /** The issue's name for the forward+backward (training step) ratio. */
+      train_ratio: ours.fwd_bwd_ms / python.fwd_bwd_ms,
+      ...(ours.forward_rss_rise_mb !== undefined && python.forward_rss_rise_mb
+        ? {
+            rss_rise_mb: {
+              forward: { ours: ours.forward_rss_rise_mb, python: python.forward_rss_rise_mb },
+              fwd_bwd: { ours: ours.fwd_bwd_rss_rise_mb, python: python.fwd_bwd_rss_rise_mb },
+            },
+            peak_rss_ratio: ours.forward_rss_rise_mb / python.forward_rss_rise_mb,
+          }
+        : {}),
       parity_rel_err: relErr,
       // Process CPU time per iteration (all threads): on a busy machine wall time also measures the
       // neighbours; CPU time is what to compare there.
@@ -529,7 +571,7 @@ function main(): void {
     const row = (label: string, a: number, b: number) =>
       `${label.padEnd(18)}${a.toFixed(1).padStart(11)}${b.toFixed(1).padStart(13)}${(a / b).toFixed(2).padStart(9)}`;
     console.log(
-      `${''.padEnd(18)}${'ours (ms)'.padStart(11)}${'python (ms)'.padStart(13)}${'ratio'.padStart(9)}   (goal ratio ≤ 1.0)`,
+      `${''.padEnd(18)}${'ours (ms)'.padStart(11)}${'python (ms)'.padStart(13)}${'ratio'.padStart(9)}   (goals: forward ≤ 0.9, forward+backward ≤ 0.8)`,
     );
     console.log(row('forward', ours.forward_ms, python.forward_ms));
     console.log(row('forward+backward', ours.fwd_bwd_ms, python.fwd_bwd_ms));
@@ -540,6 +582,10 @@ function main(): void {
     console.log(
       `python: torch ${python.torch_version}, ${python.threads} thread(s), ${python.sdpa ? 'F.scaled_dot_product_attention' : 'attention in math form (no SDPA in this torch)'}, MoE ${python.moe}; ours: libtorch ${result.libtorch}`,
     );
+    if (ours.forward_rss_rise_mb !== undefined && python.forward_rss_rise_mb)
+      console.log(
+        `peak RSS rise (MiB): forward ours ${ours.forward_rss_rise_mb.toFixed(1)}, python ${python.forward_rss_rise_mb.toFixed(1)}, ratio ${(ours.forward_rss_rise_mb / python.forward_rss_rise_mb).toFixed(2)}; forward+backward ours ${ours.fwd_bwd_rss_rise_mb?.toFixed(1)}, python ${python.fwd_bwd_rss_rise_mb?.toFixed(1)}`,
+      );
     if (python.forward_peak_mb !== undefined)
       console.log(
         `python CUDA peak memory: forward ${python.forward_peak_mb.toFixed(0)} MiB, forward+backward ${python.fwd_bwd_peak_mb?.toFixed(0)} MiB`,

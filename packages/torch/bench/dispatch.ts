@@ -89,14 +89,18 @@ const result = {
   libtorch_add_floor_us: us.add_floor_us,
   op_chain_ratio: us.op_chain_us_per_op / them.op_chain_us_per_op,
   train_step_ratio: us.train_step_us / them.train_step_us,
+  // The issue's flat names: libtorch's own floor for one op, and each side's cost per op in the chain.
+  floor_us: us.add_floor_us,
+  ours_us: us.op_chain_us_per_op,
+  python_us: them.op_chain_us_per_op,
 };
 console.log(
-  `op chain (5 ops on ${cfg.chain_size}x${cfg.chain_size}): ours ${us.op_chain_us_per_op.toFixed(2)} µs/op, python ${them.op_chain_us_per_op.toFixed(2)} µs/op, ratio ${result.op_chain_ratio.toFixed(2)} (goal ≤ 0.5)`,
+  `op chain (5 ops on ${cfg.chain_size}x${cfg.chain_size}): ours ${us.op_chain_us_per_op.toFixed(2)} µs/op, python ${them.op_chain_us_per_op.toFixed(2)} µs/op, ratio ${result.op_chain_ratio.toFixed(2)} (goal ≤ 0.9)`,
 );
 console.log(
   `libtorch's own cost of one add on ${cfg.chain_size}x${cfg.chain_size} from C++ (no binding at all): ${us.add_floor_us.toFixed(2)} µs`,
 );
 console.log(
-  `MLP train step ${cfg.mlp.slice(0, 3).join('→')}, batch ${cfg.mlp[3]}: ours ${us.train_step_us.toFixed(1)} µs, python ${them.train_step_us.toFixed(1)} µs, ratio ${result.train_step_ratio.toFixed(2)} (goal ≤ 1.0)`,
+  `MLP train step ${cfg.mlp.slice(0, 3).join('→')}, batch ${cfg.mlp[3]}: ours ${us.train_step_us.toFixed(1)} µs, python ${them.train_step_us.toFixed(1)} µs, ratio ${result.train_step_ratio.toFixed(2)} (goal ≤ 0.5)`,
 );
 console.log(JSON.stringify(result));

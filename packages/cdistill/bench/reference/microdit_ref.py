@@ -34,7 +34,7 @@ import statistics
 import struct
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -559,6 +559,14 @@ def run_forward(args) -> None:
     save_safetensors(args.out, {"out": out.float().cpu()})
 
 
+def read_status_kb(key: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise OSError(f"/proc/self/status has no {key}")
+
+
 def run_bench(args) -> None:
     b = read_json_arg(args.bench)
     warmup, repeats = int(b.get("warmup", 2)), int(b.get("repeats", 5))
@@ -609,11 +617,23 @@ def run_bench(args) -> None:
         out = fwd()
         out.float().square().sum().backward()
 
+    def rss_rise(fn) -> Tuple[List[float], Optional[float]]:
+        # Peak resident memory above the level before `fn`, in MiB (Linux): writing 5 to clear_refs
+        # resets VmHWM, so the mark afterwards is this loop's own peak. The Node side measures the same.
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            base = read_status_kb("VmRSS")
+        except OSError:
+            return fn(), None
+        out = fn()
+        return out, (read_status_kb("VmHWM") - base) / 1024
+
     result = {"torch_version": torch.__version__, "threads": torch.get_num_threads(), "device": str(device),
               "dtype": str(dtype).replace("torch.", ""), "sdpa": HAS_SDPA, "moe": FeedForwardECMoe.impl}
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    fw = timed(forward_only, "forward")
+    fw, result["forward_rss_rise_mb"] = rss_rise(lambda: timed(forward_only, "forward"))
     result["forward_ms"] = statistics.median(fw)
     result["forward_all_ms"] = fw
     result["forward_cpu_ms"] = statistics.median(cpu_samples["forward"])
@@ -622,7 +642,7 @@ def run_bench(args) -> None:
     if b.get("backward", True):
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        fb = timed(forward_backward, "fwd_bwd")
+        fb, result["fwd_bwd_rss_rise_mb"] = rss_rise(lambda: timed(forward_backward, "fwd_bwd"))
         result["fwd_bwd_ms"] = statistics.median(fb)
         result["fwd_bwd_all_ms"] = fb
         result["fwd_bwd_cpu_ms"] = statistics.median(cpu_samples["fwd_bwd"])
