@@ -6,6 +6,9 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 
+import * as torch from '@cdistill/torch';
+import { z } from 'zod';
+
 interface Holder {
   pid: number;
   host: string;
@@ -13,22 +16,20 @@ interface Holder {
   command: string;
 }
 
-/** Whether a process with this pid exists on this host (EPERM: it exists but is not ours). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const alive = torch.io.processAlive;
+
+/** What a lock file holds; older or partial files may lack the descriptive fields. */
+const HolderSchema = z.object({
+  pid: z.number(),
+  host: z.string(),
+  started: z.string().default('?'),
+  command: z.string().default('?'),
+});
 
 function readHolder(file: string): Holder | undefined {
   try {
-    const h = JSON.parse(readFileSync(file, 'utf8')) as Partial<Holder>;
-    return typeof h.pid === 'number' && typeof h.host === 'string'
-      ? ({ started: '?', command: '?', ...h } as Holder)
-      : undefined;
+    const h = HolderSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    return h.success ? h.data : undefined;
   } catch {
     return undefined; // torn or empty: its writer died between create and write
   }

@@ -16,7 +16,7 @@ export {
 export { readTorchCheckpoint, flattenStateDict, type TensorRef, type TorchCheckpoint } from './pt-format.js';
 export { unpickle, UnpicklingError } from './unpickler.js';
 export { dtypeFromSafetensors, dtypeToSafetensors } from './dtype-names.js';
-export { removeStaleTempFiles, tempPathFor } from './temp-files.js';
+export { processAlive, removeStaleTempFiles, tempPathFor } from './temp-files.js';
 
 const TORCH_ZIP_EXTENSIONS = new Set(['.pt', '.pth', '.bin', '.ckpt']);
 

@@ -15,7 +15,8 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${HOST}-${process.pid}`);
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists on this host (EPERM: it exists but is not ours). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -38,7 +39,7 @@ export function removeStaleTempFiles(dir: string): string[] {
   const removed: string[] = [];
   for (const name of names) {
     const m = TEMP_RE.exec(name);
-    if (!m || m[1] !== HOST || alive(Number(m[2]))) continue;
+    if (!m || m[1] !== HOST || processAlive(Number(m[2]))) continue;
     rmSync(join(dir, name), { force: true, recursive: true });
     removed.push(name);
   }
