@@ -1,0 +1,160 @@
+// The whole OpenCLIP model: golden parity of both towers and of the preprocessing (reference/clip/
+// clip_vit_tiny.*, written by bench/reference/clip_vision_ref.py with Pillow and PyTorch), loading
+// both towers from one open_clip-layout checkpoint, and the config parser's refusals.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import * as torch from '@cdistill/torch';
+
+import {
+  ClipModel,
+  ClipTextTower,
+  DFN5B_CLIP_VIT_H_14_378,
+  loadOpenClipConfig,
+  parseOpenClipConfig,
+  resizeBicubic,
+  resizeForClip,
+} from '../src/models/clip/index.js';
+import { runClipModelParityCase } from '../src/parity/clip-model-case.js';
+import { discoverCases } from '../src/parity/discover.js';
+
+import { referenceDir } from './util.js';
+
+const clipDir = join(referenceDir, 'clip');
+const casePath = join(clipDir, 'clip_vit_tiny.json');
+const weightsPath = join(clipDir, 'clip_vit_tiny.safetensors');
+
+for (const dtype of ['float32', 'float64'] as const) {
+  test(`tiny ViT CLIP matches the PyTorch/Pillow reference (${dtype})`, () => {
+    const before = torch.liveTensors();
+    const checks = runClipModelParityCase(casePath, dtype);
+    assert.deepEqual(
+      checks.map((c) => c.check.split(' ')[2]),
+      [
+        'out.image_features',
+        'out.text_features',
+        'out.preprocessed_down_shortest',
+        'out.preprocessed_down_squash',
+        'out.preprocessed_tall_shortest',
+        'out.preprocessed_tall_squash',
+        'out.preprocessed_up_shortest',
+        'out.preprocessed_up_squash',
+        'out.image_embeds',
+        'out.text_embeds',
+      ],
+    );
+    const tol = dtype === 'float32' ? 1e-4 : 1e-6;
+    for (const c of checks) {
+      assert.equal(c.tol, tol);
+      assert.ok(c.pass, `${c.check}: relErr ${c.relErr} > ${c.tol}`);
+    }
+    assert.equal(torch.liveTensors(), before, 'the parity run leaks tensors');
+  });
+}
+
+test('parity discovery finds the CLIP model case by its clip_config key', () => {
+  const kinds = discoverCases(clipDir).map((c) => `${c.kind} ${'json' in c ? c.json.split('/').pop() : ''}`);
+  assert.ok(kinds.includes('clip-model clip_vit_tiny.json'), kinds.join(', '));
+  assert.ok(kinds.includes('clip-text clip_text_tiny.json'), kinds.join(', '));
+});
+
+test('one open_clip checkpoint loads both towers; the text-only loader still ignores visual.*', () => {
+  const config = loadOpenClipConfig(casePath);
+  const file = torch.io.loadSafetensors(weightsPath);
+  const model = ClipModel.fromCheckpoint(weightsPath, config);
+  try {
+    // Every key of the file landed in the model, the image tower's included.
+    const own = new Map([...model.text.stateDict(), ...model.joint.stateDict()]);
+    assert.deepEqual([...own.keys()].sort(), [...file.keys()].sort());
+    for (const k of ['visual.conv1.weight', 'visual.class_embedding', 'visual.proj', 'text_projection']) {
+      assert.ok(own.get(k)!.equal(file.get(k)!), k);
+    }
+    assert.equal(model.visual.conv1.bias, undefined);
+    const text = ClipTextTower.fromCheckpoint(weightsPath, config.text);
+    assert.ok(![...text.stateDict().keys()].some((k) => k.startsWith('visual.')));
+    text.dispose();
+  } finally {
+    model.dispose();
+    for (const t of file.values()) t.dispose();
+  }
+});
+
+test('a checkpoint with module. prefixes loads; one without visual.proj is refused by name', () => {
+  const config = loadOpenClipConfig(casePath);
+  const file = torch.io.loadSafetensors(weightsPath);
+  const dir = mkdtempSync(join(tmpdir(), 'clip-vision-'));
+  try {
+    const prefixed = join(dir, 'ddp.safetensors');
+    torch.io.saveSafetensors(prefixed, new Map([...file].map(([k, t]) => [`module.${k}`, t])));
+    const m = ClipModel.fromCheckpoint(prefixed, config);
+    assert.ok(m.visual.proj.equal(file.get('visual.proj')!));
+    m.dispose();
+    const broken = join(dir, 'broken.safetensors');
+    torch.io.saveSafetensors(broken, new Map([...file].filter(([k]) => k !== 'visual.proj')));
+    assert.throws(() => ClipModel.fromCheckpoint(broken, config), {
+      name: 'StateDictError',
+      message: `${broken}: CLIP image tower / projection weights do not match: ClipJointParts.loadStateDict: missing keys (1): visual.proj`,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    for (const t of file.values()) t.dispose();
+  }
+});
+
+test('open_clip_config.json: defaults, the DFN5B numbers, and refusals of math not implemented', () => {
+  const dfn = parseOpenClipConfig(
+    {
+      model_cfg: {
+        embed_dim: 1024,
+        quick_gelu: true,
+        vision_cfg: { image_size: 378, layers: 32, width: 1280, head_width: 80, patch_size: 14 },
+        text_cfg: { context_length: 77, vocab_size: 49408, width: 1024, heads: 16, layers: 24 },
+      },
+      preprocess_cfg: {
+        mean: [0.48145466, 0.4578275, 0.40821073],
+        std: [0.26862954, 0.26130258, 0.27577711],
+        interpolation: 'bicubic',
+        resize_mode: 'squash',
+      },
+    },
+    'dfn.json',
+  );
+  assert.deepEqual(dfn, DFN5B_CLIP_VIT_H_14_378);
+  const base = { embed_dim: 8, vision_cfg: {}, text_cfg: {} };
+  const plain = parseOpenClipConfig({ model_cfg: base }, 'p.json');
+  assert.equal(plain.vision.act, 'gelu');
+  assert.equal(plain.vision.imageSize, 224);
+  assert.equal(plain.vision.headWidth, 64);
+  assert.equal(plain.preprocess.resizeMode, 'shortest');
+  assert.throws(() => parseOpenClipConfig({ model_cfg: { ...base, vision_cfg: { pool_type: 'avg' } } }, 'p.json'), {
+    message: 'p.json: model_cfg.vision_cfg.pool_type: only "tok" is supported (class-token pooling)',
+  });
+  assert.throws(() => parseOpenClipConfig({ model_cfg: { ...base, text_cfg: { hf_model_name: 'x' } } }, 'p.json'), {
+    message: "p.json: model_cfg.text_cfg: Unrecognized key(s) in object: 'hf_model_name'",
+  });
+  assert.throws(
+    () => parseOpenClipConfig({ model_cfg: base, preprocess_cfg: { interpolation: 'bilinear' } }, 'p.json'),
+    { message: 'p.json: preprocess_cfg.interpolation: only "bicubic" is supported (Pillow bicubic resampling)' },
+  );
+  assert.throws(() => parseOpenClipConfig({ model_cfg: { ...base, vision_cfg: { width: 100 } } }, 'p.json'), {
+    message: 'p.json: model_cfg.vision_cfg: width 100 is not divisible by headWidth 64',
+  });
+});
+
+test('resizing: same size is the identity; shortest-side crop offsets round half to even', () => {
+  const data = Uint8Array.from({ length: 5 * 4 * 3 }, (_, i) => (i * 37) % 256);
+  const img = { width: 5, height: 4, data };
+  assert.deepEqual(resizeBicubic(img, 5, 4).data, data);
+  // 4×5 (h×w) to side 4 keeps the height, width 5 → crop offset round(0.5) = 0 (Python), not 1.
+  const cropped = resizeForClip(img, 4, 'shortest');
+  assert.deepEqual(
+    cropped.data,
+    Uint8Array.from({ length: 4 * 4 * 3 }, (_, i) => data[Math.floor(i / 12) * 15 + (i % 12)]!),
+  );
+  assert.throws(() => resizeBicubic({ width: 2, height: 2, data: new Uint8Array(11) }, 1, 1), {
+    message: 'resizeBicubic: 11 bytes is not 2×2 RGB',
+  });
+});
