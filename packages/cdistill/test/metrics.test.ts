@@ -37,7 +37,7 @@ test('CLIP score: 100·max(cos, 0) per pair and the mean, as numpy computes them
   const s = clipScores(t32(ref.clip_image), t32(ref.clip_text));
   assert.equal(s.length, 5);
   assert.equal(s[1], 0); // the pair with cosine −1 is clamped
-  s.forEach((v, i) => close(v, ref.clip_scores[i]!, 1e-12, `score ${i}`));
+  for (const [i, v] of s.entries()) close(v, ref.clip_scores[i]!, 1e-12, `score ${i}`);
   close(mean(s), ref.clip_score_mean, 1e-12, 'mean');
   assert.throws(() => clipScores(t32([[1, 2]]), t32([[1, 2, 3]])), {
     message: 'clipScores: image [1, 2] and text [1, 3] differ',
