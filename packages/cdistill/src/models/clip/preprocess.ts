@@ -2,7 +2,7 @@
 // sides to the input size; "shortest" resizes the short side to it (the long side truncated, as
 // torchvision's Resize(int) does) and takes the centre crop (offsets rounded half to even, as
 // torchvision's CenterCrop uses Python's round). Then bytes / 255, minus mean, over std.
-import { tensor, type DType, type Tensor } from '@cdistill/torch';
+import { tensor, tidy, type DType, type Tensor } from '@cdistill/torch';
 
 import { crop, resizeBicubic, type Rgb8Image } from './resample.js';
 import type { ClipPreprocessConfig } from './vision-config.js';
@@ -38,5 +38,11 @@ export function clipPixels(
       for (let i = 0; i < plane; i++) out[base + i] = (r.data[i * 3 + c]! / 255 - p.mean[c]!) / p.std[c]!;
     }
   });
-  return tensor(out, { dtype: o.dtype ?? 'float32', device: o.device, shape: [images.length, 3, size, size] });
+  // Built in float64, then cast by libtorch (round to nearest even for bfloat16) and moved in one step.
+  return tidy(() =>
+    tensor(out, { dtype: 'float64', shape: [images.length, 3, size, size] }).toOptions({
+      dtype: o.dtype ?? 'float32',
+      device: o.device,
+    }),
+  );
 }
