@@ -1,13 +1,15 @@
 // The whole OpenCLIP model: golden parity of both towers and of the preprocessing (reference/clip/
 // clip_vit_tiny.*, written by bench/reference/clip_vision_ref.py with Pillow and PyTorch), loading
-// both towers from one open_clip-layout checkpoint, and the config parser's refusals.
+// both towers from one open_clip-layout checkpoint, the config parser's refusals, CLIP folders and
+// how image files are decoded.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 import * as torch from '@cdistill/torch';
+import sharp from 'sharp';
 
 import {
   ClipModel,
@@ -18,7 +20,9 @@ import {
   resizeBicubic,
   resizeForClip,
 } from '../src/models/clip/index.js';
+import { resolveClip } from '../src/models/clip/clip-source.js';
 import { runClipModelParityCase } from '../src/parity/clip-model-case.js';
+import { readRgb8 } from '../src/pipeline/images.js';
 import { discoverCases } from '../src/parity/discover.js';
 
 import { referenceDir } from './util.js';
@@ -157,4 +161,44 @@ test('resizing: same size is the identity; shortest-side crop offsets round half
   assert.throws(() => resizeBicubic({ width: 2, height: 2, data: new Uint8Array(11) }, 1, 1), {
     message: 'resizeBicubic: 11 bytes is not 2×2 RGB',
   });
+});
+
+test('a CLIP folder needs open_clip_config.json and one of the two weight files, each named when missing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'clip-source-'));
+  try {
+    await assert.rejects(resolveClip(dir), { message: `${dir}: no open_clip_config.json in this folder` });
+    copyFileSync(casePath, join(dir, 'open_clip_config.json'));
+    await assert.rejects(resolveClip(dir), {
+      message: `${dir}: no open_clip_model.safetensors or open_clip_pytorch_model.bin in this folder`,
+    });
+    copyFileSync(weightsPath, join(dir, 'open_clip_model.safetensors'));
+    const s = await resolveClip(dir);
+    assert.equal(s.weights, join(dir, 'open_clip_model.safetensors'));
+    assert.equal(s.config.vision.patchSize, 4); // read through the case file's clip_config wrapper
+    await assert.rejects(resolveClip(join(dir, 'nope')), {
+      message: `${join(dir, 'nope')}: not a CLIP folder (open_clip_config.json + weights) nor an hf:// repository`,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('image files decode as OpenCLIP converts them to RGB: grey replicated, alpha dropped (not composited)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'clip-rgb-'));
+  try {
+    const grey = join(dir, 'grey.png');
+    await sharp(Buffer.from([0, 100, 200, 255]), { raw: { width: 2, height: 2, channels: 1 } })
+      .png()
+      .toFile(grey);
+    const g = await readRgb8(grey);
+    assert.deepEqual([g.width, g.height], [2, 2]);
+    assert.deepEqual(Array.from(g.data), [0, 0, 0, 100, 100, 100, 200, 200, 200, 255, 255, 255]);
+    const rgba = join(dir, 'rgba.png');
+    await sharp(Buffer.from([10, 20, 30, 0, 40, 50, 60, 128]), { raw: { width: 2, height: 1, channels: 4 } })
+      .png()
+      .toFile(rgba);
+    assert.deepEqual(Array.from((await readRgb8(rgba)).data), [10, 20, 30, 40, 50, 60]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
