@@ -5,7 +5,7 @@
 // the same numbers in metrics.json, summary.json, the report and compare).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -99,6 +99,13 @@ test('bench --metrics: CLIP scores and FD/KID vs the teacher in metrics.json, su
   const html = readFileSync(join(root, 'out', 'run', 'report.html'), 'utf8');
   assert.match(html, /<h3>Quality \(/);
   assert.match(html, /FD vs teacher/);
+
+  // A rerun with metrics.json gone measures the existing images again, the same numbers, no new images.
+  rmSync(join(bench, 'metrics.json'));
+  const again: string[] = [];
+  await runPipeline(readPipelineConfig(configPath), (l) => again.push(l));
+  assert.ok(again.includes(`pipeline: bench: images exist (${bench}/summary.json); computing the metrics only`));
+  assert.deepEqual(JSON.parse(readFileSync(join(bench, 'metrics.json'), 'utf8')).eval, m.eval);
 
   // compare on the two folders in the same batches: the same features, so the same FD; KID with the same seed too.
   const out = join(root, 'cmp.json');

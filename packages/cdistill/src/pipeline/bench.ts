@@ -110,7 +110,7 @@ async function lockedBench(o: BenchOptions, print: (l: string) => void): Promise
   const clip = o.clip ?? DEFAULT_CLIP;
   // Find (or download) the CLIP before any image is made, so a wrong name fails in seconds, not hours.
   if (o.metrics) await resolveClip(clip);
-  const settings: BenchSetting[] = [{ name: `student ${o.steps} steps`, dir: o.out, role: 'student' }];
+  const settings = benchSettings(o);
   const s: Student = loadStudent(o.checkpoint, { device: o.device, useEma: o.ema });
   try {
     const dit = s.model.manifest.dit.weights;
@@ -134,7 +134,6 @@ async function lockedBench(o: BenchOptions, print: (l: string) => void): Promise
     print(`bench: ${prompts.length} student images at ${o.steps} steps → ${o.out}/`);
     if (o.teacher) {
       const teacherDir = `${o.out.replace(/\/$/, '')}-teacher`;
-      settings.push({ name: `teacher ${o.teacherSteps} steps`, dir: teacherDir, role: 'teacher' });
       await runBench(
         'bench teacher',
         s.model,
@@ -158,6 +157,25 @@ async function lockedBench(o: BenchOptions, print: (l: string) => void): Promise
     s.dispose();
   }
   // After the diffusion model is freed: the real CLIP (ViT-H) is as large again.
-  if (o.metrics)
-    await benchMetrics(settings, o.out, { clip, device: o.device, batch: o.metricsBatch ?? 16, seed: o.seed }, print);
+  if (o.metrics) await runMetrics(o, print, settings);
+}
+
+/** The folders a bench run writes, named by sampler and steps. */
+function benchSettings(o: BenchOptions): BenchSetting[] {
+  const settings: BenchSetting[] = [{ name: `student ${o.steps} steps`, dir: o.out, role: 'student' }];
+  if (o.teacher) {
+    const dir = `${o.out.replace(/\/$/, '')}-teacher`;
+    settings.push({ name: `teacher ${o.teacherSteps} steps`, dir, role: 'teacher' });
+  }
+  return settings;
+}
+
+async function runMetrics(o: BenchOptions, print: (l: string) => void, settings: BenchSetting[]): Promise<void> {
+  const m = { clip: o.clip ?? DEFAULT_CLIP, device: o.device, batch: o.metricsBatch ?? 16, seed: o.seed };
+  await benchMetrics(settings, o.out, m, print);
+}
+
+/** The metrics of a bench run whose images exist (the pipeline's rerun after a run without them). */
+export async function benchMetricsOnly(o: BenchOptions, print: (l: string) => void): Promise<void> {
+  return withLock(join(o.out, '.bench.lock'), `bench folder ${o.out}`, () => runMetrics(o, print, benchSettings(o)));
 }
