@@ -139,6 +139,9 @@ test('open_clip_config.json: defaults, the DFN5B numbers, and refusals of math n
   assert.throws(() => parseOpenClipConfig({ model_cfg: { ...base, text_cfg: { hf_model_name: 'x' } } }, 'p.json'), {
     message: "p.json: model_cfg.text_cfg: Unrecognized key(s) in object: 'hf_model_name'",
   });
+  assert.throws(() => parseOpenClipConfig({ model_cfg: { ...base, custom_text: true } }, 'p.json'), {
+    message: 'p.json: model_cfg.custom_text: only false is supported (the text tower at the checkpoint root)',
+  });
   assert.throws(
     () => parseOpenClipConfig({ model_cfg: base, preprocess_cfg: { interpolation: 'bilinear' } }, 'p.json'),
     { message: 'p.json: preprocess_cfg.interpolation: only "bicubic" is supported (Pillow bicubic resampling)' },
@@ -198,6 +201,25 @@ test('image files decode as OpenCLIP converts them to RGB: grey replicated, alph
       .png()
       .toFile(rgba);
     assert.deepEqual(Array.from((await readRgb8(rgba)).data), [10, 20, 30, 40, 50, 60]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the same checkpoint as torch.save writes it (open_clip_pytorch_model.bin) loads the same tensors', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'clip-bin-'));
+  try {
+    copyFileSync(casePath, join(dir, 'open_clip_config.json'));
+    copyFileSync(join(clipDir, 'clip_vit_tiny.pt'), join(dir, 'open_clip_pytorch_model.bin'));
+    const s = await resolveClip(dir);
+    assert.equal(s.weights, join(dir, 'open_clip_pytorch_model.bin'));
+    const fromBin = ClipModel.fromCheckpoint(s.weights, s.config);
+    const fromSt = ClipModel.fromCheckpoint(weightsPath, s.config);
+    const all = (m: ClipModel) => new Map([...m.text.stateDict(), ...m.joint.stateDict()]);
+    const st = all(fromSt);
+    for (const [k, t] of all(fromBin)) assert.ok(t.equal(st.get(k)!), k);
+    fromBin.dispose();
+    fromSt.dispose();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -252,11 +252,13 @@ def main():
         json.dump({"clip_config": {"model_cfg": model_cfg, "preprocess_cfg": pre_cfg}}, f, indent=1)
         f.write("\n")
     save_safetensors(base + ".safetensors", weights)
+    # The same weights as torch.save writes them (zip + pickle), the format of open_clip_pytorch_model.bin.
+    torch.save(weights, base + ".pt")
     io = OrderedDict([("in.pixel_values", pixels), ("in.input_ids", ids)])
     io.update((f"in.images_{tag}", t) for tag, t in images.items())
     io.update(out)
     save_safetensors(base + ".io.safetensors", io)
-    print("wrote", base + ".{json,safetensors,io.safetensors}")
+    print("wrote", base + ".{json,safetensors,pt,io.safetensors}")
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ export const OpenClipConfigSchema = z.object({
       quick_gelu: z.boolean().default(false),
       vision_cfg: VisionCfg,
       text_cfg: TextCfg,
-      custom_text: z.boolean().optional(),
+      custom_text: only(false, 'the text tower at the checkpoint root'),
     })
     .strict(),
   preprocess_cfg: z
