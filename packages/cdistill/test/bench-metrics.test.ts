@@ -16,6 +16,7 @@ import { ClipModel, clipPixels, parseOpenClipConfig } from '../src/models/clip/i
 import { ClipTokenizer } from '../src/models/clip/tokenizer.js';
 import { readRgb8 } from '../src/pipeline/images.js';
 import { readPipelineConfig, runPipeline } from '../src/pipeline/run-pipeline.js';
+import { metricsTable } from '../src/report/sections.js';
 import { PROMPTS, tinyModelDir } from './fixtures.js';
 import { cliPath, vocabPath } from './util.js';
 
@@ -125,4 +126,14 @@ test('bench --metrics: CLIP scores and FD/KID vs the teacher in metrics.json, su
   });
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, new RegExp(`cdistill: ${root}: no images \\(\\.png, \\.jpg, \\.jpeg, \\.webp\\)`));
+});
+
+test('report metrics table: bold marks the lowest FD and KID and the highest CLIP score', () => {
+  const html = metricsTable([
+    ['student 1 steps', { clip_score: 20, fd_vs_teacher: 3, kid_vs_teacher: 0.5 }],
+    ['student 4 steps', { clip_score: 30, fd_vs_teacher: 1, kid_vs_teacher: 0.25 }],
+  ]);
+  const bold = [...html.matchAll(/<td class="best">([^<]*)<\/td>/g)].map((m) => m[1]);
+  assert.deepEqual(bold, ['30', '1', '0.25']);
+  assert.match(html, /<th>FD vs teacher<\/th><th>KID vs teacher<\/th>/);
 });
