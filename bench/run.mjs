@@ -10,6 +10,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCHES = {
   dispatch: 'packages/torch/dist/bench/dispatch.js',
   microdit: 'packages/cdistill/dist/bench/microdit.js',
+  clip: 'packages/cdistill/dist/bench/clip.js',
   gpu: 'packages/torch/dist/bench/gpu.js',
 };
 const [name, ...rest] = process.argv.slice(2);

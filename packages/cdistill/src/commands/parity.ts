@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { BUNDLED_VOCAB, VOCAB_NAME } from '../assets.js';
 import type { ParityCheck } from '../parity/checks.js';
 import { runClipTextParityCase } from '../parity/clip-case.js';
+import { runClipModelParityCase } from '../parity/clip-model-case.js';
 import { discoverCases, type ParityCase } from '../parity/discover.js';
 import { runMicroDiTCase } from '../parity/microdit-case.js';
 import { runTokenizerCase } from '../parity/tokenizer-case.js';
@@ -30,6 +31,8 @@ function runCase(c: ParityCase, dtype: ParityDType, vocab: string, print: (l: st
       return runVaeParityCase(c.dir, c.io, dtype);
     case 'clip-text':
       return runClipTextParityCase(c.json, dtype);
+    case 'clip-model':
+      return runClipModelParityCase(c.json, dtype);
     case 'tokenizer': {
       if (dtype !== 'float32') return [];
       const r = runTokenizerCase(c.json, vocab);

@@ -1,9 +1,10 @@
-// The pipeline stages as commands: prompts, generate, train, sample, grid, bench, report.
+// The pipeline stages as commands: prompts, generate, train, sample, grid, bench, compare, report.
 import { type Command, Option } from 'commander';
 
 import { localFile } from '../hub/download.js';
 import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../data/prompts.js';
 import { bench } from '../pipeline/bench.js';
+import { compare } from '../pipeline/compare.js';
 import { BENCH_DEFAULTS, GENERATE_DEFAULTS } from '../pipeline/stage-options.js';
 import { generateDataset, parseShard } from '../pipeline/generate.js';
 import { writeReport } from '../report/index.js';
@@ -228,9 +229,30 @@ export function registerStages(program: Command, print: Print): void {
     .option('--teacher-steps <n>', 'teacher Heun steps', positiveInt, BENCH_DEFAULTS.teacherSteps)
     .option('--teacher-guidance <w>', 'teacher CFG weight', finiteNumber, BENCH_DEFAULTS.teacherGuidance)
     .option('--ema', 'use the EMA copy of the student', false)
+    .option('--metrics', 'then CLIP score per setting and CLIP-feature FD/KID student vs teacher (metrics.json)', false)
+    .option(
+      '--clip <spec>',
+      'CLIP for --metrics: a folder with open_clip_config.json, or hf://<owner>/<repo>',
+      BENCH_DEFAULTS.clip,
+    )
+    .option('--metrics-batch <n>', 'images per CLIP forward pass', positiveInt, BENCH_DEFAULTS.metricsBatch)
     .addOption(deviceOption())
     .action(async (o) => {
       await bench(o, print);
+    });
+
+  program
+    .command('compare')
+    .description('CLIP-feature Fréchet distance and KID between two folders of images')
+    .argument('<dir-a>', 'a folder of images (png, jpg, webp)')
+    .argument('<dir-b>', 'another folder of images')
+    .option('--clip <spec>', 'a folder with open_clip_config.json, or hf://<owner>/<repo>', BENCH_DEFAULTS.clip)
+    .option('--batch <n>', 'images per CLIP forward pass', positiveInt, BENCH_DEFAULTS.metricsBatch)
+    .option('--seed <n>', "seed of KID's random subsets", nonNegativeInt, 0)
+    .option('--out <file.json>', 'also write the numbers here')
+    .addOption(deviceOption())
+    .action(async (a: string, b: string, o) => {
+      await compare(a, b, o, print);
     });
 
   program

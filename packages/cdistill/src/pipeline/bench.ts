@@ -1,6 +1,7 @@
 // Stage 5, `cdistill bench`: PartiPrompts through the student (and with --teacher, the teacher):
 // the first N prompts of the `Prompt` column, batches of B, seed = base + i for the batch starting
-// at prompt i (upstream generate(seed) per batch). Writes NNNN.png, prompts.txt and summary.json.
+// at prompt i (upstream generate(seed) per batch). Writes NNNN.png, prompts.txt and summary.json;
+// with --metrics also metrics.json (CLIP score, CLIP-feature FD/KID student vs teacher).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -16,6 +17,8 @@ import { progress } from '../util/progress.js';
 import { writeImage } from './images.js';
 import { loadStudent, type Student } from './student.js';
 import { partPath } from '../models/manifest.js';
+import { DEFAULT_CLIP, resolveClip } from '../models/clip/clip-source.js';
+import { benchMetrics, type BenchSetting } from './bench-metrics.js';
 
 export interface BenchOptions {
   checkpoint: string;
@@ -30,6 +33,10 @@ export interface BenchOptions {
   teacherSteps: number;
   teacherGuidance: number;
   ema?: boolean;
+  /** After the images: CLIP score per setting and FD/KID of the student vs the teacher (bench-metrics.ts). */
+  metrics?: boolean;
+  clip?: string;
+  metricsBatch?: number;
 }
 
 interface StageTimes {
@@ -100,6 +107,10 @@ export async function bench(o: BenchOptions, print: (l: string) => void): Promis
 async function lockedBench(o: BenchOptions, print: (l: string) => void): Promise<void> {
   const { values: prompts } = readTsvColumn(o.tsv, 'Prompt', { n: o.n });
   if (prompts.length === 0) throw new Error(`${o.tsv}: no prompts in column Prompt (a header and no rows)`);
+  const clip = o.clip ?? DEFAULT_CLIP;
+  // Find (or download) the CLIP before any image is made, so a wrong name fails in seconds, not hours.
+  if (o.metrics) await resolveClip(clip);
+  const settings = benchSettings(o);
   const s: Student = loadStudent(o.checkpoint, { device: o.device, useEma: o.ema });
   try {
     const dit = s.model.manifest.dit.weights;
@@ -145,4 +156,26 @@ async function lockedBench(o: BenchOptions, print: (l: string) => void): Promise
   } finally {
     s.dispose();
   }
+  // After the diffusion model is freed: the real CLIP (ViT-H) is as large again.
+  if (o.metrics) await runMetrics(o, print, settings);
+}
+
+/** The folders a bench run writes, named by sampler and steps. */
+function benchSettings(o: BenchOptions): BenchSetting[] {
+  const settings: BenchSetting[] = [{ name: `student ${o.steps} steps`, dir: o.out, role: 'student' }];
+  if (o.teacher) {
+    const dir = `${o.out.replace(/\/$/, '')}-teacher`;
+    settings.push({ name: `teacher ${o.teacherSteps} steps`, dir, role: 'teacher' });
+  }
+  return settings;
+}
+
+async function runMetrics(o: BenchOptions, print: (l: string) => void, settings: BenchSetting[]): Promise<void> {
+  const m = { clip: o.clip ?? DEFAULT_CLIP, device: o.device, batch: o.metricsBatch ?? 16, seed: o.seed };
+  await benchMetrics(settings, o.out, m, print);
+}
+
+/** The metrics of a bench run whose images exist (the pipeline's rerun after a run without them). */
+export async function benchMetricsOnly(o: BenchOptions, print: (l: string) => void): Promise<void> {
+  return withLock(join(o.out, '.bench.lock'), `bench folder ${o.out}`, () => runMetrics(o, print, benchSettings(o)));
 }

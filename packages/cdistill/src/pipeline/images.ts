@@ -85,3 +85,17 @@ export function tile(
   }
   return { width, height, rgb };
 }
+
+/**
+ * An image file as 8-bit RGB, the way OpenCLIP's `convert("RGB")` sees it: alpha dropped (not
+ * composited), grey expanded to three channels, no EXIF rotation (Pillow does not apply it either).
+ */
+export async function readRgb8(path: string): Promise<{ width: number; height: number; data: Uint8Array }> {
+  const { data, info } = await sharp(path)
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`${path}: decoded to ${info.channels} channels, expected RGB`);
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+}

@@ -12,7 +12,7 @@ import { readJsonWith } from '../util/json.js';
 import { withLock } from '../util/lock.js';
 import { Checkpoint, latestCheckpoint } from '../training/checkpoint.js';
 import { CdCheckpointStateSchema, TrainConfigSchema } from '../training/config.js';
-import { bench } from './bench.js';
+import { bench, benchMetricsOnly } from './bench.js';
 import { BenchStageSchema, GenerateStageSchema } from './stage-options.js';
 import { generateDataset } from './generate.js';
 import { writeReport } from '../report/index.js';
@@ -134,8 +134,13 @@ async function lockedPipeline(c: PipelineConfig, print: (l: string) => void): Pr
   // 5. benchmark
   if (c.bench) {
     const benchDir = join(runDir, 'bench');
-    if (existsSync(join(benchDir, 'summary.json'))) skip('bench', `${benchDir}/summary.json exists`);
-    else await bench({ checkpoint: runDir, out: benchDir, device: c.device, ...c.bench }, print);
+    const o = { checkpoint: runDir, out: benchDir, device: c.device, ...c.bench };
+    if (!existsSync(join(benchDir, 'summary.json'))) await bench(o, print);
+    else if (c.bench.metrics && !existsSync(join(benchDir, 'metrics.json'))) {
+      // Images from an earlier run without metrics: measure them rather than make them again.
+      print(`pipeline: bench: images exist (${benchDir}/summary.json); computing the metrics only`);
+      await benchMetricsOnly(o, print);
+    } else skip('bench', `${benchDir}/summary.json exists`);
   }
 
   // 6. report (always rewritten: it is cheap and reflects what exists now)

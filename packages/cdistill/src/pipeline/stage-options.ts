@@ -5,6 +5,7 @@
 import { z } from 'zod';
 
 import { PARTI_PROMPTS } from '../assets.js';
+import { DEFAULT_CLIP } from '../models/clip/clip-source.js';
 
 export const GenerateStageSchema = z
   .object({
@@ -28,6 +29,12 @@ export const BenchStageSchema = z
     teacher: z.boolean().default(true),
     teacherSteps: z.number().int().positive().default(30),
     teacherGuidance: z.number().default(5),
+    /** CLIP score, and CLIP-feature FD/KID of the student against the teacher (pipeline/bench-metrics.ts). */
+    metrics: z.boolean().default(false),
+    /** The CLIP for the metrics: a folder with open_clip_config.json, or an hf:// repository. */
+    clip: z.string().default(DEFAULT_CLIP),
+    /** Images per CLIP forward pass. */
+    metricsBatch: z.number().int().positive().default(16),
   })
   .strict();
 

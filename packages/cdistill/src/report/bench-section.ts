@@ -17,6 +17,7 @@ import {
   readJsonLoose,
   thin,
 } from './html.js';
+import { evalEntries, metricsTable } from './sections.js';
 
 interface Bench {
   dir: string;
@@ -120,6 +121,7 @@ export function benchSection(runDir: string, max: number): string | null {
       `<p class="headline">Student is <strong>${esc((pt / ps).toFixed(1))}×</strong> faster per image than the teacher (${esc(fmtMs(ps))} vs ${esc(fmtMs(pt))}).</p>`,
     );
   parts.push(benchSummaryTable(benches));
+  parts.push(benchMetricsPart(join(runDir, 'bench', 'metrics.json')));
 
   if (student && teacher) {
     // Pair by prompt text where both have prompts, else by file name.
@@ -175,4 +177,21 @@ export function benchSection(runDir: string, max: number): string | null {
     );
   }
   return parts.join('\n');
+}
+
+/** `bench --metrics` output (bench/metrics.json): CLIP score per setting, FD/KID against the teacher. */
+function benchMetricsPart(path: string): string {
+  if (!isFile(path)) return '';
+  const r = readJsonLoose(path);
+  if (!r.ok || !isObject(r.value))
+    return `<p class="warn">bench/metrics.json is not readable${r.ok ? ': not a JSON object' : `: ${esc(r.error)}`}.</p>`;
+  const rows = evalEntries(r.value);
+  if (rows.length === 0) return '<p class="na">bench/metrics.json has no settings under <code>eval</code>.</p>';
+  const model = typeof r.value.clip_model === 'string' ? ` (${esc(r.value.clip_model)})` : '';
+  return (
+    `<h3>Quality${model}</h3>${metricsTable(rows)}` +
+    '<p class="dim">CLIP score: 100·max(cos, 0) of each image with its prompt, averaged (higher is better). ' +
+    "FD and KID: Fréchet distance and kernel distance between the student's and the teacher's CLIP image " +
+    'features for the same prompts (lower is closer to the teacher). Bold marks the best value in a column.</p>'
+  );
 }

@@ -118,7 +118,8 @@ export function metricsTable(samplers: [string, Record<string, unknown>][]): str
         : k.startsWith('psnr')
           ? 'db'
           : 'num';
-  const higherBetter = (k: string) => kind(k) !== 'ms';
+  // Times and distances (FD, KID: `fd…`, `kid…`) are better when lower.
+  const higherBetter = (k: string) => kind(k) !== 'ms' && !/^(fd|kid)(_|$)/.test(k);
   const best = new Map<string, number>();
   for (const k of keys) {
     const vals = samplers.map(([, v]) => v[k]).filter(isNum);
@@ -142,7 +143,7 @@ export function metricsTable(samplers: [string, Record<string, unknown>][]): str
       ? 'ms / image'
       : k === 'psnr_vs_teacher30'
         ? 'PSNR vs teacher (30 steps)'
-        : k.replace(/_/g, ' ');
+        : k.replace(/^fd_/, 'FD ').replace(/^kid_/, 'KID ').replace(/_/g, ' ');
   const head = `<tr><th>sampler</th>${keys.map((k) => `<th>${esc(label(k))}</th>`).join('')}</tr>`;
   const rows = samplers.map(
     ([name, v]) =>

@@ -5,7 +5,7 @@
 //
 // The output is every position's hidden state after `ln_final` ([B, ctx, width]); the pooling
 // (EOT token) and `text_projection` that CLIP uses for its joint embedding are deliberately absent:
-// diffusion models condition on the full sequence.
+// diffusion models condition on the full sequence (`clip-model.ts` adds both for CLIP embeddings).
 import { extname } from 'node:path';
 import {
   io,
@@ -29,6 +29,22 @@ export interface ClipTextOptions {
   generator?: Generator;
 }
 
+/**
+ * What one residual block needs, shared by the text tower (causal) and the vision tower (bidirectional,
+ * `vision-tower.ts`). A `ClipTextConfig` is one: `mlpRatio` defaults to OpenCLIP's 4, `causal` to true.
+ */
+export interface ClipBlockConfig {
+  width: number;
+  heads: number;
+  layers: number;
+  act: ClipTextActivation;
+  lnEps: number;
+  /** Hidden width of the MLP over `width` (OpenCLIP's mlp_ratio); 4 unless given. */
+  mlpRatio?: number;
+  /** Text: position i attends to positions ≤ i. Vision: every token attends to every token. */
+  causal?: boolean;
+}
+
 /** Multi-head self-attention with one packed q/k/v projection, as torch.nn.MultiheadAttention stores it. */
 export class ClipCausalSelfAttention extends nn.Module {
   readonly inProjWeight: Tensor;
@@ -40,6 +56,8 @@ export class ClipCausalSelfAttention extends nn.Module {
     readonly width: number,
     readonly heads: number,
     o: ClipTextOptions = {},
+    /** false for the vision tower; the class keeps its name because the text tower's code and tests use it. */
+    readonly causal = true,
   ) {
     super();
     this.headDim = width / heads;
@@ -53,7 +71,7 @@ export class ClipCausalSelfAttention extends nn.Module {
     nn.init.zeros_(this.outProj.bias!);
   }
 
-  /** x [B, L, width] → [B, L, width]; position i attends to positions ≤ i only. */
+  /** x [B, L, width] → [B, L, width]; when causal, position i attends to positions ≤ i only. */
   forward(x: Tensor): Tensor {
     const [b, l] = x.shape as [number, number, number];
     // Packed rows are [q; k; v], each split into heads: [B, L, 3, H, D] → [3, B, H, L, D].
@@ -62,12 +80,12 @@ export class ClipCausalSelfAttention extends nn.Module {
       .permute(2, 0, 3, 1, 4);
     const [q, k, v] = qkv.unbind(0) as [Tensor, Tensor, Tensor];
     // isCausal is exactly OpenCLIP's additive mask (−inf above the diagonal); scale 1/√headDim.
-    const o = scaledDotProductAttention(q, k, v, { isCausal: true });
+    const o = scaledDotProductAttention(q, k, v, { isCausal: this.causal });
     return this.outProj.forward(o.transpose(1, 2).reshape(b, l, this.width));
   }
 }
 
-/** c_proj(act(c_fc(x))) with a 4× hidden width. */
+/** c_proj(act(c_fc(x))) with a hidden width of mlpRatio × width (OpenCLIP truncates it to an integer). */
 export class ClipMlp extends nn.Module {
   readonly cFc: nn.Linear;
   readonly cProj: nn.Linear;
@@ -76,10 +94,12 @@ export class ClipMlp extends nn.Module {
     width: number,
     readonly act: ClipTextActivation,
     o: ClipTextOptions = {},
+    mlpRatio = 4,
   ) {
     super();
-    this.cFc = this.module('c_fc', new nn.Linear(width, 4 * width, o));
-    this.cProj = this.module('c_proj', new nn.Linear(4 * width, width, o));
+    const hidden = Math.trunc(width * mlpRatio);
+    this.cFc = this.module('c_fc', new nn.Linear(width, hidden, o));
+    this.cProj = this.module('c_proj', new nn.Linear(hidden, width, o));
   }
 
   forward(x: Tensor): Tensor {
@@ -97,12 +117,12 @@ export class ClipResidualBlock extends nn.Module {
   readonly ln2: nn.LayerNorm;
   readonly mlp: ClipMlp;
 
-  constructor(c: ClipTextConfig, o: ClipTextOptions = {}) {
+  constructor(c: ClipBlockConfig, o: ClipTextOptions = {}) {
     super();
     this.ln1 = this.module('ln_1', new nn.LayerNorm(c.width, { ...o, eps: c.lnEps }));
-    this.attn = this.module('attn', new ClipCausalSelfAttention(c.width, c.heads, o));
+    this.attn = this.module('attn', new ClipCausalSelfAttention(c.width, c.heads, o, c.causal ?? true));
     this.ln2 = this.module('ln_2', new nn.LayerNorm(c.width, { ...o, eps: c.lnEps }));
-    this.mlp = this.module('mlp', new ClipMlp(c.width, c.act, o));
+    this.mlp = this.module('mlp', new ClipMlp(c.width, c.act, o, c.mlpRatio ?? 4));
   }
 
   forward(x: Tensor): Tensor {
@@ -114,7 +134,7 @@ export class ClipResidualBlock extends nn.Module {
 export class ClipTransformer extends nn.Module {
   readonly resblocks: nn.ModuleList<ClipResidualBlock>;
 
-  constructor(c: ClipTextConfig, o: ClipTextOptions = {}) {
+  constructor(c: ClipBlockConfig, o: ClipTextOptions = {}) {
     super();
     this.resblocks = this.module(
       'resblocks',
@@ -195,22 +215,33 @@ export class ClipTextTower extends nn.Module {
       sd = io.loadStateDictFile(path);
     }
     try {
-      const keyMap = textKeyMap([...sd.keys()], roots);
-      const text = new Map([...keyMap].map(([file, own]) => [own, sd.get(file)!]));
-      try {
-        noGrad(() => this.loadStateDict(text, { strict: true }));
-      } catch (err) {
-        if (!(err instanceof nn.StateDictError)) throw err;
-        throw new nn.StateDictError(
-          `${path}: CLIP text tower weights do not match: ${err.message}`,
-          err.missing,
-          err.unexpected,
-          err.mismatched,
-        );
-      }
+      this.loadTextStateDict(sd, path);
     } finally {
       for (const t of sd.values()) t.dispose();
     }
+  }
+
+  /**
+   * Loads the text-tower keys of an already-read checkpoint (strict among them, others ignored) and
+   * returns the file keys it used, so a caller loading the other parts (`clip-model.ts`) can tell
+   * which keys are left. `source` names the file in errors. Copies: `sd` stays the caller's.
+   */
+  loadTextStateDict(sd: ReadonlyMap<string, Tensor>, source: string): Set<string> {
+    const roots = new Set([...this.stateDict().keys()].map((k) => k.split('.')[0]!));
+    const keyMap = textKeyMap([...sd.keys()], roots);
+    const text = new Map([...keyMap].map(([file, own]) => [own, sd.get(file)!]));
+    try {
+      noGrad(() => this.loadStateDict(text, { strict: true }));
+    } catch (err) {
+      if (!(err instanceof nn.StateDictError)) throw err;
+      throw new nn.StateDictError(
+        `${source}: CLIP text tower weights do not match: ${err.message}`,
+        err.missing,
+        err.unexpected,
+        err.mismatched,
+      );
+    }
+    return new Set(keyMap.keys());
   }
 }
 
