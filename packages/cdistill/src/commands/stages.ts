@@ -3,6 +3,7 @@ import { type Command, Option } from 'commander';
 
 import { localFile } from '../hub/download.js';
 import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../data/prompts.js';
+import { checkShardSet } from '../data/shard-set.js';
 import { bench } from '../pipeline/bench.js';
 import { BENCH_DEFAULTS, GENERATE_DEFAULTS } from '../pipeline/stage-options.js';
 import { generateDataset, parseShard } from '../pipeline/generate.js';
@@ -89,6 +90,19 @@ export function registerStages(program: Command, print: Print): void {
       print(`generate: ${r.generated} images made this run; ${o.out} holds ${r.total} of this shard's prompts`);
     });
 
+  program
+    .command('check-shards')
+    .description(
+      'check that generate --shard outputs (one folder, or one per shard) are complete and consistent: one plan, every shard once, every image made',
+    )
+    .argument('<folders...>', 'DATA_DIR(s) written by generate')
+    .action((folders: string[]) => {
+      const s = checkShardSet(folders);
+      print(
+        `check-shards: complete: ${s.count} shard${s.count === 1 ? '' : 's'}, ${s.prompts} images, in ${s.folders.join(', ')}`,
+      );
+    });
+
   const d = defaultTrainConfig();
   program
     .command('train')
@@ -160,11 +174,7 @@ export function registerStages(program: Command, print: Print): void {
       'start n ranks on this machine (data parallel; --device cuda gives rank r cuda:r); without it, the torchrun variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT) say whether this process is one rank of several',
       positiveInt,
     )
-    .addOption(
-      new Option('--stop-after <n>', 'stop as if killed after n steps in this process (tests of resume)')
-        .argParser(positiveInt)
-        .hideHelp(),
-    )
+    .option('--stop-after <n>', 'stop after n steps in this process, as if killed (for tests of resume)', positiveInt)
     .action(async (o, cmd: Command) => {
       const { nproc, stopAfter, ...flags } = o;
       const config = resolveTrainConfig(flags, cmd);

@@ -6,11 +6,12 @@
 // and the checkpoint, rank 0's weights are broadcast, each rank takes its share of every global batch,
 // and rank 0 alone takes the folder's lock and writes the config, log, checkpoints and validation
 // images. --batch-size is the global micro-batch, so a run resumes with another world size unchanged.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import * as torch from '@cdistill/torch';
 
+import { checkShardSet } from '../data/shard-set.js';
 import { downloadModel } from '../models/download.js';
 import { loadModel, type TextToImageModel } from '../models/load.js';
 import type { DiT } from '../models/microdit/index.js';
@@ -60,6 +61,9 @@ function buildModels(model: TextToImageModel, cfg: TrainConfig, device: string) 
 }
 
 export async function train(o: TrainOptions, print: (l: string) => void): Promise<TrainResult> {
+  // A folder from `generate` is trained on only when every shard of its plan is in it, made once (before
+  // any folder is written or any rank joins).
+  if (existsSync(join(o.data, 'generate.json'))) checkShardSet([o.data]);
   const world = o.world && o.world.worldSize > 1 ? o.world : undefined;
   if (world && o.config.batchSize % world.worldSize !== 0)
     throw new Error(
