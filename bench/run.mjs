@@ -10,6 +10,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCHES = {
   dispatch: 'packages/torch/dist/bench/dispatch.js',
   microdit: 'packages/cdistill/dist/bench/microdit.js',
+  'data-parallel': 'packages/cdistill/dist/bench/data-parallel.js',
   gpu: 'packages/torch/dist/bench/gpu.js',
 };
 const [name, ...rest] = process.argv.slice(2);
