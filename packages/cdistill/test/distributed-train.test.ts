@@ -10,9 +10,9 @@ import { before, test } from 'node:test';
 import * as torch from '@cdistill/torch';
 
 import { generateDataset } from '../src/pipeline/generate.js';
-import { checkpointsOf } from '../src/pipeline/train.js';
+import { checkpointsOf, train } from '../src/pipeline/train.js';
 import { Checkpoint, latestCheckpoint } from '../src/training/checkpoint.js';
-import { CdCheckpointStateSchema } from '../src/training/config.js';
+import { CdCheckpointStateSchema, TrainConfigSchema } from '../src/training/config.js';
 import { PROMPTS, tinyModelDir } from './fixtures.js';
 import { cliPath } from './util.js';
 
@@ -206,4 +206,20 @@ test('data parallel: killing rank 1 stops rank 0 within seconds, naming rank 1; 
   assert.deepEqual([...weights.keys()].sort(), [...student(single, 2).keys()].sort());
   ckpt.part('optimizer');
   ckpt.tensor('rng', 'train');
+});
+
+test('data parallel: a global batch that does not split over the ranks is refused before any rank joins', async () => {
+  const world = { rank: 0, worldSize: 2, localRank: 0, masterAddr: '127.0.0.1', masterPort: 1 };
+  const out = join(root, 'odd');
+  await assert.rejects(
+    train(
+      { model, data, out, config: TrainConfigSchema.parse({ batchSize: 3 }), device: 'cpu', resume: false, world },
+      () => {},
+    ),
+    {
+      message:
+        '--batch-size 3 does not split over 2 ranks: it is the global micro-batch, each rank takes an equal share; use a multiple of 2',
+    },
+  );
+  assert.equal(existsSync(out), false);
 });
