@@ -3,7 +3,9 @@
 // NCCL cannot be run on this machine (no GPU); its path shares every line here but the backend's.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -159,5 +161,12 @@ test('distributed: bad arguments and an unreachable store are refused with one c
   assert.equal(store.add('n', 3), 3);
   assert.equal(store.has('k', 'nope'), false);
   pg.destroy();
-  assert.throws(() => pg.barrier(), /this process group was destroyed/);
+  assert.throws(() => pg.barrier(), /^Error: rank 0: barrier: this process group was destroyed$/);
+  // A file store: the same keys through one file, and no port.
+  const file = torch.distributed.Store.file(join(mkdtempSync(join(tmpdir(), 'cdistill-filestore-')), 'store'), 1);
+  file.set('k', 'from a file');
+  assert.equal(file.get('k'), 'from a file');
+  assert.equal(file.add('n', 2), 2);
+  assert.equal(file.port, undefined);
+  assert.equal(file.address.startsWith('file://'), true);
 });
