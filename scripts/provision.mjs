@@ -49,6 +49,16 @@ if (needTorch || needBlas) {
   if (!aptInstall(pkgs, 'libtorch and a fast BLAS', hint) && needTorch) process.exit(1);
 }
 
+// 1b. Gloo's headers: Debian's libtorch has ProcessGroupGloo compiled in, but c10d's header includes
+// gloo's, which are in libgloo-dev (the same gloo the libtorch links); without them the addon builds
+// without distributed training on the CPU (find-libtorch.mjs says so).
+if ((needTorch || systemTorch) && !existsSync('/usr/include/gloo/context.h'))
+  aptInstall(
+    ['libgloo-dev'],
+    'the gloo headers c10d needs for distributed training on the CPU',
+    'no /usr/include/gloo: the addon builds without the gloo backend (apt-get install libgloo-dev)',
+  );
+
 // 2. Python PyTorch on the same libtorch: the baseline of the benchmarks and of the MicroDiT reference
 // test (Debian's python3-torch is the same 1.13.1 as libtorch-dev; it installs for /usr/bin/python3).
 if (needTorch || systemTorch) {

@@ -34,9 +34,16 @@ function fromPython() {
   const script = [
     'import json, torch',
     'from torch.utils import cpp_extension as c',
+    // The pip wheels' CUDA and NCCL headers, if any, are under site-packages/nvidia/*/include.
+    'import glob, os',
+    'try:',
+    '    import nvidia',
+    '    nvidia = sorted(glob.glob(os.path.join(list(nvidia.__path__)[0], "*", "include")))',
+    'except Exception:',
+    '    nvidia = []',
     'print(json.dumps({"include": c.include_paths(), "libdir": c.library_paths(),',
     ' "cxx11abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "version": torch.__version__,',
-    ' "cuda": torch.version.cuda}))',
+    ' "cuda": torch.version.cuda, "cudaHome": c.CUDA_HOME, "nvidia": nvidia}))',
   ].join('\n');
   let out;
   try {
@@ -51,6 +58,7 @@ function fromPython() {
     libdir: info.libdir,
     cxx11abi: info.cxx11abi,
     cudaRuntime: info.cuda,
+    cudaInclude: [...(info.cudaHome ? [join(info.cudaHome, 'include')] : []), ...info.nvidia],
   };
 }
 
@@ -87,6 +95,47 @@ function resolve() {
   return fromSystem() ?? fail(HOW_TO_GET_ONE);
 }
 
+/**
+ * The c10d backends the addon can compile: c10d's ProcessGroupGloo.hpp includes gloo's headers, which
+ * not every libtorch ships (Debian's are in libgloo-dev; they must be the gloo libtorch was built
+ * with, so only the libtorch's own include folders count, and /usr/include for the system one);
+ * ProcessGroupNCCL.hpp needs nccl.h and the CUDA headers ATen/cuda includes. A backend whose headers
+ * are missing is left out with a note (the addon then says so when asked for it), never a failed build.
+ */
+function distributedBackends(found, cuda) {
+  const notes = [];
+  const defines = [];
+  const include = [];
+  const own = found.source.startsWith('system') ? [...found.include, '/usr/include'] : found.include;
+  if (own.some((d) => existsSync(join(d, 'gloo/context.h')))) defines.push('USE_C10D_GLOO', 'CDISTILL_GLOO=1');
+  else notes.push('gloo: no gloo/context.h beside this libtorch (Debian: apt-get install libgloo-dev)');
+  if (cuda) {
+    const dirs = [
+      ...(found.cudaInclude ?? []),
+      ...(process.env.CUDA_HOME ? [join(process.env.CUDA_HOME, 'include')] : []),
+      '/usr/local/cuda/include',
+      '/usr/include',
+      ...found.include,
+    ].filter((d, i, all) => all.indexOf(d) === i && existsSync(d));
+    const headers = ['nccl.h', 'cuda_runtime_api.h', 'cublas_v2.h', 'cusparse.h', 'cusolverDn.h'];
+    const missing = headers.filter((h) => !dirs.some((d) => existsSync(join(d, h))));
+    if (missing.length === 0) {
+      defines.push('USE_C10D_NCCL', 'CDISTILL_NCCL=1');
+      for (const h of headers) {
+        const d = dirs.find((x) => existsSync(join(x, h)));
+        if (!found.include.includes(d) && !include.includes(d)) include.push(d);
+      }
+    } else notes.push(`nccl: ${missing.join(', ')} not found (CUDA_HOME, /usr/local/cuda, pip's nvidia/*/include)`);
+  }
+  return {
+    gloo: defines.includes('CDISTILL_GLOO=1'),
+    nccl: defines.includes('CDISTILL_NCCL=1'),
+    defines,
+    include,
+    notes,
+  };
+}
+
 const found = resolve();
 const libdir = found.libdir;
 const has = (name) => libdir.some((d) => existsSync(join(d, `lib${name}.so`)));
@@ -94,11 +143,14 @@ const has = (name) => libdir.some((d) => existsSync(join(d, `lib${name}.so`)));
 // initialisers (which register the CUDA kernels and hooks) run even though we call no symbol of it.
 const libs = ['c10', 'torch_cpu', 'torch', 'c10_cuda', 'torch_cuda', 'torch_cuda_cu', 'torch_cuda_cpp'].filter(has);
 const cuda = has('torch_cuda');
+const dist = distributedBackends(found, cuda);
 const result = {
   ...found,
+  include: [...found.include, ...dist.include],
   cuda,
   libs,
-  defines: [`_GLIBCXX_USE_CXX11_ABI=${found.cxx11abi}`, ...(cuda ? ['CDISTILL_CUDA_BUILD=1'] : [])],
+  distributed: { gloo: dist.gloo, nccl: dist.nccl, notes: dist.notes },
+  defines: [`_GLIBCXX_USE_CXX11_ABI=${found.cxx11abi}`, ...(cuda ? ['CDISTILL_CUDA_BUILD=1'] : []), ...dist.defines],
   ldflags: ['-Wl,--no-as-needed', ...libdir.map((d) => `-Wl,-rpath,${d}`), ...libdir.map((d) => `-L${d}`)],
 };
 

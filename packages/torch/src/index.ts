@@ -19,3 +19,4 @@ export { cuda, getNumThreads, setNumThreads, buildInfo, liveTensors, defaultDevi
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as io from './io/index.js';
+export * as distributed from './distributed.js';

@@ -9,6 +9,12 @@ declare const handleBrand: unique symbol;
 export type Handle = number & { readonly [handleBrand]: 'TensorHandle' };
 declare const generatorBrand: unique symbol;
 export type GeneratorHandle = { readonly [generatorBrand]: 'GeneratorHandle' };
+declare const storeBrand: unique symbol;
+/** A c10d key-value store (native/distributed.cc). */
+export type StoreHandle = { readonly [storeBrand]: 'StoreHandle' };
+declare const groupBrand: unique symbol;
+/** A c10d process group (native/distributed.cc). */
+export type GroupHandle = { readonly [groupBrand]: 'GroupHandle' };
 
 type H = Handle;
 type Opt<T> = T | undefined;
@@ -215,6 +221,31 @@ export interface NativeBinding {
   setNumThreads(n: number): void;
   benchOpFloor(a: H, b: H, iters: number): number;
   buildInfo(): { torchVersion: string; cudaBuild: boolean; parallelInfo: string; config: string };
+  // distributed (c10d); every call blocks until done
+  distBackends(): { gloo: boolean; nccl: boolean };
+  distTcpStore(host: string, port: number, isServer: boolean, timeoutMs: number): StoreHandle;
+  distFileStore(path: string, worldSize: number): StoreHandle;
+  distStorePort(s: StoreHandle): number;
+  distStoreSet(s: StoreHandle, key: string, value: string): void;
+  distStoreGet(s: StoreHandle, key: string): string;
+  distStoreAdd(s: StoreHandle, key: string, n: number): number;
+  distStoreCheck(s: StoreHandle, keys: string[]): boolean;
+  distStoreWait(s: StoreHandle, keys: string[], timeoutMs: number): void;
+  distGroupNew(
+    s: StoreHandle,
+    prefix: string,
+    backend: string,
+    rank: number,
+    size: number,
+    timeoutMs: number,
+    device: string,
+  ): GroupHandle;
+  distGroupDestroy(g: GroupHandle): void;
+  distGroupFailure(g: GroupHandle): string;
+  distBroadcast(g: GroupHandle, ts: H[], root: number, bucketBytes: number, timeoutMs: Opt<number>): void;
+  distAllReduce(g: GroupHandle, ts: H[], op: number, bucketBytes: number, timeoutMs: Opt<number>): void;
+  distAllReduceGrads(g: GroupHandle, params: H[], scalars: Opt<H>, bucketBytes: number): void;
+  distBarrier(g: GroupHandle, timeoutMs: Opt<number>): void;
 }
 
 /** Functions of one tensor that return a tensor (each is also a Tensor method of the same name). */

@@ -3,13 +3,16 @@ import { type Command, Option } from 'commander';
 
 import { localFile } from '../hub/download.js';
 import { readPromptList, sampleJourneyDbPrompts, writePromptList } from '../data/prompts.js';
+import { checkShardSet } from '../data/shard-set.js';
 import { bench } from '../pipeline/bench.js';
 import { compare } from '../pipeline/compare.js';
 import { BENCH_DEFAULTS, GENERATE_DEFAULTS } from '../pipeline/stage-options.js';
 import { generateDataset, parseShard } from '../pipeline/generate.js';
 import { writeReport } from '../report/index.js';
 import { grid, sample } from '../pipeline/sample.js';
+import { launchLocalRanks, withoutOption } from '../pipeline/launch-local.js';
 import { train } from '../pipeline/train.js';
+import { readLaunchEnv } from '../util/torchrun-env.js';
 import { defaultTrainConfig, TrainConfigSchema, TrainOptionsSchema, type TrainConfig } from '../training/config.js';
 import { parseWith, readJson } from '../util/json.js';
 import {
@@ -88,6 +91,19 @@ export function registerStages(program: Command, print: Print): void {
       print(`generate: ${r.generated} images made this run; ${o.out} holds ${r.total} of this shard's prompts`);
     });
 
+  program
+    .command('check-shards')
+    .description(
+      'check that generate --shard outputs (one folder, or one per shard) are complete and consistent: one plan, every shard once, every image made',
+    )
+    .argument('<folders...>', 'DATA_DIR(s) written by generate')
+    .action((folders: string[]) => {
+      const s = checkShardSet(folders);
+      print(
+        `check-shards: complete: ${s.count} shard${s.count === 1 ? '' : 's'}, ${s.prompts} images, in ${s.folders.join(', ')}`,
+      );
+    });
+
   const d = defaultTrainConfig();
   program
     .command('train')
@@ -120,7 +136,12 @@ export function registerStages(program: Command, print: Print): void {
     .option('--weight-decay <wd>', 'AdamW decoupled weight decay', finiteNumber, d.weightDecay)
     .option('--warmup-steps <n>', 'linear warmup steps, then constant', nonNegativeInt, d.warmupSteps)
     .option('--grad-clip <norm>', 'gradient-norm clip', finiteNumber, d.gradClip)
-    .option('--batch-size <n>', 'micro-batch size', positiveInt, d.batchSize)
+    .option(
+      '--batch-size <n>',
+      'micro-batch size, global: with several ranks each takes an equal share',
+      positiveInt,
+      d.batchSize,
+    )
     .option('--grad-accumulation <n>', 'micro-batches per optimizer step', positiveInt, d.gradAccumulation)
     .option('--seed <n>', 'training seed (data order, σ indices, noise)', nonNegativeInt, d.seed)
     .option('--validate-every <n>', 'validation grid every n steps', positiveInt, d.validateEvery)
@@ -149,18 +170,42 @@ export function registerStages(program: Command, print: Print): void {
         .default(d.teacherDtype),
     )
     .addOption(deviceOption())
+    .option(
+      '--nproc <n>',
+      'start n ranks on this machine (data parallel; --device cuda gives rank r cuda:r); without it, the torchrun variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT) say whether this process is one rank of several',
+      positiveInt,
+    )
+    .option('--stop-after <n>', 'stop after n steps in this process, as if killed (for tests of resume)', positiveInt)
     .action(async (o, cmd: Command) => {
-      const config = resolveTrainConfig(o, cmd);
+      const { nproc, stopAfter, ...flags } = o;
+      const config = resolveTrainConfig(flags, cmd);
       if (o.dryRun) {
         print(JSON.stringify(config, null, 2));
         return;
       }
+      const world = readLaunchEnv();
+      if (nproc !== undefined && nproc > 1) {
+        if (world) throw new Error('--nproc starts the ranks itself; under a launcher (RANK is set) leave it out');
+        // Every rank runs this same command line without --nproc, with its torchrun environment.
+        process.exitCode = await launchLocalRanks({ nproc, argv: withoutOption(process.argv.slice(1), '--nproc') });
+        return;
+      }
       const r = await train(
-        { model: o.model, data: o.data, out: o.out, config, device: o.device, resume: o.resume },
+        {
+          model: o.model,
+          data: o.data,
+          out: o.out,
+          config,
+          device: o.device,
+          resume: o.resume,
+          ...(world ? { world } : {}),
+          ...(stopAfter !== undefined ? { stopAfter } : {}),
+        },
         print,
       );
       if (r.stoppedOnNonFinite) process.exitCode = 1;
-      else print(`train: done at step ${r.step}; checkpoint ${r.lastCheckpoint}`);
+      // A rank other than 0 writes no checkpoint, so it has none to name.
+      else print(`train: done at step ${r.step}${r.lastCheckpoint ? `; checkpoint ${r.lastCheckpoint}` : ''}`);
     });
 
   program

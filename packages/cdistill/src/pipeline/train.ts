@@ -1,17 +1,25 @@
 // Stage 3, `cdistill train`: consistency-distills a student (initialised from the teacher) on the
 // teacher's dataset. Logs JSONL, writes validation grids and atomic checkpoints, resumes exactly
 // (`--resume`), and stops on a non-finite loss with the last good checkpoint intact.
-import { mkdirSync } from 'node:fs';
+//
+// Data parallel (a launch environment, training/data-parallel.ts): every rank loads the model, the data
+// and the checkpoint, rank 0's weights are broadcast, each rank takes its share of every global batch,
+// and rank 0 alone takes the folder's lock and writes the config, log, checkpoints and validation
+// images. --batch-size is the global micro-batch, so a run resumes with another world size unchanged.
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import * as torch from '@cdistill/torch';
 
+import { checkShardSet } from '../data/shard-set.js';
 import { downloadModel } from '../models/download.js';
 import { loadModel, type TextToImageModel } from '../models/load.js';
 import type { DiT } from '../models/microdit/index.js';
 import { perBatchNoise } from '../sampling/noise.js';
 import { studentSample } from '../sampling/sample.js';
 import { CdTrainer } from '../training/cd-trainer.js';
+import { type DataParallel, joinWorld, rankDevice } from '../training/data-parallel.js';
+import type { LaunchEnv } from '../util/torchrun-env.js';
 import { Checkpoint, configChanges, latestCheckpoint, saveCheckpoint } from '../training/checkpoint.js';
 import { CdCheckpointStateSchema, type ResolvedTrainConfig, type TrainConfig } from '../training/config.js';
 import { encodeImageData, EpochSampler, loadCachedData, type TrainData } from '../training/data.js';
@@ -30,6 +38,8 @@ export interface TrainOptions {
   /** Stop (as if killed) after this many steps in this process; tests of resume. */
   stopAfter?: number;
   quiet?: boolean;
+  /** The torchrun environment when this process is one rank of several (util/torchrun-env.ts). */
+  world?: LaunchEnv;
 }
 
 export type TrainResult = LoopResult;
@@ -51,14 +61,31 @@ function buildModels(model: TextToImageModel, cfg: TrainConfig, device: string) 
 }
 
 export async function train(o: TrainOptions, print: (l: string) => void): Promise<TrainResult> {
-  mkdirSync(o.out, { recursive: true });
-  return withLock(join(o.out, '.train.lock'), `run folder ${o.out}`, () => lockedTrain(o, print));
+  // A folder from `generate` is trained on only when every shard of its plan is in it, made once (before
+  // any folder is written or any rank joins).
+  if (existsSync(join(o.data, 'generate.json'))) checkShardSet([o.data]);
+  const world = o.world && o.world.worldSize > 1 ? o.world : undefined;
+  if (world && o.config.batchSize % world.worldSize !== 0)
+    throw new Error(
+      `--batch-size ${o.config.batchSize} does not split over ${world.worldSize} ranks: it is the global micro-batch, each rank takes an equal share; use a multiple of ${world.worldSize}`,
+    );
+  // Before the lock: a rank that fails here makes its peers fail at the rendezvous, naming it.
+  const dp = world ? joinWorld(world, rankDevice(o.device, world)) : undefined;
+  try {
+    if (dp && dp.rank !== 0) return await lockedTrain(o, print, dp);
+    mkdirSync(o.out, { recursive: true });
+    return await withLock(join(o.out, '.train.lock'), `run folder ${o.out}`, () => lockedTrain(o, print, dp));
+  } finally {
+    dp?.destroy();
+  }
 }
 
-async function lockedTrain(o: TrainOptions, print: (l: string) => void): Promise<TrainResult> {
+async function lockedTrain(o: TrainOptions, print: (l: string) => void, dp?: DataParallel): Promise<TrainResult> {
   const cfg = o.config;
   const root = checkpointsOf(o.out);
-  mkdirSync(join(o.out, 'validation'), { recursive: true });
+  const writer = (dp?.rank ?? 0) === 0;
+  const device = rankDevice(o.device, o.world);
+  if (writer) mkdirSync(join(o.out, 'validation'), { recursive: true });
   const resolved: ResolvedTrainConfig = { model: o.model, data: o.data, device: o.device, ...cfg };
   const latest = latestCheckpoint(root);
   if (!o.resume && latest !== undefined)
@@ -71,29 +98,37 @@ async function lockedTrain(o: TrainOptions, print: (l: string) => void): Promise
         `${ckpt.dir}: this run's options differ from the checkpoint's (${changes.join(', ')}); resume with the same options, or use a new --out`,
       );
   }
-  writeJsonAtomic(join(o.out, 'config.json'), resolved);
+  if (writer) writeJsonAtomic(join(o.out, 'config.json'), resolved);
 
   await downloadModel(o.model, { print });
-  const model = loadModel(o.model, { device: o.device, dtype: 'float32' });
+  const model = loadModel(o.model, { device, dtype: 'float32' });
   const data: TrainData = loadCachedData(o.data) ?? (await encodeImageData(model, o.data));
-  if (cfg.batchSize > data.size)
+  if (cfg.batchSize > data.size && writer)
     print(
       `train: --batch-size ${cfg.batchSize} is larger than the dataset (${data.size} examples): each batch repeats examples`,
     );
-  const models = buildModels(model, cfg, o.device);
-  const trainer = new CdTrainer(models, cfg, model.edm, o.device);
+  const models = buildModels(model, cfg, device);
+  const trainer = new CdTrainer(models, cfg, model.edm, device, dp);
   let sampler = new EpochSampler(data.size, cfg.seed);
   let start = 0;
   if (ckpt) {
-    ckpt.loadInto(models.student, 'student', o.device);
-    if (models.target) ckpt.loadInto(models.target, 'target', o.device);
-    if (models.ema) ckpt.loadInto(models.ema, 'ema', o.device);
-    ckpt.loadOptimizer(trainer.optimizer, ckpt.state.optimizer, 'optimizer', o.device);
+    ckpt.loadInto(models.student, 'student', device);
+    if (models.target) ckpt.loadInto(models.target, 'target', device);
+    if (models.ema) ckpt.loadInto(models.ema, 'ema', device);
+    ckpt.loadOptimizer(trainer.optimizer, ckpt.state.optimizer, 'optimizer', device);
     trainer.rng.setState(ckpt.tensor('rng', 'train'));
     sampler = new EpochSampler(data.size, cfg.seed, ckpt.state.sampler.epoch, ckpt.state.sampler.offset);
     start = ckpt.state.step;
-    print(`train: resumed from ${ckpt.dir} at step ${start}`);
+    const was = ckpt.state.worldSize ?? 1;
+    const now = dp?.worldSize ?? 1;
+    if (writer)
+      print(
+        `train: resumed from ${ckpt.dir} at step ${start}${was !== now ? ` (written by ${was} rank${was === 1 ? '' : 's'}, now ${now})` : ''}`,
+      );
   }
+  // Every rank built or loaded the same weights; the broadcast makes it so whatever the files or
+  // initialisers did, as DDP does when it wraps a model.
+  dp?.broadcastModules([models.student, models.target, models.ema], 'the initial weights');
   const validationPrompts = cfg.validationPrompts ?? data.captions.slice(0, 4);
 
   try {
@@ -107,11 +142,14 @@ async function lockedTrain(o: TrainOptions, print: (l: string) => void): Promise
       checkpointEvery: cfg.checkpointEvery,
       validateEvery: cfg.validateEvery,
       quiet: o.quiet ?? false,
+      writer,
       ...(ckpt ? { resumedFrom: ckpt.dir } : {}),
       print,
       step: (step) => {
         const micro = Array.from({ length: cfg.gradAccumulation }, () => {
-          const idx = torch.tensor(sampler.next(cfg.batchSize), { dtype: 'int64' });
+          // The same seeded global order on every rank; each takes its share of it.
+          const global = sampler.next(cfg.batchSize);
+          const idx = torch.tensor(dp ? dp.share(global) : global, { dtype: 'int64' });
           const mb = { latents: data.latents.indexSelect(0, idx), text: data.text.indexSelect(0, idx) };
           idx.dispose();
           return mb;
@@ -141,7 +179,12 @@ async function lockedTrain(o: TrainOptions, print: (l: string) => void): Promise
             optimizer: trainer.optimizer.stateTensors(),
             rng: new Map([['train', trainer.rng.getState()]]),
           },
-          { sampler: sampler.state(), optimizer: trainer.optimizer.meta(), config: resolved },
+          {
+            sampler: sampler.state(),
+            optimizer: trainer.optimizer.meta(),
+            config: resolved,
+            worldSize: dp?.worldSize ?? 1,
+          },
         ),
     });
   } finally {

@@ -1,11 +1,18 @@
-// One consistency-distillation optimizer step, free of global state (so a data-parallel wrapper can
-// drop in): the models, the optimizer and the RNG are fields; the batch comes from the caller.
+// One consistency-distillation optimizer step, free of global state: the models, the optimizer, the
+// RNG and the data-parallel group (if any) are fields; the batch comes from the caller.
+//
+// Data parallel: the caller passes this rank's share of each global micro-batch; the random draws
+// (σ index, noise, guidance weight) are made for the whole global batch on every rank, from the same
+// seeded generator, and each rank keeps its rows. So the samples, their noise and the generator state
+// do not depend on the world size: W ranks × b/W compute what 1 rank × b computes, up to the order of
+// floating-point sums, and a run can resume with another world size.
 import * as torch from '@cdistill/torch';
 
 import { cdLoss } from '../diffusion/consistency.js';
 import { karrasSigmas, type EdmConfig } from '../diffusion/edm.js';
 import { ditDenoiser, type DiT } from '../models/microdit/index.js';
 import type { TrainConfig } from './config.js';
+import type { DataParallel } from './data-parallel.js';
 import type { StepMetrics } from './loop.js';
 
 type Tensor = torch.Tensor;
@@ -31,6 +38,8 @@ export class CdTrainer {
     readonly cfg: TrainConfig,
     readonly edm: EdmConfig,
     readonly device: string,
+    /** The data-parallel group; undefined = one process. */
+    readonly dp?: DataParallel,
   ) {
     this.sigmas = karrasSigmas(cfg.numScales, edm);
     this.params = models.student.parameters();
@@ -61,13 +70,17 @@ export class CdTrainer {
     for (const mb of microBatches) {
       torch.tidy(() => {
         const b = mb.latents.size(0);
+        const world = this.dp?.worldSize ?? 1;
+        // Drawn for the global batch, this rank's rows kept (see the top of this file).
+        const mine = (t: Tensor) => (world === 1 ? t : t.narrow(0, (this.dp?.rank ?? 0) * b, b));
         const x0 = mb.latents.to(this.device);
         const y = mb.text.to(this.device);
-        const index = torch.randint(0, cfg.numScales - cfg.skip, [b], { generator: this.rng }).to(this.device);
-        const noise = torch.randn([...x0.shape], { generator: this.rng }).to(this.device);
+        const index = mine(torch.randint(0, cfg.numScales - cfg.skip, [b * world], { generator: this.rng })).to(
+          this.device,
+        );
+        const noise = mine(torch.randn([b * world, ...x0.shape.slice(1)], { generator: this.rng })).to(this.device);
         const w = cfg.guidanceEmbedding
-          ? torch
-              .rand([b], { generator: this.rng })
+          ? mine(torch.rand([b * world], { generator: this.rng }))
               .mul(cfg.guidanceRange[1] - cfg.guidanceRange[0])
               .add(cfg.guidanceRange[0])
               .to(this.device)
@@ -89,6 +102,11 @@ export class CdTrainer {
         loss.div(microBatches.length).backward();
       });
     }
+    // The mean over ranks of each gradient: the gradient of the global batch's mean loss, since every
+    // rank's loss is a mean over an equal share. The norm below is then the global one on every rank.
+    const loss = this.dp
+      ? this.dp.averageGradients(this.params, lossSum / microBatches.length, step)
+      : lossSum / microBatches.length;
     const gradNorm = torch.optim.clipGradNorm(this.params, cfg.gradClip);
     const lr = this.lrAt(step);
     this.optimizer.lr = lr;
@@ -99,6 +117,6 @@ export class CdTrainer {
       torch.optim.lerpParameters(this.models.target.parameters(), studentParams, 1 - cfg.targetEma);
     if (this.models.ema && cfg.ema !== undefined)
       torch.optim.lerpParameters(this.models.ema.parameters(), studentParams, 1 - cfg.ema);
-    return { loss: lossSum / microBatches.length, gradNorm, lr };
+    return { loss, gradNorm, lr };
   }
 }

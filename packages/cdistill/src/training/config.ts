@@ -88,5 +88,7 @@ export const CdCheckpointStateSchema = z
     sampler: z.object({ epoch: z.number().int().nonnegative(), offset: z.number().int().nonnegative() }).strict(),
     optimizer: AdamWMetaSchema,
     config: ResolvedTrainConfigSchema,
+    /** How many ranks wrote it (absent before data parallelism: 1); a resume may use another number. */
+    worldSize: z.number().int().positive().optional(),
   })
   .strict();

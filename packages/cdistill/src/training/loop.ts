@@ -28,6 +28,11 @@ export interface LoopOptions {
   checkpointEvery: number;
   validateEvery?: number;
   quiet?: boolean;
+  /**
+   * Whether this process writes the log, checkpoints and validation images (default true). In a
+   * data-parallel run only rank 0 does; the others take the same steps and write nothing.
+   */
+  writer?: boolean;
   /** The checkpoint the run resumed from, if any (named when a NaN stops the run). */
   resumedFrom?: string;
   /** Optimizer step number `step` (0-based); returns its metrics. */
@@ -45,8 +50,9 @@ export interface LoopResult {
 }
 
 export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
-  truncateStepLog(o.logPath, o.start);
-  const bar = o.quiet ? undefined : progress(o.label, o.steps, 'step', o.start);
+  const writer = o.writer ?? true;
+  if (writer) truncateStepLog(o.logPath, o.start);
+  const bar = o.quiet || !writer ? undefined : progress(o.label, o.steps, 'step', o.start);
   let step = o.start;
   let lastCheckpoint = o.resumedFrom;
   let ranHere = 0;
@@ -56,17 +62,19 @@ export async function runTrainingLoop(o: LoopOptions): Promise<LoopResult> {
       const t0 = performance.now();
       const m = o.step(step);
       if (!Number.isFinite(m.loss)) {
-        o.print(
-          `${o.label}: the loss is ${m.loss} at step ${step + 1}; stopping. ` +
-            (lastCheckpoint
-              ? `The last good checkpoint is ${lastCheckpoint} (intact).`
-              : 'No checkpoint was written yet.'),
-        );
+        if (writer)
+          o.print(
+            `${o.label}: the loss is ${m.loss} at step ${step + 1}; stopping. ` +
+              (lastCheckpoint
+                ? `The last good checkpoint is ${lastCheckpoint} (intact).`
+                : 'No checkpoint was written yet.'),
+          );
         return { step, ...(lastCheckpoint ? { lastCheckpoint } : {}), stoppedOnNonFinite: true };
       }
       step += 1;
       ranHere += 1;
       const dt = (performance.now() - t0) / 1000;
+      if (!writer) continue;
       appendFileSync(
         o.logPath,
         `${JSON.stringify({ step, loss: m.loss, lr: m.lr, grad_norm: m.gradNorm, step_time_s: dt, samples_per_s: o.samplesPerStep / dt })}\n`,
