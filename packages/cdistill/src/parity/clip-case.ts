@@ -1,15 +1,20 @@
 // Parity of the CLIP text tower against a reference case produced by PyTorch/OpenCLIP:
 // `<name>.json` (`config`, `texts`), weights `<name>.safetensors` or `<name>.pt`, and
 // `<name>.io.safetensors` (`in.input_ids` [B, ctx] int64, `out.hidden_states` [B, ctx, width]).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 
 import { io, noGrad, tidy, type Tensor } from '@cdistill/torch';
+import { z } from 'zod';
 
 import { loadClipTextConfig } from '../models/clip/config.js';
 import { ClipTextTower } from '../models/clip/text-tower.js';
 import { ClipTokenizer } from '../models/clip/tokenizer.js';
+import { readJsonWith } from '../util/json.js';
 import { check, toleranceFor, type ParityCheck } from './checks.js';
+
+/** The part of a CLIP case's JSON the tokenizer check reads. */
+const TextsSchema = z.object({ texts: z.array(z.string()) });
 
 export type { ParityCheck };
 
@@ -58,8 +63,7 @@ function tokenizerCheck(
   contextLength: number,
   name: string,
 ): ParityCheck {
-  const { texts } = JSON.parse(readFileSync(jsonPath, 'utf8')) as { texts?: string[] };
-  if (!Array.isArray(texts)) throw new Error(`${jsonPath}: no "texts" to tokenize`);
+  const { texts } = readJsonWith(TextsSchema, jsonPath, 'tokenizer case');
   const ours = ClipTokenizer.fromFile(vocabPath).tokenize(texts, contextLength).flat();
   const ref = Array.from(ids.data<'int64'>(), Number);
   const differing =

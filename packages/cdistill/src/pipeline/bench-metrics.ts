@@ -7,11 +7,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type * as torch from '@cdistill/torch';
+import { z } from 'zod';
 
 import { clipScores, mean } from '../metrics/clip-score.js';
 import { frechetDistance } from '../metrics/frechet.js';
 import { kernelDistance } from '../metrics/kid.js';
 import { writeJsonAtomic } from '../util/fs.js';
+import { readJsonWith } from '../util/json.js';
 import { ClipFeaturizer } from './clip-features.js';
 
 export interface BenchMetricsOptions {
@@ -48,7 +50,7 @@ export function benchImages(dir: string): { files: string[]; prompts: string[] }
 
 function addToSummary(dir: string, extra: Record<string, unknown>): void {
   const path = join(dir, 'summary.json');
-  const summary = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  const summary = readJsonWith(z.record(z.unknown()), path, 'bench summary');
   writeJsonAtomic(path, { ...summary, ...extra });
 }
 
