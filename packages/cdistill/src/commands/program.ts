@@ -152,8 +152,9 @@ export function buildProgram(print: (line: string) => void): Command {
     )
     .option(
       '--lr-decay-from <step>',
-      'from this step the learning rate falls linearly to 0 at the last step (default: no decay)',
+      'from this step the learning rate falls linearly to 0 at the last step (none if past the last step)',
       nonNegativeInt,
+      t.lrDecayFrom,
     )
     .option(
       '--open-captions-from <step>',

@@ -37,10 +37,8 @@ export class TeacherTrainer {
     const base = torch.optim.warmupConstant(cfg.lr, cfg.warmupSteps);
     const from = cfg.lrDecayFrom;
     // From lrDecayFrom the rate falls linearly to 0 at the last step; before it, warmup then constant.
-    this.lrAt =
-      from === undefined
-        ? base
-        : (step) => (step < from ? base(step) : base(step) * Math.max(0, (cfg.steps - step) / (cfg.steps - from)));
+    this.lrAt = (step) =>
+      step < from ? base(step) : base(step) * Math.max(0, (cfg.steps - step) / (cfg.steps - from));
     this.rng = new torch.Generator(cfg.seed + 7);
   }
 
