@@ -235,13 +235,23 @@ test('scoreImages on hand-made cases: valid, named, coverage', () => {
   const wrongColor = renderScene({ ...want, color: 'cyan' });
   const blank = new Float32Array(3 * P).fill(1); // white, no object
   const spec: Spec = { ...want };
-  assert.deepEqual(scoreImages([right], [spec]), { n: 1, valid: 1, named: 1, coverage: 1, coverageByAttribute: {} });
+  assert.deepEqual(scoreImages([right], [spec]), {
+    n: 1,
+    valid: 1,
+    named: 1,
+    coverage: 1,
+    coverageByAttribute: {},
+    differingPxMedian: 0,
+  });
+  // No object found: every pixel counts as differing.
+  assert.equal(scoreImages([blank, blank], [spec, spec]).differingPxMedian, P);
   assert.deepEqual(scoreImages([right, wrongColor, blank], [spec, spec, spec]), {
     n: 3,
     valid: 2 / 3,
     named: 1 / 3,
     coverage: 1,
     coverageByAttribute: {},
+    differingPxMedian: 0, // 0, 0, 1024: the middle one
   });
   // "a blue circle" four times: positions top, top, left, bottom; sizes all large; backgrounds white ×3, black ×1.
   const open: Spec = { shape: 'circle', color: 'blue' };
@@ -263,7 +273,14 @@ test('scoreImages on hand-made cases: valid, named, coverage', () => {
   assert.equal(withBlur.valid, 0.8);
   assert.equal(withBlur.named, 0.8);
   assert.deepEqual(withBlur.coverageByAttribute, r.coverageByAttribute);
-  assert.deepEqual(scoreImages([], []), { n: 0, valid: 0, named: 0, coverage: 1, coverageByAttribute: {} });
+  assert.deepEqual(scoreImages([], []), {
+    n: 0,
+    valid: 0,
+    named: 0,
+    coverage: 1,
+    coverageByAttribute: {},
+    differingPxMedian: 0,
+  });
   assert.throws(() => scoreImages([right], []), { message: 'scoreReadings: 1 readings for 0 specs' });
 });
 

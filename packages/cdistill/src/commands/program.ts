@@ -193,10 +193,12 @@ export function buildProgram(print: (line: string) => void): Command {
     .option('--quick', 'a one-minute run that checks the path, not quality', false)
     .option('--teacher <dir>', 'teacher model folder (default: the bundled shapes teacher)')
     .option('--vocab <file>', 'CLIP BPE vocabulary (default: the bundled bpe_simple_vocab_16e6.txt.gz)')
-    .option('--threads <n>', 'CPU threads for libtorch', positiveInt)
+    // One thread by default: on the 2-core machine the demo's small DiT sampled 1.18× faster with one
+    // libtorch thread than with two (docs/benchmarks.md).
+    .option('--threads <n>', 'CPU threads for libtorch', positiveInt, 1)
     .addOption(deviceOption())
     .action(async (o) => {
-      if (o.threads) setNumThreads(o.threads);
+      setNumThreads(o.threads);
       await demo({ out: o.out, quick: o.quick, teacher: o.teacher, device: o.device, vocab: o.vocab }, print);
     });
 

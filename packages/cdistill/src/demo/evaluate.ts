@@ -16,6 +16,8 @@ export interface SamplerEval {
   coverage: number;
   coverage_by_attribute: WorldScore['coverageByAttribute'];
   ms_per_image: number;
+  /** median pixels off the re-rendered scene (worlds/shapes/score.ts) */
+  differing_px_median: number;
   /** mean PSNR (dB) against teacher_heun30's image from the same noise */
   psnr_vs_teacher30?: number;
 }
@@ -86,6 +88,7 @@ export function toSamplerEval(score: WorldScore, ms: number): SamplerEval {
     coverage: score.coverage,
     coverage_by_attribute: score.coverageByAttribute,
     ms_per_image: ms,
+    differing_px_median: score.differingPxMedian,
   };
 }
 

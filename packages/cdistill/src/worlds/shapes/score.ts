@@ -15,6 +15,12 @@ export interface WorldScore {
   coverage: number;
   /** Per open attribute; an attribute no caption leaves open is absent. */
   coverageByAttribute: Partial<Record<Attribute, number>>;
+  /**
+   * Median over images of the pixels that differ from the re-rendered scene (validity.ts): a continuous
+   * view of what `valid` thresholds at 1%. A blur over an open attribute differs at 50+ px (the smallest
+   * object's area), a clean render at 0, a sharp sample with ragged edges in between.
+   */
+  differingPxMedian: number;
 }
 
 /** 1 − TV(empirical distribution of `values`, uniform over `support`); 0 for no values. */
@@ -49,7 +55,9 @@ export function scoreReadings(readings: readonly Reading[], specs: readonly Spec
     if (values) coverageByAttribute[a] = uniformCoverage(values, ATTRIBUTE_VALUES[a]);
   }
   const cov = Object.values(coverageByAttribute);
+  const differing = readings.map((r) => r.differing).sort((a, b) => a - b);
   return {
+    differingPxMedian: n ? differing[Math.floor((n - 1) / 2)]! : 0,
     n,
     valid: n ? valid / n : 0,
     named: n ? named / n : 0,
