@@ -9,11 +9,10 @@ import { before, test } from 'node:test';
 
 import * as torch from '@cdistill/torch';
 
-import { generateDataset } from '../src/pipeline/generate.js';
 import { checkpointsOf, train } from '../src/pipeline/train.js';
 import { Checkpoint, latestCheckpoint } from '../src/training/checkpoint.js';
 import { CdCheckpointStateSchema, TrainConfigSchema } from '../src/training/config.js';
-import { PROMPTS, tinyModelDir } from './fixtures.js';
+import { tinyDataset, tinyModelDir } from './fixtures.js';
 import { cliPath } from './util.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cdistill-dp-'));
@@ -79,23 +78,7 @@ const TOLERANCE = 1e-5;
 const single = join(root, 'single');
 
 before(async () => {
-  await generateDataset(
-    {
-      model,
-      prompts: PROMPTS,
-      out: data,
-      steps: 2,
-      guidance: 5,
-      seed: 1,
-      batch: 6,
-      shard: { index: 0, count: 1 },
-      device: 'cpu',
-      dtype: 'float32',
-      solver: 'heun',
-      textDtype: 'float32',
-    },
-    () => {},
-  );
+  await tinyDataset(model, data);
   // The 1-process reference both comparisons below are made against.
   await ok(['train', ...COMMON, '--out', single]);
 });

@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { generateDataset } from '../src/pipeline/generate.js';
 import { referenceDir, vocabPath } from './util.js';
 
 /** The tiny DiT of the end-to-end tests (upstream argument names): 8×8×4 latents, caption width 32. */
@@ -57,3 +58,24 @@ export const PROMPTS = [
   'a dog in the snow',
   'a tree',
 ];
+
+/** A six-image teacher dataset of PROMPTS from a tiny model (2 Heun steps, CFG 5, seed 1), for training tests. */
+export async function tinyDataset(model: string, out: string): Promise<void> {
+  await generateDataset(
+    {
+      model,
+      prompts: PROMPTS,
+      out,
+      steps: 2,
+      guidance: 5,
+      seed: 1,
+      batch: 6,
+      shard: { index: 0, count: 1 },
+      device: 'cpu',
+      dtype: 'float32',
+      solver: 'heun',
+      textDtype: 'float32',
+    },
+    () => {},
+  );
+}

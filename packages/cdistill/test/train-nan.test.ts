@@ -7,32 +7,15 @@ import { test } from 'node:test';
 
 import * as torch from '@cdistill/torch';
 
-import { generateDataset } from '../src/pipeline/generate.js';
 import { train } from '../src/pipeline/train.js';
 import { TrainConfigSchema } from '../src/training/config.js';
-import { PROMPTS, tinyModelDir } from './fixtures.js';
+import { tinyDataset, tinyModelDir } from './fixtures.js';
 
 test('NaN loss: the run stops, says where the last good checkpoint is, and leaves it intact', async () => {
   const root = mkdtempSync(join(tmpdir(), 'cdistill-nan-'));
   const model = tinyModelDir();
   const data = join(root, 'data');
-  await generateDataset(
-    {
-      model,
-      prompts: PROMPTS,
-      out: data,
-      steps: 2,
-      guidance: 5,
-      seed: 1,
-      batch: 6,
-      shard: { index: 0, count: 1 },
-      device: 'cpu',
-      dtype: 'float32',
-      solver: 'heun',
-      textDtype: 'float32',
-    },
-    () => {},
-  );
+  await tinyDataset(model, data);
   const config = TrainConfigSchema.parse({
     steps: 8,
     checkpointEvery: 4,
