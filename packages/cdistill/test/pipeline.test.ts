@@ -147,6 +147,27 @@ function trainArgs(model: string, data: string, out: string): string[] {
   ];
 }
 
+test('generate: a kill between a batch shard and its captions write is mended by the rerun', () => {
+  const root = mkdtempSync(join(tmpdir(), 'cdistill-gencap-'));
+  const model = tinyModelDir();
+  const promptsFile = join(root, 'prompts.json');
+  writeFileSync(promptsFile, JSON.stringify(PROMPTS));
+  const out = join(root, 'data');
+  const gen = ['generate', '--model', model, '--prompts', promptsFile, '--out', out, '--batch', '2', '--steps', '2'];
+  assert.equal(run(gen).status, 0);
+  const full = JSON.parse(readFileSync(join(out, 'captions.json'), 'utf8')) as Record<string, string>;
+  assert.equal(Object.keys(full).length, PROMPTS.length);
+  // The state a kill leaves in that window: the last batch's shard written, its captions not.
+  const partial = { ...full };
+  delete partial['000004.png'];
+  delete partial['000005.png'];
+  writeFileSync(join(out, 'captions.json'), JSON.stringify(partial));
+  const r = run(gen);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`${PROMPTS.length} already done, 0 to go`));
+  assert.deepEqual(JSON.parse(readFileSync(join(out, 'captions.json'), 'utf8')), full);
+});
+
 test('generate: killed mid-way then rerun equals one run; batch 1 equals batch 4', async () => {
   const root = mkdtempSync(join(tmpdir(), 'cdistill-gen-'));
   const model = tinyModelDir();

@@ -155,6 +155,11 @@ export async function generateDataset(
         const captionsFile =
           o.shard.count === 1 ? 'captions.json' : `captions-shard-${o.shard.index}-of-${o.shard.count}.json`;
         const captions = readCaptionsOf(o.out, captionsFile);
+        // A kill between a batch's shard and its captions write leaves done indices without a caption:
+        // every done index gets its caption again, so the rerun's captions file is whole.
+        const uncaptioned = mine.filter((i) => done.has(i) && !broken.includes(i) && !(imageName(i) in captions));
+        for (const i of uncaptioned) captions[imageName(i)] = o.prompts[i]!;
+        if (uncaptioned.length) writeJsonAtomic(join(o.out, captionsFile), captions);
         print(
           `generate: ${mine.length} prompts in this shard, ${mine.length - todo.length} already done, ${todo.length} to go (${steps} ${o.solver} steps, CFG ${guidance}, seed ${o.seed})`,
         );
