@@ -4,6 +4,7 @@
       "target_name": "torch_native",
       "sources": [
         "native/addon.cc",
+        "native/allocator.cc",
         "native/handle.cc",
         "native/tensor.cc",
         "native/creation.cc",

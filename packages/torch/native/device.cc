@@ -3,6 +3,7 @@
 
 #include <ATen/Parallel.h>
 #include <chrono>
+#include <dlfcn.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -15,9 +16,38 @@ CDT_FN(cudaSynchronize) {
   return info.Env().Undefined();
 }
 CDT_FN(getNumThreads) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
+namespace {
+// OpenBLAS's own thread pool, when libtorch runs on OpenBLAS (Debian's libtorch does). libtorch sizes
+// only its intra-op pool (OpenMP), and PyTorch calls mkl_set_num_threads for MKL but nothing for
+// OpenBLAS, whose pthread build keeps one thread per core, spinning in sched_yield between GEMMs.
+// Measured on the demo's DiT forward at 1 thread: 87k sched_yield calls, 0.4 s of system time per
+// forward and a second core taken from whatever else runs. The library is loaded as libtorch's
+// dependency (locally, not in the global scope), so it is found by name with RTLD_NOLOAD.
+void* FindOpenBlasSymbol(const char* symbol) {
+  if (void* f = dlsym(RTLD_DEFAULT, symbol)) return f;
+  for (const char* name : {"libopenblas.so.0", "libblas.so.3", "libopenblas.so"}) {
+    void* lib = dlopen(name, RTLD_LAZY | RTLD_NOLOAD);
+    if (lib == nullptr) continue;
+    void* f = dlsym(lib, symbol);
+    dlclose(lib);  // NOLOAD took a reference; the library stays loaded through libtorch's own
+    if (f != nullptr) return f;
+  }
+  return nullptr;
+}
+const auto openblasSetThreads = reinterpret_cast<void (*)(int)>(FindOpenBlasSymbol("openblas_set_num_threads"));
+const auto openblasGetThreads = reinterpret_cast<int (*)()>(FindOpenBlasSymbol("openblas_get_num_threads"));
+}  // namespace
+
+// setNumThreads(n): libtorch's intra-op threads and, when present, OpenBLAS's → whether OpenBLAS was set.
 CDT_FN(setNumThreads) {
-  at::set_num_threads(static_cast<int>(Int(info, 0)));
-  return info.Env().Undefined();
+  const int n = static_cast<int>(Int(info, 0));
+  at::set_num_threads(n);
+  if (openblasSetThreads != nullptr) openblasSetThreads(n);
+  return Napi::Boolean::New(info.Env(), openblasSetThreads != nullptr);
+}
+// blasThreads() → OpenBLAS's thread count, or -1 when libtorch does not run on OpenBLAS.
+CDT_FN(blasThreads) {
+  return Napi::Number::New(info.Env(), openblasGetThreads != nullptr ? openblasGetThreads() : -1);
 }
 CDT_FN(buildInfo) {
   auto o = Napi::Object::New(info.Env());

@@ -1,5 +1,5 @@
 // Devices and threads.
-import { native } from './native.js';
+import { native, type MallocSettings } from './native.js';
 
 export const cuda = {
   isAvailable: (): boolean => native.cudaIsAvailable(),
@@ -11,8 +11,24 @@ export const cuda = {
 export function getNumThreads(): number {
   return native.getNumThreads();
 }
+/**
+ * Sets libtorch's intra-op threads and, on an OpenBLAS build, OpenBLAS's own pool to the same n
+ * (libtorch alone leaves OpenBLAS at one spinning thread per core; native/device.cc).
+ */
 export function setNumThreads(n: number): void {
   native.setNumThreads(n);
+}
+/** OpenBLAS's own thread count, or undefined when libtorch does not run on OpenBLAS. */
+export function blasThreads(): number | undefined {
+  const n = native.blasThreads();
+  return n < 0 ? undefined : n;
+}
+/**
+ * The glibc malloc settings the addon applied when it loaded (native/allocator.cc says why), in
+ * bytes; `applied: false` off glibc or with CDISTILL_MALLOC=default.
+ */
+export function mallocSettings(): MallocSettings {
+  return native.mallocSettings();
 }
 /** libtorch's version, whether this addon was built with CUDA, and its parallel/BLAS configuration. */
 export function buildInfo(): { torchVersion: string; cudaBuild: boolean; parallelInfo: string; config: string } {

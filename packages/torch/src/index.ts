@@ -15,7 +15,17 @@ export { tidy, keep, scopeDepth } from './scope.js';
 export { noGrad, enableGrad, isGradEnabled, grad } from './autograd.js';
 export { autocast, type AutocastOptions } from './autocast.js';
 export { Generator, manualSeed } from './generator.js';
-export { cuda, getNumThreads, setNumThreads, buildInfo, liveTensors, defaultDevice, checkDevice } from './device.js';
+export {
+  cuda,
+  getNumThreads,
+  setNumThreads,
+  blasThreads,
+  mallocSettings,
+  buildInfo,
+  liveTensors,
+  defaultDevice,
+  checkDevice,
+} from './device.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as io from './io/index.js';

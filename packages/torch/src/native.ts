@@ -20,6 +20,14 @@ type H = Handle;
 type Opt<T> = T | undefined;
 type S = number | boolean; // a scalar argument
 
+/** glibc malloc settings applied at load (bytes; 0 when not applied). */
+export interface MallocSettings {
+  applied: boolean;
+  mmapThreshold: number;
+  trimThreshold: number;
+  topPad: number;
+}
+
 export interface NativeBinding {
   // lifetime and metadata
   dispose(t: H): boolean;
@@ -218,7 +226,9 @@ export interface NativeBinding {
   cudaDeviceCount(): number;
   cudaSynchronize(device?: number): void;
   getNumThreads(): number;
-  setNumThreads(n: number): void;
+  setNumThreads(n: number): boolean;
+  mallocSettings(): MallocSettings;
+  blasThreads(): number;
   benchOpFloor(a: H, b: H, iters: number): number;
   buildInfo(): { torchVersion: string; cudaBuild: boolean; parallelInfo: string; config: string };
   // distributed (c10d); every call blocks until done
