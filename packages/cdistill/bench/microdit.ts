@@ -1,4 +1,4 @@
-// `npm run bench -- microdit [--preset tiny|small|xl] [--threads n] [--repeats n] [--warmup n]
+// `npm run bench -- microdit [--preset tiny|small|demo|xl] [--threads n] [--repeats n] [--warmup n]
 //   [--device cpu|cuda] [--dtype float32|bfloat16] [--batch n] [--ref-moe einsum|gather] [--json-out file]`
 //
 // Forward and forward+backward time of MicroDiT in this TypeScript implementation vs a PyTorch
@@ -20,6 +20,8 @@ import { runInNewContext } from 'node:vm';
 
 import * as torch from '@cdistill/torch';
 
+import { ditConfigOf } from '../src/models/load.js';
+import { readManifest } from '../src/models/manifest.js';
 import { DiT, linspace, microDiTXL2, parseDitConfig, type DiTConfig } from '../src/models/microdit/index.js';
 
 type Tensor = torch.Tensor;
@@ -88,7 +90,7 @@ function smallish(o: {
   };
 }
 
-export type PresetName = 'tiny' | 'small' | 'xl';
+export type PresetName = 'tiny' | 'small' | 'demo' | 'xl';
 export function benchCase(preset: PresetName, batch?: number): BenchCase {
   switch (preset) {
     case 'tiny': // 16 tokens, MoE in the mixer and in backbone block 1: for tests (well under a second)
@@ -128,6 +130,14 @@ export function benchCase(preset: PresetName, batch?: number): BenchCase {
           experts: 8,
         }),
       };
+    case 'demo': // the bundled shapes teacher's DiT, CFG-doubled batch 64 → 128: one step of the demo's sampling
+      return {
+        preset,
+        batch: 2 * (batch ?? 64),
+        captionLen: 32,
+        cfgDoubled: true,
+        dit: bundledTeacherDit(),
+      };
     case 'xl': // MicroDiT_XL_2 at 512 px (latent 64, pos_interp_scale 2), CFG-doubled batch 8 → 16
       return {
         preset,
@@ -137,6 +147,12 @@ export function benchCase(preset: PresetName, batch?: number): BenchCase {
         dit: toSnakeConfig(microDiTXL2({ inputSize: 64, posInterpScale: 2.0 })),
       };
   }
+}
+
+/** The bundled teacher's dit config (snake_case, as its cdistill-model.json stores it). */
+function bundledTeacherDit(): SnakeDitConfig {
+  const { manifest, file } = readManifest(join(repoRoot, 'packages', 'cdistill', 'teachers', 'shapes'));
+  return toSnakeConfig(ditConfigOf(manifest, file));
 }
 
 // ---- shared with the test --------------------------------------------------------------------
@@ -258,7 +274,7 @@ function parseArgs(argv: string[]): Options {
   const fail = (m: string): never => {
     console.error(`bench microdit: ${m}`);
     console.error(
-      'usage: npm run bench -- microdit [--preset tiny|small|xl] [--threads n] [--repeats n] [--warmup n] [--device cpu|cuda] [--dtype float32|bfloat16] [--batch n] [--ref-moe einsum|gather] [--json-out file]',
+      'usage: npm run bench -- microdit [--preset tiny|small|demo|xl] [--threads n] [--repeats n] [--warmup n] [--device cpu|cuda] [--dtype float32|bfloat16] [--batch n] [--ref-moe einsum|gather] [--json-out file]',
     );
     process.exit(2);
   };
@@ -277,7 +293,7 @@ function parseArgs(argv: string[]): Options {
     const value = () => inline ?? argv[++i];
     switch (name) {
       case '--preset':
-        o.preset = oneOf(name, value(), ['tiny', 'small', 'xl'] as const);
+        o.preset = oneOf(name, value(), ['tiny', 'small', 'demo', 'xl'] as const);
         break;
       case '--threads':
         o.threads = int(name, value(), 1);

@@ -114,3 +114,29 @@ test('patch masking drops tokens and reports which (teacher training)', () => {
   assert.deepEqual(out.sample.shape, [2, 4, 8, 8]);
   assert.deepEqual(out.mask!.sum(1).toArray(), [8, 8], 'half of the 16 tokens masked in each sample');
 });
+
+test('a DiT block frees its intermediates when it returns, forward and under autograd', () => {
+  const cfg = parseDitConfig(
+    JSON.parse(readFileSync(join(golden, 'microdit_small.json'), 'utf8')).dit_config,
+    'golden',
+  );
+  const m = new DiT(cfg, { generator: new torch.Generator(0) });
+  const gen = new torch.Generator(3);
+  torch.tidy(() => {
+    const h = torch.randn([2, 16, cfg.dim], { generator: gen });
+    const y = torch.randn([2, 7, cfg.dim], { generator: gen });
+    const c = torch.randn([2, cfg.dim], { generator: gen });
+    for (const block of [m.blocks.at(0), m.blocks.at(1)]) {
+      const before = torch.liveTensors();
+      torch.noGrad(() => block.forward(h, y, c));
+      assert.equal(torch.liveTensors(), before + 1, 'only the output is alive after a no-grad block forward');
+    }
+    // Under autograd the graph keeps what backward needs inside libtorch; our handles still go.
+    const hg = h.detach().requiresGrad_();
+    const before = torch.liveTensors();
+    const out = m.blocks.at(1).forward(hg, y, c);
+    assert.equal(torch.liveTensors(), before + 1);
+    out.square().sum().backward();
+    assert.ok(hg.grad!.abs().sum().item() > 0, 'the gradient reached the block input');
+  });
+});

@@ -147,13 +147,25 @@ export class DiTBlock extends nn.Module {
     // upstream nn.Sequential(GELU(tanh), Linear): the Linear is index 1.
     this.modulation = this.module('adaLN_modulation.1', new nn.Linear(b.pooledEmbDim, 6 * b.dim, o));
   }
+  /**
+   * Each residual branch runs in its own scope, so its intermediates (the attention scores, the MLP's
+   * 4× hidden) are freed as soon as the branch returns instead of when the caller's scope ends:
+   * the allocator then hands the same, cache-warm blocks to the next branch. Autograd keeps what
+   * backward needs through libtorch's own references, so this holds under training too.
+   */
   forward(x: Tensor, y: Tensor, c: Tensor): Tensor {
-    const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = this.modulation
-      .forward(c.gelu('tanh'))
-      .chunk(6, 1) as Tensor[];
-    let h = x.add(gateMsa!.unsqueeze(1).mul(this.attn.forward(modulate(this.norm1.forward(x), shiftMsa!, scaleMsa!))));
-    h = h.add(this.cross_attn.forward(this.norm2.forward(h), y));
-    return h.add(gateMlp!.unsqueeze(1).mul(this.mlp.forward(modulate(this.norm3.forward(h), shiftMlp!, scaleMlp!))));
+    return torch.tidy(() => {
+      const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = this.modulation
+        .forward(c.gelu('tanh'))
+        .chunk(6, 1) as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+      let h = torch.tidy(() =>
+        x.add(gateMsa.unsqueeze(1).mul(this.attn.forward(modulate(this.norm1.forward(x), shiftMsa, scaleMsa)))),
+      );
+      h = torch.tidy(() => h.add(this.cross_attn.forward(this.norm2.forward(h), y)));
+      return torch.tidy(() =>
+        h.add(gateMlp.unsqueeze(1).mul(this.mlp.forward(modulate(this.norm3.forward(h), shiftMlp, scaleMlp)))),
+      );
+    });
   }
 }
 
@@ -170,8 +182,11 @@ export class AttentionBlockPromptEmbedding extends nn.Module {
     this.norm2 = this.module('norm2', layerNorm(dim, eps, o));
     this.mlp = this.module('mlp', new FeedForward(dim, Math.trunc(dim * mlpRatio), multipleOf, bias, o));
   }
+  /** Scoped per residual branch, as DiTBlock.forward is. */
   forward(x: Tensor): Tensor {
-    const h = x.add(this.attn.forward(this.norm1.forward(x)));
-    return h.add(this.mlp.forward(this.norm2.forward(h)));
+    return torch.tidy(() => {
+      const h = torch.tidy(() => x.add(this.attn.forward(this.norm1.forward(x))));
+      return torch.tidy(() => h.add(this.mlp.forward(this.norm2.forward(h))));
+    });
   }
 }
