@@ -52,7 +52,10 @@ export const DEMO_FULL: DemoSize = {
   evalFullPrompts: 32,
   evalOpenPrompts: 96,
   evalSamples: 2,
-  batch: 64,
+  // Sampling batch (the DiT sees twice this with CFG). Smaller is faster on one CPU core, where the
+  // activations then stay in cache: Heun-30 cost 1,482 / 1,240 / 1,037 / 919 / 1,013 ms of CPU per
+  // image at 64 / 32 / 16 / 8 / 4 (docs/benchmarks.md).
+  batch: 8,
   distill: {
     numScales: 18,
     targetEma: 0.95,
