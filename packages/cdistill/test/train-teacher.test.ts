@@ -181,3 +181,70 @@ test('train-teacher --lr-decay-from: warmup, constant, then a linear fall to 0 a
     'the same losses before the decay starts',
   );
 });
+
+test('train-teacher --init-from: continues an exported teacher from its weights and its step; other options are refused', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'cdistill-teacher-init-'));
+  const first = join(root, 'first');
+  const next = join(root, 'next');
+  // EMA decay 1 never moves the EMA, so the second run exports exactly what it was initialized with; the
+  // first exports its raw (trained) weights, which differ from the seeded init a run without
+  // --init-from would keep.
+  await run(first, tiny({ steps: 2, ema: 1, exportWeights: 'raw' }));
+  const lines: string[] = [];
+  await trainTeacher(
+    {
+      world: 'shapes',
+      out: next,
+      vocab: vocabPath,
+      initFrom: first,
+      config: tiny({ steps: 4, ema: 1 }),
+      device: 'cpu',
+      quiet: true,
+    },
+    (l) => lines.push(l),
+  );
+  assert.deepEqual(lines, [
+    `train-teacher: continuing ${first} from step 2 (its exported weights; fresh optimizer moments)`,
+  ]);
+  // Equal values, not bytes: the EMA update a + 0·(b − a) turns −0 into +0.
+  torch.tidy(() => {
+    for (const f of ['dit.safetensors', 'text.safetensors']) {
+      const want = torch.io.loadSafetensors(join(first, f));
+      for (const [k, t] of torch.io.loadSafetensors(join(next, f)))
+        assert.equal(t.sub(want.get(k)!).abs().max().item(), 0, `${f} ${k}: not the first run's weights`);
+    }
+  });
+  assert.deepEqual(
+    logOf(next).map((l) => l.step),
+    [3, 4],
+  );
+  const again = (config: TeacherConfig) =>
+    trainTeacher(
+      {
+        world: 'shapes',
+        out: join(root, 'other'),
+        vocab: vocabPath,
+        initFrom: first,
+        config,
+        device: 'cpu',
+        quiet: true,
+      },
+      quiet,
+    );
+  const info = join(first, 'train-teacher.json');
+  await assert.rejects(again(tiny({ steps: 4, ema: 1, batchSize: 3 })), {
+    message: `${info}: this run's options differ from the ones that trained it (batchSize: 2 → 3); continue with the same options`,
+  });
+  await assert.rejects(again(tiny({ steps: 2, ema: 1 })), {
+    message: `${info}: trained for 2 steps already; --steps must be more than that`,
+  });
+  await assert.rejects(
+    trainTeacher(
+      { world: 'shapes', out: join(root, 'none'), initFrom: root, config: tiny(), device: 'cpu', quiet: true },
+      quiet,
+    ),
+    {
+      message: `${join(root, 'train-teacher.json')}: missing; --init-from takes a model folder written by train-teacher`,
+    },
+  );
+});

@@ -123,6 +123,10 @@ export function buildProgram(print: (line: string) => void): Command {
     .addOption(new Option('--world <name>', 'the world to learn').choices(['shapes']).default('shapes'))
     .requiredOption('--out <dir>', 'model folder to write (resumes if it holds a checkpoint)')
     .option('--vocab <file>', 'CLIP BPE vocabulary (default: the bundled bpe_simple_vocab_16e6.txt.gz)')
+    .option(
+      '--init-from <dir>',
+      'continue a teacher this command exported, when --out holds no checkpoint (its weights, from its step; fresh optimizer)',
+    )
     .option('--steps <n>', 'optimizer steps', positiveInt, t.steps)
     .option('--batch-size <n>', 'images per step', positiveInt, t.batchSize)
     .option('--lr <lr>', 'AdamW learning rate', finiteNumber, t.lr)
@@ -176,10 +180,10 @@ export function buildProgram(print: (line: string) => void): Command {
     .addOption(deviceOption())
     .action(async (o) => {
       if (o.threads) setNumThreads(o.threads);
-      const { world, out, vocab, device, threads: _t, ...rest } = o;
+      const { world, out, vocab, device, initFrom, threads: _t, ...rest } = o;
       const parsed = TeacherConfigSchema.safeParse(rest);
       if (!parsed.success) throw new Error(formatIssues('train-teacher options', parsed.error));
-      const r = await trainTeacher({ world, out, vocab, device, config: parsed.data }, print);
+      const r = await trainTeacher({ world, out, vocab, device, initFrom, config: parsed.data }, print);
       if (r.stoppedOnNonFinite) process.exitCode = 1;
       else print(`train-teacher: ${r.step} steps; model folder ${r.dir}`);
     });

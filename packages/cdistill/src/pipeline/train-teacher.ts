@@ -1,7 +1,7 @@
 // `cdistill train-teacher`: trains a teacher (DiT + text tower, jointly) on a world or a data folder
 // with micro_diffusion's EDM objective, resumably, and exports a model folder: cdistill-model.json,
 // dit.safetensors and text.safetensors (the EMA weights, fp16), teacher_log.jsonl.
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
 import * as torch from '@cdistill/torch';
@@ -11,7 +11,11 @@ import { loadModel } from '../models/load.js';
 import { MANIFEST_FILE, type Manifest } from '../models/manifest.js';
 import { Checkpoint, configChanges, latestCheckpoint, saveCheckpoint } from '../training/checkpoint.js';
 import { runTrainingLoop, type LoopResult } from '../training/loop.js';
-import { TeacherCheckpointStateSchema, type TeacherConfig } from '../training/teacher-config.js';
+import {
+  TeacherCheckpointStateSchema,
+  type TeacherConfig,
+  TeacherExportInfoSchema,
+} from '../training/teacher-config.js';
 import { TeacherTrainer } from '../training/teacher-trainer.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { withLock } from '../util/lock.js';
@@ -34,6 +38,13 @@ export interface TrainTeacherOptions {
   device: string;
   stopAfter?: number;
   quiet?: boolean;
+  /**
+   * A model folder this command exported earlier, to continue from when `out` holds no checkpoint:
+   * its weights (the exported ones, fp16) become both the weights and the EMA, training starts at the
+   * step its train-teacher.json records, and the optimizer starts fresh. For a run whose checkpoints
+   * are gone; with a checkpoint, resume is exact and this is not used.
+   */
+  initFrom?: string;
 }
 
 const WEIGHTS_DTYPE: torch.DType = 'float16';
@@ -115,12 +126,16 @@ async function lockedTrainTeacher(
     trainer.rng.setState(ckpt.tensor('rng', 'rng'));
     print(`train-teacher: resumed at step ${ckpt.state.step}`);
   }
+  const initStep =
+    !ckpt && o.initFrom !== undefined
+      ? initFromExport(o.initFrom, cfg, SCHEDULE, { dit, tower, ema }, o.device, print)
+      : undefined;
 
   const t0 = performance.now();
   const result = await runTrainingLoop({
     label: 'train-teacher',
     steps: cfg.steps,
-    start: ckpt?.state.step ?? 0,
+    start: ckpt?.state.step ?? initStep ?? 0,
     ...(o.stopAfter !== undefined ? { stopAfter: o.stopAfter } : {}),
     logPath: join(o.out, 'teacher_log.jsonl'),
     samplesPerStep: cfg.batchSize,
@@ -183,6 +198,43 @@ async function lockedTrainTeacher(
   trainer.optimizer.dispose();
   trainer.textOptimizer?.dispose();
   return { ...result, dir: o.out };
+}
+
+/**
+ * Loads an exported teacher's weights into the model and its EMA and returns the step it was exported
+ * at. Refused when its recipe differs from this run's (the schedule may change, as on resume) or when
+ * --steps does not go past that step.
+ */
+function initFromExport(
+  dir: string,
+  cfg: TeacherConfig,
+  schedule: readonly string[],
+  into: { dit: torch.nn.Module; tower: torch.nn.Module; ema: { dit: torch.nn.Module; tower: torch.nn.Module } },
+  device: string,
+  print: (l: string) => void,
+): number {
+  const infoPath = join(dir, 'train-teacher.json');
+  if (!existsSync(infoPath))
+    throw new Error(`${infoPath}: missing; --init-from takes a model folder written by train-teacher`);
+  const info = TeacherExportInfoSchema.parse(JSON.parse(readFileSync(infoPath, 'utf8')));
+  const changes = configChanges(info.config, cfg, schedule);
+  if (changes.length)
+    throw new Error(
+      `${infoPath}: this run's options differ from the ones that trained it (${changes.join(', ')}); continue with the same options`,
+    );
+  if (cfg.steps <= info.steps)
+    throw new Error(`${infoPath}: trained for ${info.steps} steps already; --steps must be more than that`);
+  const init = loadModel(dir, { device });
+  try {
+    torch.tidy(() => {
+      for (const target of [into.dit, into.ema.dit]) target.loadStateDict(init.dit.stateDict());
+      for (const target of [into.tower, into.ema.tower]) target.loadStateDict(init.text.tower.stateDict());
+    });
+  } finally {
+    init.dispose();
+  }
+  print(`train-teacher: continuing ${dir} from step ${info.steps} (its exported weights; fresh optimizer moments)`);
+  return info.steps;
 }
 
 /** The model folder: EMA weights in fp16 and a manifest pointing at them. */

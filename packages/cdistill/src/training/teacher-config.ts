@@ -74,3 +74,8 @@ export const TeacherCheckpointStateSchema = z
     textOptimizer: AdamWMetaSchema.optional(),
   })
   .strict();
+
+/** train-teacher.json of an exported teacher: the steps it was trained for and the options it was trained with. */
+export const TeacherExportInfoSchema = z
+  .object({ steps: z.number().int().nonnegative(), config: z.record(z.unknown()) })
+  .passthrough();
