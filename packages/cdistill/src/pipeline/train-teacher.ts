@@ -1,7 +1,7 @@
 // `cdistill train-teacher`: trains a teacher (DiT + text tower, jointly) on a world or a data folder
 // with micro_diffusion's EDM objective, resumably, and exports a model folder: cdistill-model.json,
 // dit.safetensors and text.safetensors (the EMA weights, fp16), teacher_log.jsonl.
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 
 import * as torch from '@cdistill/torch';
@@ -18,6 +18,7 @@ import {
 } from '../training/teacher-config.js';
 import { TeacherTrainer } from '../training/teacher-trainer.js';
 import { writeJsonAtomic } from '../util/fs.js';
+import { readJsonWith } from '../util/json.js';
 import { withLock } from '../util/lock.js';
 import {
   NAME_PROBABILITY,
@@ -216,7 +217,7 @@ function initFromExport(
   const infoPath = join(dir, 'train-teacher.json');
   if (!existsSync(infoPath))
     throw new Error(`${infoPath}: missing; --init-from takes a model folder written by train-teacher`);
-  const info = TeacherExportInfoSchema.parse(JSON.parse(readFileSync(infoPath, 'utf8')));
+  const info = readJsonWith(TeacherExportInfoSchema, infoPath, 'train-teacher.json');
   const changes = configChanges(info.config, cfg, schedule);
   if (changes.length)
     throw new Error(
