@@ -8,7 +8,14 @@ import { test } from 'node:test';
 import * as torch from '@cdistill/torch';
 
 import { cdLoss } from '../src/diffusion/consistency.js';
-import { guidedNetwork, karrasSigmas, odeStep, type Denoiser } from '../src/diffusion/edm.js';
+import {
+  denoiser,
+  guidedNetwork,
+  karrasSigmas,
+  odeStep,
+  preconditioning,
+  type Denoiser,
+} from '../src/diffusion/edm.js';
 
 type Tensor = torch.Tensor;
 const MU = 0.3;
@@ -144,4 +151,37 @@ test('CFG with a per-sample weight tensor (the guidance-embedding student): unco
   };
   assert.deepEqual(guidedNetwork(counting, y, 1)(x, torch.zeros([3])).toArray(), [1.5, 1, 5]);
   assert.equal(calls, 3);
+});
+
+test('boundary parametrization: c_skip, c_out as Song et al. write them; D(x, σ_min) = x whatever the network says', () => {
+  const sd = 0.9;
+  const sMin = 0.002;
+  const sigmas = [sMin, 0.01, 0.5, 3, 80];
+  const sig = torch.tensor(sigmas, { dtype: 'float64' });
+  const edm = preconditioning(sig, sd);
+  const cm = preconditioning(sig, sd, sMin);
+  const [eSkip, eOut, eIn] = [edm.cSkip.toArray(), edm.cOut.toArray(), edm.cIn.toArray()];
+  const [cSkip, cOut, cIn] = [cm.cSkip.toArray(), cm.cOut.toArray(), cm.cIn.toArray()];
+  sigmas.forEach((s, i) => {
+    const root = Math.sqrt(s * s + sd * sd);
+    assert.ok(close(eSkip[i]!, (sd * sd) / (s * s + sd * sd)), `EDM c_skip(${s})`);
+    assert.ok(close(eOut[i]!, (s * sd) / root), `EDM c_out(${s})`);
+    assert.ok(close(cSkip[i]!, (sd * sd) / ((s - sMin) ** 2 + sd * sd)), `CM c_skip(${s})`);
+    assert.ok(close(cOut[i]!, ((s - sMin) * sd) / root), `CM c_out(${s})`);
+    // c_in (and c_noise) stay EDM's: the network sees the inputs it was trained on.
+    assert.equal(cIn[i], eIn[i]);
+  });
+  assert.deepEqual([cSkip[0], cOut[0]], [1, 0]);
+  assert.ok(eOut[0]! > 1e-3, "EDM's own c_out(σ_min) is not 0");
+  // Whatever F returns, the boundary denoiser gives back its input at σ_min; EDM's does not.
+  const x = torch.tensor([0.7, -1.3, 2.1], { shape: [3, 1, 1, 1], dtype: 'float64' });
+  const net = (xIn: Tensor) => xIn.mul(0).add(5);
+  assert.deepEqual(denoiser(net, sd, 'float64', sMin)(x, sMin).toArray(), x.toArray());
+  assert.notDeepEqual(denoiser(net, sd, 'float64')(x, sMin).toArray(), x.toArray());
+  // Away from σ_min: c_skip·x + c_out·5 with the CM coefficients.
+  const got = denoiser(net, sd, 'float64', sMin)(x, 3).toArray();
+  x.toArray().forEach((v, i) => {
+    const want = cSkip[3]! * v + cOut[3]! * 5;
+    assert.ok(close(got[i]!, want), `D(x, 3)[${i}] = ${got[i]} vs ${want}`);
+  });
 });

@@ -181,6 +181,13 @@ test('bad input: one clear error naming the file and line or key', () => {
   r = run(['sample', '--checkpoint', dir, '--prompt', '', '--out', join(dir, 'x.png')]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^cdistill: sample: prompt 0 is empty$/m);
+  // an unknown recipe variant for the demo, refused before anything runs
+  r = run(['demo', '--out', join(dir, 'demo'), '--variants', 'skip-2,skip-3']);
+  assert.equal(r.status, 1);
+  assert.equal(
+    r.stderr.trim(),
+    "error: option '--variants <names>' argument 'skip-2,skip-3' is invalid. 'skip-3' is not one of heun-step, ict-huber, skip-2, boundary-condition (or 'all')\n(cdistill <command> --help lists its options)",
+  );
   // non-UTF-8 bytes in a text prompt list
   writeFileSync(
     join(dir, 'latin1.txt'),

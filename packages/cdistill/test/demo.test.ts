@@ -21,10 +21,10 @@ const SAMPLERS = [
 ];
 const share = (x: unknown) => typeof x === 'number' && x >= 0 && x <= 1;
 
-test('demo --quick writes report.html and metrics.json with every sampler in the schema', async () => {
+test('demo --quick writes report.html and metrics.json with every sampler in the schema (and a recipe variant)', async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'cdistill-demo-')), 'demo');
   const lines: string[] = [];
-  const r = await demo({ out, quick: true, device: 'cpu' }, (l) => lines.push(l));
+  const r = await demo({ out, quick: true, device: 'cpu', variants: ['boundary-condition'] }, (l) => lines.push(l));
   assert.equal(r.report, join(out, 'report.html'));
   assert.ok(
     lines.some((l) => l.startsWith('report:')),
@@ -69,12 +69,18 @@ test('demo --quick writes report.html and metrics.json with every sampler in the
   // The world's own draws are valid and named by construction.
   assert.deepEqual([metrics.world.valid, metrics.world.named], [1, 1]);
   assert.ok(share(metrics.world.coverage));
-  // The seed's recipe ran on the same budget and is scored on the same prompts.
-  assert.deepEqual(Object.keys(metrics.recipes), ['steps', 'batch_size', 'demo', 'seed']);
+  // The seed's recipe and the requested variant ran on the same budget and are scored on the same prompts.
+  assert.deepEqual(Object.keys(metrics.recipes), ['steps', 'batch_size', 'demo', 'seed', 'demo + boundary-condition']);
+  const variant = metrics.recipes['demo + boundary-condition'] as Record<string, unknown>;
+  assert.deepEqual(variant.change, { boundaryCondition: true });
+  assert.equal(variant.num_scales, 18, "the demo's recipe otherwise");
+  const variantConfig = JSON.parse(readFileSync(join(out, 'variants', 'boundary-condition', 'config.json'), 'utf8'));
+  assert.equal(variantConfig.boundaryCondition, true);
+  assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).boundaryCondition, false);
   const seed = metrics.recipes.seed as Record<string, unknown>;
   assert.deepEqual([seed.lr, seed.num_scales, seed.target_ema], [1e-5, 50, 0]);
   assert.equal((metrics.recipes.demo as Record<string, unknown>).num_scales, 18);
-  for (const n of ['demo', 'seed']) {
+  for (const n of ['demo', 'seed', 'demo + boundary-condition']) {
     const e = (metrics.recipes[n] as Record<string, Eval>).student_4!;
     assert.ok(share(e.valid) && share(e.coverage) && Number.isFinite(e.psnr_vs_teacher30), `${n}.student_4`);
   }

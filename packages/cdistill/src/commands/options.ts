@@ -52,6 +52,17 @@ export function numberPair(v: string): [number, number] {
   if (l.length !== 2) throw new InvalidArgumentError(`expected two comma-separated numbers, got '${v}'`);
   return [l[0]!, l[1]!];
 }
+/** A comma-separated list whose every entry is one of `choices` ('all' = every one, in their order). */
+export function choiceList<T extends string>(choices: readonly T[]): (v: string) => T[] {
+  return (v) => {
+    if (v.trim() === 'all') return [...choices];
+    const parts = v.split(',').map((s) => s.trim());
+    for (const p of parts)
+      if (!choices.includes(p as T))
+        throw new InvalidArgumentError(`'${p}' is not one of ${choices.join(', ')} (or 'all')`);
+    return parts as T[];
+  };
+}
 /** Repeatable options collect into an array. */
 export function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];

@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { setNumThreads } from '@cdistill/torch';
 
-import { demo } from '../demo/demo.js';
+import { demo, RECIPE_VARIANT_NAMES } from '../demo/demo.js';
 import { hubFile, hubFolder } from '../hub/download.js';
 import { isHubUri, parseHubUri } from '../hub/uri.js';
 import { BUILTIN_MODELS, builtinNames } from '../models/builtin.js';
@@ -13,7 +13,7 @@ import { trainTeacher } from '../pipeline/train-teacher.js';
 import { TeacherConfigSchema } from '../training/teacher-config.js';
 import { generateOne } from './generate-one.js';
 import { inspect } from './inspect.js';
-import { checkDtypeOnDevice, deviceOption, finiteNumber, nonNegativeInt, positiveInt } from './options.js';
+import { checkDtypeOnDevice, choiceList, deviceOption, finiteNumber, nonNegativeInt, positiveInt } from './options.js';
 import { parity, type ParityDType } from './parity.js';
 import { registerStages } from './stages.js';
 
@@ -197,13 +197,21 @@ export function buildProgram(print: (line: string) => void): Command {
     .option('--quick', 'a one-minute run that checks the path, not quality', false)
     .option('--teacher <dir>', 'teacher model folder (default: the bundled shapes teacher)')
     .option('--vocab <file>', 'CLIP BPE vocabulary (default: the bundled bpe_simple_vocab_16e6.txt.gz)')
+    .option(
+      '--variants <names>',
+      `also distil and score these one-change variants of the demo's recipe, comma-separated (${RECIPE_VARIANT_NAMES.join(', ')}, or all); each adds about 4 minutes`,
+      choiceList(RECIPE_VARIANT_NAMES),
+    )
     // One thread by default: on the 2-core machine the demo's small DiT sampled 1.18× faster with one
     // libtorch thread than with two (docs/benchmarks.md).
     .option('--threads <n>', 'CPU threads for libtorch', positiveInt, 1)
     .addOption(deviceOption())
     .action(async (o) => {
       setNumThreads(o.threads);
-      await demo({ out: o.out, quick: o.quick, teacher: o.teacher, device: o.device, vocab: o.vocab }, print);
+      await demo(
+        { out: o.out, quick: o.quick, teacher: o.teacher, device: o.device, vocab: o.vocab, variants: o.variants },
+        print,
+      );
     });
 
   program

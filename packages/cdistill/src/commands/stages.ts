@@ -128,6 +128,11 @@ export function registerStages(program: Command, print: Print): void {
     )
     .option('--ema <mu>', 'keep an EMA copy of the student for sampling, with this decay', finiteNumber)
     .option('--skip <k>', 'skip-step: the teacher jumps k Karras levels', positiveInt, d.skip)
+    .option(
+      '--boundary-condition',
+      "consistency-model parametrization: c_skip(σ_min) = 1, c_out(σ_min) = 0 (the seed keeps EDM's)",
+      d.boundaryCondition,
+    )
     .addOption(new Option('--loss <kind>', 'distance').choices(['huber', 'l2']).default(d.loss))
     .option('--huber-c <c>', 'pseudo-Huber c', finiteNumber, d.huberC)
     .option('--lr <lr>', 'AdamW learning rate', finiteNumber, d.lr)

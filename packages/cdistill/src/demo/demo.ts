@@ -7,12 +7,14 @@ import { join, resolve } from 'node:path';
 
 import { PACKAGE_ROOT } from '../assets.js';
 import { writePromptList } from '../data/prompts.js';
+import { loadModel } from '../models/load.js';
 import { MANIFEST_FILE, readManifest } from '../models/manifest.js';
 import { generateDataset } from '../pipeline/generate.js';
 import { grid } from '../pipeline/sample.js';
 import { writeReport } from '../report/index.js';
-import { loadStudent } from '../pipeline/student.js';
+import { loadStudent, type Student } from '../pipeline/student.js';
 import { train } from '../pipeline/train.js';
+import { latentShapeOf } from '../sampling/sample.js';
 import { TrainConfigSchema, type TrainConfig } from '../training/config.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { mulberry32 } from '../util/prng.js';
@@ -96,7 +98,26 @@ export const EVAL_NAME_PROBABILITY = 0.4;
 
 /** Where the comparison run with the seed's recipe goes, inside the demo folder. */
 export const SEED_RECIPE_DIR = 'seed-recipe';
+/** Where the variants of the demo's recipe go (one folder each, by name), inside the demo folder. */
+export const VARIANTS_DIR = 'variants';
 const RECIPE_SAMPLERS: readonly SamplerName[] = ['student_1', 'student_4'];
+
+/**
+ * The field's options, each one change to the demo's recipe, run on request (`demo --variants`) with
+ * the same data, budget and scoring. `latentSize` is the number of elements of one latent (d in iCT).
+ */
+export const RECIPE_VARIANTS = {
+  /** The teacher's ODE step from σ_{n} to σ_{n+1} is Heun's instead of Euler's. */
+  'heun-step': () => ({ teacherSolver: 'heun' }),
+  /** iCT's pseudo-Huber c = 0.00054·√d (Song & Dhariwal 2023). */
+  'ict-huber': (latentSize: number) => ({ huberC: 0.00054 * Math.sqrt(latentSize) }),
+  /** Skip-step k = 2: the teacher jumps two Karras levels (LCM's skipping step). */
+  'skip-2': () => ({ skip: 2 }),
+  /** c_skip(σ_min) = 1, c_out(σ_min) = 0, as openai/consistency_models. */
+  'boundary-condition': () => ({ boundaryCondition: true }),
+} satisfies Record<string, (latentSize: number) => Partial<TrainConfig>>;
+export type RecipeVariant = keyof typeof RECIPE_VARIANTS;
+export const RECIPE_VARIANT_NAMES = Object.keys(RECIPE_VARIANTS) as RecipeVariant[];
 
 /**
  * The seed's recipe (TrainConfig's defaults: lr 1e-5, N 50, stop-grad target, 100 warmup steps) with
@@ -137,6 +158,9 @@ export function evalPrompts(size: DemoSize): { prompts: PromptSample[]; set: Eva
   return { prompts, set };
 }
 
+/** A loaded student as `evaluate` takes it. */
+const evalStudent = (s: Student) => ({ net: s.student, boundaryCondition: s.config.boundaryCondition });
+
 export interface DemoOptions {
   out: string;
   quick: boolean;
@@ -144,6 +168,25 @@ export interface DemoOptions {
   device: string;
   /** A CLIP BPE vocabulary other than the bundled one (for --quick's untrained teacher). */
   vocab?: string;
+  /** Variants of the demo's recipe to distil and score too (outside the demo's 15-minute budget). */
+  variants?: RecipeVariant[];
+}
+
+/** One comparison run beside the demo's own: a recipe, its folder, and its change to the demo's recipe. */
+interface RecipeRun {
+  key: string;
+  label: string;
+  config: TrainConfig;
+  dir: string;
+  change?: Partial<TrainConfig>;
+}
+
+/** Elements in one of the model's latents (C·H·W), for the options that scale with it. */
+function latentSizeOf(model: string, device: string): number {
+  const m = loadModel(model, { device, dtype: 'float32' });
+  const size = latentShapeOf(m).reduce((a, b) => a * b, 1);
+  m.dispose();
+  return size;
 }
 
 function teacherDir(o: DemoOptions, print: (l: string) => void): string {
@@ -197,7 +240,8 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
     () => {},
   );
 
-  // 2. consistency distillation: the demo's recipe, then the seed's (the real model's defaults) on the same data and budget
+  // 2. consistency distillation: the demo's recipe, then the seed's (the real model's defaults) and any
+  // requested variants of the demo's, on the same data and budget
   const config = TrainConfigSchema.parse({ ...size.distill, guidance, seed: 0 });
   print(
     `demo: 2/4 distilling the student (${config.steps} steps, N = ${config.numScales}, target EMA ${config.targetEma}, lr ${config.lr})`,
@@ -215,22 +259,38 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
     print,
   );
   const seedConfig = seedRecipeAtBudget(config);
-  const seedOut = join(out, SEED_RECIPE_DIR);
-  print(
-    `demo: 2/4 the seed's recipe at the same budget (N = ${seedConfig.numScales}, target EMA ${seedConfig.targetEma}, lr ${seedConfig.lr})`,
-  );
-  await train(
-    {
-      model: teacher,
-      data: join(out, 'data'),
-      out: seedOut,
-      config: seedConfig,
-      device: o.device,
-      resume: existsSync(join(seedOut, 'checkpoints', 'latest.json')),
-      quiet: false,
-    },
-    print,
-  );
+  const latentSize = o.variants?.length ? latentSizeOf(teacher, o.device) : 0;
+  const runs: RecipeRun[] = [
+    { key: 'seed', label: "the seed's recipe", config: seedConfig, dir: join(out, SEED_RECIPE_DIR) },
+    ...(o.variants ?? []).map((name) => {
+      const change = RECIPE_VARIANTS[name](latentSize) as Partial<TrainConfig>;
+      return {
+        key: `demo + ${name}`,
+        label: `the demo's recipe + ${name}`,
+        config: TrainConfigSchema.parse({ ...config, ...change }),
+        dir: join(out, VARIANTS_DIR, name),
+        change,
+      };
+    }),
+  ];
+  for (const run of runs) {
+    const c = run.config;
+    print(
+      `demo: 2/4 ${run.label} at the same budget (N = ${c.numScales}, target EMA ${c.targetEma}, lr ${c.lr}${run.change ? `, ${JSON.stringify(run.change)}` : ''})`,
+    );
+    await train(
+      {
+        model: teacher,
+        data: join(out, 'data'),
+        out: run.dir,
+        config: c,
+        device: o.device,
+        resume: existsSync(join(run.dir, 'checkpoints', 'latest.json')),
+        quiet: false,
+      },
+      print,
+    );
+  }
   if (existsSync(join(teacher, 'teacher_log.jsonl')))
     copyFileSync(join(teacher, 'teacher_log.jsonl'), join(out, 'teacher_log.jsonl'));
 
@@ -240,22 +300,25 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
     `demo: 3/4 evaluating ${SAMPLERS.length} samplers on ${evalList.length} prompts × ${size.evalSamples} samples (same noise for each)`,
   );
   const s = loadStudent(out, { device: o.device });
-  const result = evaluate(s.model, s.student, set, {
+  const result = evaluate(s.model, evalStudent(s), set, {
     guidance,
     batch: size.batch,
     samplers: SAMPLERS,
     onSampler: (n) => print(`demo:   ${n}`),
   });
-  const seedStudent = loadStudent(seedOut, { device: o.device });
-  const seedResult = evaluate(seedStudent.model, seedStudent.student, set, {
-    guidance,
-    batch: size.batch,
-    samplers: RECIPE_SAMPLERS,
-    reference: result.images.get('teacher_heun30'),
-    onSampler: (n) => print(`demo:   ${n} (seed's recipe)`),
+  const runEvals = runs.map((run) => {
+    const st = loadStudent(run.dir, { device: o.device });
+    const r = evaluate(st.model, evalStudent(st), set, {
+      guidance,
+      batch: size.batch,
+      samplers: RECIPE_SAMPLERS,
+      reference: result.images.get('teacher_heun30'),
+      onSampler: (n) => print(`demo:   ${n} (${run.label})`),
+    });
+    for (const t of r.images.values()) t.dispose();
+    st.dispose();
+    return r.eval;
   });
-  for (const t of seedResult.images.values()) t.dispose();
-  seedStudent.dispose();
   // The ceiling at this sample size: the world's own draws for the same prompts, scored the same way.
   const worldRng = mulberry32(7);
   const world = scoreImages(
@@ -310,7 +373,12 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
       steps: config.steps,
       batch_size: config.batchSize * config.gradAccumulation,
       demo: recipe(config, result.eval),
-      seed: recipe(seedConfig, seedResult.eval),
+      ...Object.fromEntries(
+        runs.map((run, i) => [
+          run.key,
+          { ...(run.change ? { change: run.change } : {}), ...recipe(run.config, runEvals[i]!) },
+        ]),
+      ),
     },
   };
   const metricsPath = join(out, 'metrics.json');
@@ -321,7 +389,9 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
   const row = (n: string, e: SamplerEval) =>
     `  ${n.padEnd(15)} valid ${pct(e.valid)}  named ${pct(e.named)}  coverage ${pct(e.coverage)}  ${e.ms_per_image.toFixed(1).padStart(7)} ms/img`;
   for (const n of SAMPLERS) print(row(n, result.eval[n]!));
-  for (const n of RECIPE_SAMPLERS) print(row(`${n} (seed's recipe)`, seedResult.eval[n]!));
+  runs.forEach((run, i) => {
+    for (const n of RECIPE_SAMPLERS) print(row(`${n} (${run.label})`, runEvals[i]![n]!));
+  });
   print(`  world's own samples: coverage ${pct(world.coverage)} (the ceiling at ${set.prompts.length} images)`);
   print(`report:  ${report}\nmetrics: ${metricsPath}`);
   return { report, metrics: metricsPath };

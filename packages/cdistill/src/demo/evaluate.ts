@@ -45,25 +45,36 @@ export interface EvalSet {
 
 type Sampler = (y: torch.Tensor, seeds: number[]) => torch.Tensor;
 
+/** The distilled network and the parametrization it was distilled with. */
+export interface EvalStudent {
+  net: DiT;
+  boundaryCondition: boolean;
+}
+
 /**
  * Each sampler by name. `undistilled` is the teacher's own DiT used as a consistency model (unguided,
  * as the student samples): the student before its first distillation step.
  */
-export function samplerOf(name: SamplerName, teacher: TextToImageModel, student: DiT, guidance: number): Sampler {
+export function samplerOf(
+  name: SamplerName,
+  teacher: TextToImageModel,
+  student: EvalStudent,
+  guidance: number,
+): Sampler {
   const t =
     (steps: number, solver: 'heun' | 'euler'): Sampler =>
     (y, seeds) =>
       teacherSample(teacher, y, perImageNoise(seeds), { steps, guidance, solver });
   const s =
-    (net: DiT, steps: number): Sampler =>
+    (net: DiT, steps: number, boundaryCondition = false): Sampler =>
     (y, seeds) =>
-      studentSample(teacher, net, y, perImageNoise(seeds), { steps });
+      studentSample(teacher, net, y, perImageNoise(seeds), { steps, boundaryCondition });
   const [kind, n] = name.split('_') as [string, string];
   switch (kind) {
     case 'teacher':
       return t(Number(n.replace(/\D/g, '')), n.startsWith('heun') ? 'heun' : 'euler');
     case 'student':
-      return s(student, Number(n));
+      return s(student.net, Number(n), student.boundaryCondition);
     default:
       return s(teacher.dit, Number(n));
   }
@@ -108,7 +119,12 @@ export interface EvaluateOptions {
   reference?: torch.Tensor;
 }
 
-export function evaluate(teacher: TextToImageModel, student: DiT, set: EvalSet, o: EvaluateOptions): EvalResult {
+export function evaluate(
+  teacher: TextToImageModel,
+  student: EvalStudent,
+  set: EvalSet,
+  o: EvaluateOptions,
+): EvalResult {
   const out: EvalResult['eval'] = {};
   const images = new Map<SamplerName, torch.Tensor>();
   for (const name of o.samplers) {

@@ -110,8 +110,14 @@ async function recipesSection(runDir: string): Promise<string | null> {
   const rows = names.map((n) => {
     const x = rec[n];
     const s = (steps: string, k: string) => cell(num(x, steps, k), fmtPct);
+    const change = isObject(x) && isObject(x.change) ? x.change : undefined;
+    const changed = change
+      ? Object.entries(change)
+          .map(([k, v]) => `${k} ${typeof v === 'number' ? fmtNum(v, 3) : String(v)}`)
+          .join(', ')
+      : '';
     return (
-      `<tr><th>${esc(n)}</th><td>${cell(num(x, 'lr'), (v) => v.toExponential(0))}</td><td>${cell(num(x, 'num_scales'), String)}</td><td>${cell(num(x, 'target_ema'), String)}</td><td>${cell(num(x, 'warmup_steps'), String)}</td>` +
+      `<tr><th>${esc(n)}</th><td>${esc(changed)}</td><td>${cell(num(x, 'lr'), (v) => v.toExponential(0))}</td><td>${cell(num(x, 'num_scales'), String)}</td><td>${cell(num(x, 'target_ema'), String)}</td><td>${cell(num(x, 'warmup_steps'), String)}</td>` +
       ['student_1', 'student_4']
         .map((st) => `<td>${s(st, 'valid')}</td><td>${s(st, 'named')}</td><td>${s(st, 'coverage')}</td>`)
         .join('') +
@@ -123,8 +129,8 @@ async function recipesSection(runDir: string): Promise<string | null> {
       ? `${fmtNum(rec.steps)} steps of ${fmtNum(rec.batch_size)} images each`
       : 'the same budget';
   const parts = [
-    `<p class="meta">Both students are distilled from the same teacher dataset with ${esc(budget)}; only the recipe differs.</p>`,
-    `<table class="grid-table metrics"><thead><tr><th rowspan="2">recipe</th><th rowspan="2">lr</th><th rowspan="2">N</th><th rowspan="2">target EMA</th><th rowspan="2">warmup</th><th colspan="3">1 step</th><th colspan="3">4 steps</th></tr>` +
+    `<p class="meta">Every student is distilled from the same teacher dataset with ${esc(budget)}; only the recipe differs. A variant (“demo + …”) is the demo's recipe with the one change shown.</p>`,
+    `<table class="grid-table metrics"><thead><tr><th rowspan="2">recipe</th><th rowspan="2">change</th><th rowspan="2">lr</th><th rowspan="2">N</th><th rowspan="2">target EMA</th><th rowspan="2">warmup</th><th colspan="3">1 step</th><th colspan="3">4 steps</th></tr>` +
       `<tr>${'<th>valid</th><th>named</th><th>coverage</th>'.repeat(2)}</tr></thead><tbody>${rows.join('')}</tbody></table>`,
     '<p class="dim">Losses of runs with different N are not comparable (neighbouring σ levels lie closer at larger N); compare the scores.</p>',
   ];

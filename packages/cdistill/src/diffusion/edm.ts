@@ -31,13 +31,22 @@ export type Network = (xIn: Tensor, cNoise: Tensor) => Tensor;
 /** D(x, σ): σ is one number for the whole batch or a tensor [B]. */
 export type Denoiser = (x: Tensor, sigma: Sigma) => Tensor;
 
-/** c_skip, c_out, c_in, c_noise for σ (a [B] tensor), shaped [B, 1, 1, 1] (c_noise [B]). */
-export function preconditioning(sigma: Tensor, sigmaData: number) {
+/**
+ * c_skip, c_out, c_in, c_noise for σ (a [B] tensor), shaped [B, 1, 1, 1] (c_noise [B]). EDM's by default;
+ * with `boundarySigma` = σ_min, the consistency-model form of Song et al. 2023 (Appendix C):
+ * c_skip = σd² / ((σ − σ_min)² + σd²), c_out = (σ − σ_min)·σd / √(σ² + σd²), so D(x, σ_min) = x exactly
+ * whatever the network says (EDM's own c_out(σ_min) is σ_min·σd/√(σ_min² + σd²), not 0). c_in and c_noise
+ * are EDM's in both forms, so a student initialised from an EDM teacher sees the inputs it was trained on.
+ */
+export function preconditioning(sigma: Tensor, sigmaData: number, boundarySigma?: number) {
   const s = sigma.reshape(-1, 1, 1, 1);
   const s2 = s.square().add(sigmaData * sigmaData);
+  const fromBoundary = boundarySigma === undefined ? s : s.sub(boundarySigma);
   return {
-    cSkip: s2.rdiv(sigmaData * sigmaData),
-    cOut: s.mul(sigmaData).div(s2.sqrt()),
+    cSkip: (boundarySigma === undefined ? s2 : fromBoundary.square().add(sigmaData * sigmaData)).rdiv(
+      sigmaData * sigmaData,
+    ),
+    cOut: fromBoundary.mul(sigmaData).div(s2.sqrt()),
     cIn: s2.rsqrt(),
     cNoise: sigma.reshape(-1).log().div(4),
   };
@@ -46,14 +55,15 @@ export function preconditioning(sigma: Tensor, sigmaData: number) {
 /**
  * D(x, σ) = c_skip·x + c_out·F(c_in·x, c_noise). The network runs in `netDtype` (x is cast); the
  * skip connection is taken in x's own dtype, so a float64 sampler state keeps its precision.
+ * `boundarySigma`: see `preconditioning` (a consistency student's parametrization; teachers leave it out).
  */
-export function denoiser(net: Network, sigmaData: number, netDtype: torch.DType): Denoiser {
+export function denoiser(net: Network, sigmaData: number, netDtype: torch.DType, boundarySigma?: number): Denoiser {
   return (x, sigma) => {
     const sig =
       typeof sigma === 'number'
         ? torch.full([x.size(0)], sigma, { dtype: x.dtype, device: x.device })
         : sigma.to(x.dtype);
-    const { cSkip, cOut, cIn, cNoise } = preconditioning(sig, sigmaData);
+    const { cSkip, cOut, cIn, cNoise } = preconditioning(sig, sigmaData, boundarySigma);
     const f = net(cIn.mul(x).to(netDtype), cNoise.to(netDtype)).to(x.dtype);
     return cSkip.mul(x).add(cOut.mul(f));
   };

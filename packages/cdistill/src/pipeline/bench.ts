@@ -128,6 +128,7 @@ async function lockedBench(o: BenchOptions, print: (l: string) => void): Promise
         studentSample(s.model, s.student, y, perBatchNoise(seed, b), {
           steps: o.steps,
           embeddedGuidance: s.embedded ? s.guidance : undefined,
+          boundaryCondition: s.config.boundaryCondition,
         }),
       { sampler: 'consistency', steps: o.steps, checkpoint: s.checkpoint, model_hashes: hashes },
     );

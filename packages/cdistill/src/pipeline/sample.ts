@@ -43,6 +43,7 @@ export function sampleImages(
       steps,
       sigmas: o.sigmas,
       embeddedGuidance: s.embedded ? (o.embeddedGuidance ?? s.guidance) : undefined,
+      boundaryCondition: s.config.boundaryCondition,
     });
     return s.model.decodeImages(latents);
   });

@@ -209,6 +209,7 @@ async function validate(
     const latents = studentSample(model, net, y, perBatchNoise(cfg.seed, prompts.length), {
       steps: cfg.validationSteps,
       embeddedGuidance: embedded,
+      boundaryCondition: cfg.boundaryCondition,
     });
     return model.decodeImages(latents);
   });

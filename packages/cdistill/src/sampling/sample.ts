@@ -40,7 +40,14 @@ export function studentSample(
   student: DiT,
   y: Tensor,
   noise: NoiseSource,
-  o: { steps: number; sigmas?: number[]; guidance?: number; embeddedGuidance?: number },
+  o: {
+    steps: number;
+    sigmas?: number[];
+    guidance?: number;
+    embeddedGuidance?: number;
+    /** The student was distilled with the boundary parametrization (TrainConfig.boundaryCondition). */
+    boundaryCondition?: boolean;
+  },
 ): Tensor {
   return torch.noGrad(() =>
     torch.autocast({ device: model.device, dtype: 'bfloat16', enabled: model.dtype !== 'float64' }, () => {
@@ -50,7 +57,11 @@ export function studentSample(
         o.embeddedGuidance === undefined
           ? undefined
           : torch.full([y.size(0)], o.embeddedGuidance, { device: y.device });
-      const D = ditDenoiser(student, y, model.edm.sigmaData, { guidance: o.guidance ?? 1, embeddedGuidance: embedded });
+      const D = ditDenoiser(student, y, model.edm.sigmaData, {
+        guidance: o.guidance ?? 1,
+        embeddedGuidance: embedded,
+        boundarySigma: o.boundaryCondition ? model.edm.sigmaMin : undefined,
+      });
       const sigmas = o.sigmas ?? karrasSigmas(o.steps, model.edm);
       return consistencySample(D, z, sigmas, () => noise.next(shape, model.device).to(STATE_DTYPE)).to('float32');
     }),

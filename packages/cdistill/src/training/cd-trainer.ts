@@ -88,10 +88,12 @@ export class CdTrainer {
         const wTeacher = w ?? cfg.guidance;
         const ac = this.autocastDtype();
         const sd = this.edm.sigmaData;
+        // The student and its target share one parametrization; the teacher keeps EDM's.
+        const boundarySigma = cfg.boundaryCondition ? this.edm.sigmaMin : undefined;
         const terms = torch.autocast({ device: this.device, dtype: ac ?? 'bfloat16', enabled: ac !== undefined }, () =>
           cdLoss(
-            ditDenoiser(student, y, sd, { embeddedGuidance: w }),
-            ditDenoiser(this.models.target ?? student, y, sd, { embeddedGuidance: w }),
+            ditDenoiser(student, y, sd, { embeddedGuidance: w, boundarySigma }),
+            ditDenoiser(this.models.target ?? student, y, sd, { embeddedGuidance: w, boundarySigma }),
             ditDenoiser(teacher, y, sd, { guidance: wTeacher }),
             { latents: x0, noise, index },
             { sigmas: this.sigmas, solver: cfg.teacherSolver, loss: cfg.loss, huberC: cfg.huberC, skip: cfg.skip },

@@ -19,6 +19,11 @@ export const TrainOptionsSchema = z
     ema: z.number().min(0).max(1).optional(),
     /** Skip-step k: the teacher jumps k Karras levels. */
     skip: z.number().int().min(1).default(1),
+    /**
+     * The consistency-model boundary parametrization (c_skip(σ_min) = 1, c_out(σ_min) = 0, as
+     * openai/consistency_models): the student is D(x, σ_min) = x by construction. The seed does not apply it.
+     */
+    boundaryCondition: z.boolean().default(false),
     loss: z.enum(['huber', 'l2']).default('huber'),
     huberC: z.number().positive().default(0.001),
     lr: z.number().positive().default(1e-5),

@@ -13,6 +13,11 @@ export interface DitDenoiserOptions {
   guidance?: number | Tensor;
   /** w for a student trained with a guidance embedding, [B] (no CFG doubling). */
   embeddedGuidance?: Tensor;
+  /**
+   * σ_min for the consistency-model boundary parametrization (D(x, σ_min) = x exactly): a student
+   * distilled with `boundaryCondition` samples with it too; undefined = EDM's preconditioning.
+   */
+  boundarySigma?: number;
 }
 
 /** D(x, σ) of `net` on captions `y` (cast to the network's dtype), with the EDM preconditioning of σ_data. */
@@ -22,5 +27,5 @@ export function ditDenoiser(net: DiT, y: Tensor, sigmaData: number, o: DitDenois
   // Under CFG the batch is [cond; uncond]: the embedded w goes with both halves.
   const wFor = (n: number) => (w === undefined || n === w.size(0) ? w : torch.cat([w, w]));
   const forward = (x: Tensor, t: Tensor, yy: Tensor) => net.forward(x, t, yy, { guidance: wFor(x.size(0)) }).sample;
-  return denoiser(guidedNetwork(forward, y.to(dtype), o.guidance ?? 1), sigmaData, dtype);
+  return denoiser(guidedNetwork(forward, y.to(dtype), o.guidance ?? 1), sigmaData, dtype, o.boundarySigma);
 }
