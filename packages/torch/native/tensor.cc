@@ -5,10 +5,12 @@ using namespace cdt;
 
 // dispose(handle) → whether it was live. Releasing twice is harmless (finalizers may come late).
 CDT_FN(dispose) { return Napi::Boolean::New(info.Env(), Release(info.Env(), Num(info, 0))); }
-// disposeMany(handles[]): one boundary crossing for a whole scope.
+// disposeMany(Float64Array of handles, count): one boundary crossing for a whole scope.
 CDT_FN(disposeMany) {
-  auto arr = info[0].As<Napi::Array>();
-  for (uint32_t k = 0; k < arr.Length(); ++k) Release(info.Env(), arr.Get(k).As<Napi::Number>().DoubleValue());
+  auto handles = info[0].As<Napi::Float64Array>();
+  const double* h = handles.Data();
+  const size_t n = std::min(handles.ElementLength(), static_cast<size_t>(Int(info, 1)));
+  for (size_t k = 0; k < n; ++k) Release(info.Env(), h[k]);
   return info.Env().Undefined();
 }
 CDT_FN(isDisposed) {

@@ -31,7 +31,8 @@ export interface MallocSettings {
 export interface NativeBinding {
   // lifetime and metadata
   dispose(t: H): boolean;
-  disposeMany(ts: H[]): void;
+  /** Frees the first `count` handles of `handles`. */
+  disposeMany(handles: Float64Array, count: number): void;
   isDisposed(t: H): boolean;
   liveTensors(): number;
   shape(t: H): number[];

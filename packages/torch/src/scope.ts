@@ -77,16 +77,20 @@ export function tidy<T>(fn: () => T): T {
     result = fn();
   } catch (e) {
     stack.pop();
-    release(scope, new Set());
+    release(scope, NONE);
     throw e;
   }
   stack.pop();
   if (result instanceof Promise) {
-    release(scope, new Set());
+    release(scope, NONE);
     throw new Error('tidy: the function must be synchronous (it returned a Promise); await outside, tidy inside');
   }
-  const survivors = new Set<Scoped>();
-  collect(result, survivors, new Set());
+  // Most loop bodies return nothing, a number or one tensor: those need no search of the result.
+  const survivors: ReadonlySet<Scoped> | Scoped[] = isScoped(result)
+    ? [result]
+    : typeof result === 'object' && result !== null
+      ? collectAll(result)
+      : NONE;
   release(scope, survivors);
   const parent = stack[stack.length - 1];
   for (const t of survivors) {
@@ -98,11 +102,21 @@ export function tidy<T>(fn: () => T): T {
   return result;
 }
 
-function release(scope: Scope, survivors: Set<Scoped>): void {
+const NONE: ReadonlySet<Scoped> = new Set();
+
+function collectAll(value: object): Set<Scoped> {
+  const out = new Set<Scoped>();
+  collect(value, out, new Set());
+  return out;
+}
+
+function release(scope: Scope, survivors: ReadonlySet<Scoped> | readonly Scoped[]): void {
   const doomed: Scoped[] = [];
-  for (const t of scope.tensors) {
-    if (t._kept || survivors.has(t) || t._scope !== scope) continue;
-    doomed.push(t);
+  if (Array.isArray(survivors)) {
+    for (const t of scope.tensors) if (!t._kept && t._scope === scope && !survivors.includes(t)) doomed.push(t);
+  } else {
+    const spared = survivors as ReadonlySet<Scoped>;
+    for (const t of scope.tensors) if (!t._kept && t._scope === scope && !spared.has(t)) doomed.push(t);
   }
   disposeAll(doomed);
   scope.tensors.length = 0;

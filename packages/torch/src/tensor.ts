@@ -476,4 +476,12 @@ export function wrap(h: Handle): Tensor {
   return new Tensor(h);
 }
 
-setDisposeAll((ts) => native.disposeMany((ts as Tensor[]).map((t) => t._h)));
+// The handles go over in one reused Float64Array, which the addon reads as one buffer: no array to
+// allocate per scope, and no napi call per element.
+let handleBuffer = new Float64Array(1024);
+setDisposeAll((ts) => {
+  if (ts.length === 0) return;
+  if (ts.length > handleBuffer.length) handleBuffer = new Float64Array(2 ** Math.ceil(Math.log2(ts.length)));
+  for (let i = 0; i < ts.length; i++) handleBuffer[i] = (ts[i] as Tensor)._h;
+  native.disposeMany(handleBuffer, ts.length);
+});

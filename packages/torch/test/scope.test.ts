@@ -43,6 +43,34 @@ test('nested tidy hands results to the enclosing scope; a throw frees everything
   assert.throws(() => torch.tidy(() => Promise.resolve(1)), /tidy: the function must be synchronous/);
 });
 
+test('tidy returning one tensor, a number or a kept tensor frees exactly the rest', () => {
+  const before = torch.liveTensors();
+  let tmp: torch.Tensor | undefined;
+  const one = torch.tidy(() => {
+    tmp = torch.ones([2]).add(1);
+    return tmp.mul(3);
+  });
+  assert.equal(tmp!.isDisposed, true);
+  assert.deepEqual(one.toArray(), [6, 6]);
+  assert.equal(torch.liveTensors(), before + 1);
+  const n = torch.tidy(() => torch.ones([4]).sum().item());
+  assert.equal(n, 4);
+  assert.equal(torch.liveTensors(), before + 1, 'a number result frees every tensor');
+  const param = torch.keep(torch.zeros([1]));
+  assert.equal(
+    torch.tidy(() => {
+      param.add(1);
+      return param;
+    }),
+    param,
+  );
+  assert.equal(param.isDisposed, false);
+  assert.equal(torch.liveTensors(), before + 2);
+  one.dispose();
+  param.dispose();
+  assert.equal(torch.liveTensors(), before);
+});
+
 test('a disposed tensor gives a clear error naming the op', () => {
   const t = torch.ones([2]);
   t.dispose();
