@@ -19,13 +19,22 @@ CDT_FN(outer) { return Wrap(info.Env(), at::outer(T(info, 0), T(info, 1))); }
 CDT_FN(conv2d) {
   return Wrap(info.Env(), at::conv2d(T(info, 0), T(info, 1), OptT(info, 2), IntList(info, 3), IntList(info, 4), IntList(info, 5), Int(info, 6)));
 }
-CDT_FN(avgPool2d) { return Wrap(info.Env(), at::avg_pool2d(T(info, 0), IntList(info, 1), IntList(info, 2))); }
+// avgPool2d(x, kernel[2], stride[2], padding[2], countIncludePad)
+CDT_FN(avgPool2d) {
+  return Wrap(info.Env(), at::avg_pool2d(T(info, 0), IntList(info, 1), IntList(info, 2), IntList(info, 3), false, Bool(info, 4)));
+}
+// maxPool2d(x, kernel[2], stride[2], padding[2])
+CDT_FN(maxPool2d) { return Wrap(info.Env(), at::max_pool2d(T(info, 0), IntList(info, 1), IntList(info, 2), IntList(info, 3))); }
 // groupNorm(x, groups, w?, b?, eps)
 CDT_FN(groupNorm) { return Wrap(info.Env(), at::group_norm(T(info, 0), Int(info, 1), OptT(info, 2), OptT(info, 3), Num(info, 4))); }
 // layerNorm(x, normalizedShape, w?, b?, eps)
 CDT_FN(layerNorm) { return Wrap(info.Env(), at::layer_norm(T(info, 0), IntList(info, 1), OptT(info, 2), OptT(info, 3), Num(info, 4))); }
 // Nearest-neighbour upsampling of [N,C,H,W] to the given [H', W'].
 CDT_FN(upsampleNearest2d) { return Wrap(info.Env(), at::upsample_nearest2d(T(info, 0), IntList(info, 1))); }
+// Bilinear resize of [N,C,H,W] to [H', W'] (F.interpolate(mode="bilinear", antialias=False)).
+CDT_FN(upsampleBilinear2d) {
+  return Wrap(info.Env(), at::upsample_bilinear2d(T(info, 0), IntList(info, 1), Bool(info, 2)));
+}
 // pad(x, pads (last dim first, like F.pad), mode 0 constant | 1 reflect | 2 replicate, value)
 CDT_FN(pad) {
   const at::Tensor& x = T(info, 0);

@@ -94,8 +94,22 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, o: Conv2dOption
     ),
   );
 }
-export function avgPool2d(x: Tensor, kernel: number | [number, number], stride?: number | [number, number]): Tensor {
-  return new Tensor(native.avgPool2d(x._h, pair(kernel), pair(stride ?? kernel)));
+export interface Pool2dOptions {
+  /** Default: the kernel (non-overlapping windows). */
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+}
+export interface AvgPool2dOptions extends Pool2dOptions {
+  /** Count the zero padding in each window's average (PyTorch's default); false averages only real inputs, as TensorFlow does. */
+  countIncludePad?: boolean;
+}
+export function avgPool2d(x: Tensor, kernel: number | [number, number], o: AvgPool2dOptions = {}): Tensor {
+  return new Tensor(
+    native.avgPool2d(x._h, pair(kernel), pair(o.stride ?? kernel), pair(o.padding ?? 0), o.countIncludePad ?? true),
+  );
+}
+export function maxPool2d(x: Tensor, kernel: number | [number, number], o: Pool2dOptions = {}): Tensor {
+  return new Tensor(native.maxPool2d(x._h, pair(kernel), pair(o.stride ?? kernel), pair(o.padding ?? 0)));
 }
 export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor {
   return new Tensor(native.groupNorm(x._h, numGroups, weight?._h, bias?._h, eps));
@@ -108,6 +122,11 @@ export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor,
 export function interpolateNearest(x: Tensor, o: { scaleFactor: number } | { size: [number, number] }): Tensor {
   const size = 'size' in o ? o.size : [x.size(-2) * o.scaleFactor, x.size(-1) * o.scaleFactor];
   return new Tensor(native.upsampleNearest2d(x._h, size));
+}
+
+/** Bilinear resize of [N,C,H,W] to `size`, as F.interpolate(mode="bilinear", antialias=False). */
+export function interpolateBilinear(x: Tensor, size: [number, number], o: { alignCorners?: boolean } = {}): Tensor {
+  return new Tensor(native.upsampleBilinear2d(x._h, size, o.alignCorners ?? false));
 }
 
 const PAD_MODES = { constant: 0, reflect: 1, replicate: 2 } as const;

@@ -177,10 +177,12 @@ export interface NativeBinding {
   einsum(eq: string, ts: H[]): H;
   outer(a: H, b: H): H;
   conv2d(x: H, w: H, b: Opt<H>, stride: number[], padding: number[], dilation: number[], groups: number): H;
-  avgPool2d(x: H, kernel: number[], stride: number[]): H;
+  avgPool2d(x: H, kernel: number[], stride: number[], padding: number[], countIncludePad: boolean): H;
+  maxPool2d(x: H, kernel: number[], stride: number[], padding: number[]): H;
   groupNorm(x: H, groups: number, w: Opt<H>, b: Opt<H>, eps: number): H;
   layerNorm(x: H, shape: number[], w: Opt<H>, b: Opt<H>, eps: number): H;
   upsampleNearest2d(x: H, size: number[]): H;
+  upsampleBilinear2d(x: H, size: number[], alignCorners: boolean): H;
   pad(x: H, pads: number[], mode: number, value: Opt<S>): H;
   embedding(w: H, idx: H): H;
   dropout(x: H, p: number, train: boolean): H;

@@ -283,6 +283,32 @@ test('nn ops: conv2d, group_norm, layer_norm, interpolate, pad against hand comp
   assert.deepEqual(torch.pad(torch.tensor([[[[1]]]]), [1, 0, 0, 1]).toArray(), [0, 1, 0, 0]);
 });
 
+test('pooling with padding, TensorFlow-style averages, and bilinear resize, by hand', () => {
+  const x = torch.tensor([
+    [
+      [
+        [1, 2],
+        [3, 4],
+      ],
+    ],
+  ]);
+  // Every padded 3×3 window covers the whole 2×2 input: max 4; mean 10/9 counting the 5 zeros, 10/4 not.
+  assert.deepEqual(torch.maxPool2d(x, 3, { stride: 1, padding: 1 }).toArray(), [4, 4, 4, 4]);
+  assertClose(torch.avgPool2d(x, 3, { stride: 1, padding: 1 }).toArray(), [10 / 9, 10 / 9, 10 / 9, 10 / 9], 1e-6);
+  assert.deepEqual(
+    torch.avgPool2d(x, 3, { stride: 1, padding: 1, countIncludePad: false }).toArray(),
+    [2.5, 2.5, 2.5, 2.5],
+  );
+  assert.deepEqual(torch.avgPool2d(x, 2).toArray(), [2.5]);
+  assert.deepEqual(torch.maxPool2d(torch.tensor([[[[1, 5, 2, 0, 3]]]]), [1, 3], { stride: [1, 2] }).toArray(), [5, 3]);
+  // align_corners=False: output j samples input (j + 0.5)·(2/4) − 0.5, clamped to [0, 1]: −0.25, 0.25, 0.75, 1.25.
+  assert.deepEqual(torch.interpolateBilinear(torch.tensor([[[[0, 1]]]]), [1, 4]).toArray(), [0, 0.25, 0.75, 1]);
+  assert.deepEqual(
+    torch.interpolateBilinear(torch.tensor([[[[0, 1]]]]), [1, 3], { alignCorners: true }).toArray(),
+    [0, 0.5, 1],
+  );
+});
+
 test('scaled dot-product attention equals softmax(q kᵀ/√d) v, masks and causal', () => {
   const gen = new torch.Generator(0);
   const q = torch.randn([2, 3, 5, 4], { dtype: 'float64', generator: gen });

@@ -1,5 +1,5 @@
 /**
- * torch.save (zip format, torch >= 1.6) reader: decodes `<prefix>/data.pkl`
+ * torch.save reader. The zip format (torch >= 1.6) is read here: decodes `<prefix>/data.pkl`
  * with the allow-listed unpickler and resolves every tensor storage to an
  * absolute byte range inside the archive. No tensor data is read.
  *
@@ -9,6 +9,7 @@
  *   <prefix>/byteorder       'little' | 'big' (torch >= 2.1; absent means little)
  *   <prefix>/version, ...    ignored
  * The prefix is the file's stem at save time (or 'archive'), so any name is accepted.
+ * The legacy format (one pickle stream, torch < 1.6) is read by pt-legacy-format.ts.
  *
  * Output values follow the unpickler's mapping: dicts (plain or OrderedDict)
  * are `Map`s in insertion order, tensors are {@link TensorRef}s.
@@ -18,6 +19,7 @@ import { openForRead } from './positional-read.js';
 import * as fs from 'node:fs';
 
 import { type DType, DTYPE_BYTE_SIZE } from './dtype-names.js';
+import { readLegacyTorchCheckpoint } from './pt-legacy-format.js';
 import { type PickledTensor, isPickledTensor, parseStoragePersistentId, unpickle } from './unpickler.js';
 import { type ZipDirectory, type ZipEntry, ZIP_METHOD_STORED, readZipDirectory, readZipEntry } from './zip.js';
 
@@ -46,7 +48,7 @@ export type TensorRef = PickledTensor<StorageRef>;
 
 export interface TorchCheckpoint {
   readonly path: string;
-  /** The archive folder name (e.g. 'archive' or the saved file's stem). */
+  /** The archive folder name (e.g. 'archive' or the saved file's stem); '' for the legacy format. */
   readonly prefix: string;
   /** The unpickled object: usually a Map of name → TensorRef, possibly nested. */
   readonly value: unknown;
@@ -56,7 +58,7 @@ export interface TorchCheckpoint {
 
 /** Opens a torch.save archive and decodes its object graph with tensors as {@link TensorRef}s. */
 export function readTorchCheckpoint(path: string): TorchCheckpoint {
-  rejectLegacyFormats(path);
+  if (legacyFormatOf(path) === 'pickle') return readLegacyTorchCheckpoint(path);
   const zip = readZipDirectory(path);
   const byName = new Map(zip.entries.map((e) => [e.name, e] as const));
 
@@ -123,20 +125,17 @@ function resolveStorage(
   return Object.freeze({ path, key, fileOffset: entry.dataOffset, byteLength, dtype, numel, location });
 }
 
-/** Pre-1.6 torch.save wrote a bare pickle stream (or a tar); say so instead of "not a zip". */
-function rejectLegacyFormats(path: string): void {
+/** Pre-1.6 torch.save wrote a bare pickle stream (read by pt-legacy-format.ts) or, before 0.4, a tar (refused). */
+function legacyFormatOf(path: string): 'pickle' | undefined {
   const fd = openForRead(path, 'checkpoint');
   try {
     const head = Buffer.alloc(512);
     const n = fs.readSync(fd, head, 0, head.length, 0);
-    if (n >= 1 && head[0] === 0x80) {
-      throw new Error(
-        `${path}: legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with torch >= 1.6`,
-      );
-    }
+    if (n >= 1 && head[0] === 0x80) return 'pickle';
     if (n >= 262 && head.toString('latin1', 257, 262) === 'ustar') {
-      throw new Error(`${path}: legacy tar-based torch.save format is not supported`);
+      throw new Error(`${path}: legacy tar-based torch.save format (torch < 0.4) is not supported`);
     }
+    return undefined;
   } finally {
     fs.closeSync(fd);
   }

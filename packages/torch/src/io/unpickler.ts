@@ -50,13 +50,21 @@ export * from './pickle-values.js';
 const PICKLE_HIGHEST_PROTOCOL = 5;
 
 /** Interprets a torch.save persistent id; throws if it is not a storage reference. */
-export function parseStoragePersistentId(pid: unknown, source: string): StoragePersistentId {
+export function parseStoragePersistentId(
+  pid: unknown,
+  source: string,
+  format: 'zip' | 'legacy' = 'zip',
+): StoragePersistentId {
   const bad = (why: string): never => {
     throw new UnpicklingError(`${source}: unsupported persistent id (${why})`);
   };
   if (!Array.isArray(pid)) return bad('expected a tuple');
   if (pid[0] !== 'storage') return bad(`kind ${JSON.stringify(String(pid[0]))}, only 'storage' is supported`);
-  if (pid.length !== 5) return bad(`storage id has ${pid.length} fields, expected 5`);
+  // The legacy format adds a sixth field, view metadata, None unless a storage was saved as a view
+  // of another (torch < 0.4 storage slicing), which this reader does not resolve.
+  const fields = format === 'legacy' ? 6 : 5;
+  if (pid.length !== fields) return bad(`storage id has ${pid.length} fields, expected ${fields}`);
+  if (format === 'legacy' && pid[5] !== null) return bad('storage views (view metadata) are not supported');
   const [, cls, key, location, numel] = pid as unknown[];
   if (!isStorageClass(cls)) return bad('second field is not a storage class');
   if (typeof key !== 'string') return bad('storage key is not a string');
@@ -75,6 +83,19 @@ export function parseStoragePersistentId(pid: unknown, source: string): StorageP
  */
 export function unpickle<S extends TypedStorageLike>(data: Uint8Array, options: UnpickleOptions<S>): unknown {
   return new Machine(data, options).run();
+}
+
+/**
+ * Decodes the pickle at the start of `data`, where more bytes may follow (legacy torch.save files are
+ * several pickles in a row, then raw storages); returns its value and how many bytes it took.
+ */
+export function unpickleFirst<S extends TypedStorageLike>(
+  data: Uint8Array,
+  options: UnpickleOptions<S>,
+): { value: unknown; length: number } {
+  const machine = new Machine(data, options);
+  const value = machine.run();
+  return { value, length: machine.consumed };
 }
 
 class Machine<S extends TypedStorageLike> {
@@ -96,6 +117,11 @@ class Machine<S extends TypedStorageLike> {
       fail: (message) => this.fail(message),
       isStorage: (v): v is TypedStorageLike => typeof v === 'object' && v !== null && this.storages.has(v),
     };
+  }
+
+  /** Bytes read so far (after `run`, the whole pickle up to and including STOP). */
+  get consumed(): number {
+    return this.in.pos;
   }
 
   run(): unknown {
