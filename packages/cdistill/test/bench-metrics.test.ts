@@ -18,7 +18,10 @@ import { readRgb8 } from '../src/pipeline/images.js';
 import { readPipelineConfig, runPipeline } from '../src/pipeline/run-pipeline.js';
 import { metricsTable } from '../src/report/sections.js';
 import { PROMPTS, tinyModelDir } from './fixtures.js';
-import { cliPath, vocabPath } from './util.js';
+import { cliPath, referenceDir, vocabPath } from './util.js';
+
+/** The golden case's tiny random FID Inception (legacy torch.save, as pytorch-fid publishes its weights). */
+const inception = join(referenceDir, 'inception', 'fid_inception_tiny.pth');
 
 /** A tiny random CLIP laid out as an OpenCLIP Hub repository (vocab of the real tokenizer). */
 function tinyClipDir(): string {
@@ -58,7 +61,7 @@ test('bench --metrics: CLIP scores and FD/KID vs the teacher in metrics.json, su
       prompts: { from: jsonl, n: 4, seed: 0 },
       generate: { steps: 2, batch: 2 },
       train: { steps: 2, checkpointEvery: 2, validateEvery: 2, numScales: 10, warmupSteps: 1, batchSize: 2 },
-      bench: { tsv, n: 4, batch: 2, steps: 2, teacherSteps: 2, metrics: true, clip, metricsBatch: 3 },
+      bench: { tsv, n: 4, batch: 2, steps: 2, teacherSteps: 2, metrics: true, clip, metricsBatch: 3, inception },
     }),
   );
   const lines: string[] = [];
@@ -66,7 +69,14 @@ test('bench --metrics: CLIP scores and FD/KID vs the teacher in metrics.json, su
   const bench = join(root, 'out', 'run', 'bench');
   const m = JSON.parse(readFileSync(join(bench, 'metrics.json'), 'utf8'));
   assert.deepEqual(Object.keys(m.eval), ['student 2 steps', 'teacher 2 steps']);
-  assert.deepEqual(Object.keys(m.eval['student 2 steps']), ['clip_score', 'fd_vs_teacher', 'kid_vs_teacher']);
+  assert.deepEqual(Object.keys(m.eval['student 2 steps']), [
+    'clip_score',
+    'fd_vs_teacher',
+    'kid_vs_teacher',
+    'fd_inception_vs_teacher',
+    'kid_inception_vs_teacher',
+  ]);
+  assert.equal(m.inception_weights, inception);
   assert.deepEqual(Object.keys(m.eval['teacher 2 steps']), ['clip_score']);
   assert.equal(m.features.dtype, 'float32');
   for (const [name, scores] of Object.entries(m.clip_scores) as [string, number[]][]) {
@@ -77,6 +87,7 @@ test('bench --metrics: CLIP scores and FD/KID vs the teacher in metrics.json, su
   }
   const st = m.eval['student 2 steps'];
   assert.ok(st.fd_vs_teacher > 0 && Number.isFinite(st.kid_vs_teacher), JSON.stringify(st));
+  assert.ok(st.fd_inception_vs_teacher > 0 && Number.isFinite(st.kid_inception_vs_teacher), JSON.stringify(st));
 
   // Image 2 scored against prompt 2: recomputed here from the parts, cosine by hand.
   const raw = JSON.parse(readFileSync(join(clip, 'open_clip_config.json'), 'utf8'));
@@ -120,7 +131,45 @@ test('bench --metrics: CLIP scores and FD/KID vs the teacher in metrics.json, su
   assert.equal(c.a.images, 4);
   assert.ok(Math.abs(c.fd - st.fd_vs_teacher) <= 1e-9 * st.fd_vs_teacher, `${c.fd} vs ${st.fd_vs_teacher}`);
   assert.ok(Math.abs(c.kid - st.kid_vs_teacher) <= 1e-9 * Math.abs(st.kid_vs_teacher) + 1e-15);
-  assert.match(r.stdout, /^compare: 4 vs 4 images: FD \d+\.\d{4}, KID -?\d+\.\d{5}$/m);
+  assert.match(r.stdout, /^compare: 4 vs 4 images: CLIP FD \d+\.\d{4}, KID -?\d+\.\d{5}$/m);
+  assert.equal(c.inception, undefined);
+
+  // Inception only: the FID and KID that bench --metrics wrote for the same two folders.
+  const fid = spawnSync(
+    process.execPath,
+    [
+      cliPath,
+      'compare',
+      bench,
+      `${bench}-teacher`,
+      '--no-clip',
+      '--inception',
+      inception,
+      '--batch',
+      '3',
+      '--seed',
+      '2024',
+      '--out',
+      out,
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(fid.status, 0, fid.stderr);
+  const ci = JSON.parse(readFileSync(out, 'utf8'));
+  assert.equal(ci.fd, undefined);
+  assert.equal(ci.inception.weights, inception);
+  const rel = (x: number, y: number) => Math.abs(x - y) / Math.max(Math.abs(y), 1e-12);
+  assert.ok(
+    rel(ci.inception.fid, st.fd_inception_vs_teacher) <= 1e-9,
+    `${ci.inception.fid} vs ${st.fd_inception_vs_teacher}`,
+  );
+  assert.ok(
+    Math.abs(ci.inception.kid - st.kid_inception_vs_teacher) <= 1e-9 * Math.abs(st.kid_inception_vs_teacher) + 1e-15,
+  );
+  assert.match(fid.stdout, /^compare: 4 vs 4 images: Inception FID \d+\.\d{4}, KID -?\d+\.\d{5}$/m);
+  const nothing = spawnSync(process.execPath, [cliPath, 'compare', bench, root, '--no-clip'], { encoding: 'utf8' });
+  assert.equal(nothing.status, 1);
+  assert.match(nothing.stderr, /cdistill: compare: nothing to compute: --no-clip needs --inception <weights>/);
   const bad = spawnSync(process.execPath, [cliPath, 'compare', bench, root, '--clip', join(root, 'nope')], {
     encoding: 'utf8',
   });

@@ -8,6 +8,7 @@ import type { ParityCheck } from '../parity/checks.js';
 import { runClipTextParityCase } from '../parity/clip-case.js';
 import { runClipModelParityCase } from '../parity/clip-model-case.js';
 import { discoverCases, type ParityCase } from '../parity/discover.js';
+import { runInceptionParityCase } from '../parity/inception-case.js';
 import { runMicroDiTCase } from '../parity/microdit-case.js';
 import { runTokenizerCase } from '../parity/tokenizer-case.js';
 import { runVaeParityCase } from '../parity/vae-case.js';
@@ -33,6 +34,8 @@ function runCase(c: ParityCase, dtype: ParityDType, vocab: string, print: (l: st
       return runClipTextParityCase(c.json, dtype);
     case 'clip-model':
       return runClipModelParityCase(c.json, dtype);
+    case 'inception':
+      return runInceptionParityCase(c.json, dtype);
     case 'tokenizer': {
       if (dtype !== 'float32') return [];
       const r = runTokenizerCase(c.json, vocab);

@@ -285,7 +285,16 @@ export function registerStages(program: Command, print: Print): void {
       'CLIP for --metrics: a folder with open_clip_config.json, or hf://<owner>/<repo>',
       BENCH_DEFAULTS.clip,
     )
-    .option('--metrics-batch <n>', 'images per CLIP forward pass', positiveInt, BENCH_DEFAULTS.metricsBatch)
+    .option(
+      '--metrics-batch <n>',
+      'images per CLIP (and Inception) forward pass',
+      positiveInt,
+      BENCH_DEFAULTS.metricsBatch,
+    )
+    .option(
+      '--inception <weights>',
+      'with --metrics, also FID/KID vs the teacher on FID Inception features (pt_inception-2015-12-05-6726825d.pth)',
+    )
     .addOption(deviceOption())
     .action(async (o) => {
       await bench(o, print);
@@ -293,11 +302,13 @@ export function registerStages(program: Command, print: Print): void {
 
   program
     .command('compare')
-    .description('CLIP-feature Fréchet distance and KID between two folders of images')
+    .description('Fréchet distance and KID between two folders of images (CLIP features; FID with --inception)')
     .argument('<dir-a>', 'a folder of images (png, jpg, webp)')
     .argument('<dir-b>', 'another folder of images')
     .option('--clip <spec>', 'a folder with open_clip_config.json, or hf://<owner>/<repo>', BENCH_DEFAULTS.clip)
-    .option('--batch <n>', 'images per CLIP forward pass', positiveInt, BENCH_DEFAULTS.metricsBatch)
+    .option('--no-clip', 'no CLIP features (with --inception)')
+    .option('--inception <weights>', 'also FID/KID on FID Inception features (pt_inception-2015-12-05-6726825d.pth)')
+    .option('--batch <n>', 'images per forward pass', positiveInt, BENCH_DEFAULTS.metricsBatch)
     .option('--seed <n>', "seed of KID's random subsets", nonNegativeInt, 0)
     .option('--out <file.json>', 'also write the numbers here')
     .addOption(deviceOption())

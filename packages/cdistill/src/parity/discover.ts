@@ -4,6 +4,7 @@
 //   tokenizer   *tokenizer*cases*.json
 //   text tower  <name>.json with "config" (+ <name>.safetensors|.pt and <name>.io.safetensors)
 //   CLIP model  <name>.json with "clip_config" (+ <name>.safetensors and <name>.io.safetensors)
+//   Inception   <name>.json with "inception_config" (+ <name>.pth|.pt|.safetensors and <name>.io.safetensors)
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
@@ -12,7 +13,8 @@ export type ParityCase =
   | { kind: 'vae'; dir: string; io: string }
   | { kind: 'tokenizer'; json: string }
   | { kind: 'clip-text'; json: string }
-  | { kind: 'clip-model'; json: string };
+  | { kind: 'clip-model'; json: string }
+  | { kind: 'inception'; json: string };
 
 function walk(dir: string, out: string[]): void {
   for (const name of readdirSync(dir).sort()) {
@@ -50,6 +52,8 @@ export function discoverCases(root: string): ParityCase[] {
     }
     const keys = jsonKeys(f);
     if (keys.includes('dit_config')) cases.push({ kind: 'microdit', json: f });
+    else if (keys.includes('inception_config') && existsSync(f.replace(/\.json$/, '.io.safetensors')))
+      cases.push({ kind: 'inception', json: f });
     else if (keys.includes('clip_config') && existsSync(f.replace(/\.json$/, '.io.safetensors')))
       cases.push({ kind: 'clip-model', json: f });
     else if (keys.includes('config') && existsSync(f.replace(/\.json$/, '.io.safetensors')))

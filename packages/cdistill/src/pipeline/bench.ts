@@ -19,6 +19,7 @@ import { loadStudent, type Student } from './student.js';
 import { partPath } from '../models/manifest.js';
 import { DEFAULT_CLIP, resolveClip } from '../models/clip/clip-source.js';
 import { benchMetrics, type BenchSetting } from './bench-metrics.js';
+import { InceptionFeaturizer } from './inception-features.js';
 
 export interface BenchOptions {
   checkpoint: string;
@@ -37,6 +38,8 @@ export interface BenchOptions {
   metrics?: boolean;
   clip?: string;
   metricsBatch?: number;
+  /** With metrics: FID Inception weights, for FID/KID on Inception features too. */
+  inception?: string;
 }
 
 interface StageTimes {
@@ -110,6 +113,8 @@ async function lockedBench(o: BenchOptions, print: (l: string) => void): Promise
   const clip = o.clip ?? DEFAULT_CLIP;
   // Find (or download) the CLIP before any image is made, so a wrong name fails in seconds, not hours.
   if (o.metrics) await resolveClip(clip);
+  if (o.metrics && o.inception !== undefined)
+    InceptionFeaturizer.load(o.inception, { device: 'cpu', batch: 1 }).dispose();
   const settings = benchSettings(o);
   const s: Student = loadStudent(o.checkpoint, { device: o.device, useEma: o.ema });
   try {
@@ -172,7 +177,13 @@ function benchSettings(o: BenchOptions): BenchSetting[] {
 }
 
 async function runMetrics(o: BenchOptions, print: (l: string) => void, settings: BenchSetting[]): Promise<void> {
-  const m = { clip: o.clip ?? DEFAULT_CLIP, device: o.device, batch: o.metricsBatch ?? 16, seed: o.seed };
+  const m = {
+    clip: o.clip ?? DEFAULT_CLIP,
+    inception: o.inception,
+    device: o.device,
+    batch: o.metricsBatch ?? 16,
+    seed: o.seed,
+  };
   await benchMetrics(settings, o.out, m, print);
 }
 

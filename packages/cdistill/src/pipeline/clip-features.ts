@@ -12,16 +12,10 @@ import { ClipModel } from '../models/clip/clip-model.js';
 import { resolveClip, type ClipSource } from '../models/clip/clip-source.js';
 import { clipPixels } from '../models/clip/preprocess.js';
 import { ClipTokenizer } from '../models/clip/tokenizer.js';
-import { progress } from '../util/progress.js';
+import { type FeatureOptions, inBatches } from './feature-batches.js';
 import { IMAGE_FORMATS, readRgb8 } from './images.js';
 
-export interface FeatureOptions {
-  device: string;
-  /** Images (or prompts) per forward pass. */
-  batch: number;
-  /** No progress bar (tests). */
-  quiet?: boolean;
-}
+export type { FeatureOptions } from './feature-batches.js';
 
 /** The image files of a folder (the extensions cdistill writes), in natural name order. */
 export function imageFilesIn(dir: string): string[] {
@@ -53,32 +47,10 @@ export class ClipFeaturizer {
     return new ClipFeaturizer(source, model, ClipTokenizer.fromFile(BUNDLED_VOCAB), o);
   }
 
-  private batches<T>(
-    items: readonly T[],
-    label: string,
-    unit: string,
-    fn: (chunk: readonly T[]) => Promise<torch.Tensor>,
-  ) {
-    return async (): Promise<torch.Tensor> => {
-      const bar = this.o.quiet ? null : progress(label, items.length, unit);
-      const parts: torch.Tensor[] = [];
-      try {
-        for (let i = 0; i < items.length; i += this.o.batch) {
-          parts.push(await fn(items.slice(i, i + this.o.batch)));
-          bar?.update(Math.min(items.length, i + this.o.batch));
-        }
-        return torch.cat(parts);
-      } finally {
-        bar?.stop();
-        for (const p of parts) p.dispose();
-      }
-    };
-  }
-
   /** Image files → features [N, embedDim] (float32, CPU). */
   async imageFeatures(paths: readonly string[], label = 'CLIP image features'): Promise<torch.Tensor> {
     const { imageSize } = this.source.config.vision;
-    return this.batches(paths, label, 'img', async (chunk) => {
+    return inBatches(paths, this.o, label, 'img', async (chunk) => {
       const images = await Promise.all(chunk.map((p) => readRgb8(p)));
       return torch.tidy(() => {
         const px = clipPixels(images, imageSize, this.source.config.preprocess, {
@@ -87,13 +59,13 @@ export class ClipFeaturizer {
         });
         return this.model.encodeImage(px).toOptions({ dtype: 'float32', device: 'cpu' });
       });
-    })();
+    });
   }
 
   /** Prompts → text features [N, embedDim] (float32, CPU), tokenized with the model's context length. */
   async textFeatures(prompts: readonly string[]): Promise<torch.Tensor> {
     const ctx = this.source.config.text.contextLength;
-    return this.batches(prompts, 'CLIP text features', 'prompts', async (chunk) =>
+    return inBatches(prompts, this.o, 'CLIP text features', 'prompts', async (chunk) =>
       torch.tidy(() => {
         const ids = torch.tensor(this.tokenizer.tokenizeInt32(chunk, ctx), {
           dtype: 'int64',
@@ -102,7 +74,7 @@ export class ClipFeaturizer {
         });
         return this.model.encodeText(ids).toOptions({ dtype: 'float32', device: 'cpu' });
       }),
-    )();
+    );
   }
 
   dispose(): void {

@@ -35,6 +35,8 @@ export const BenchStageSchema = z
     clip: z.string().default(DEFAULT_CLIP),
     /** Images per CLIP forward pass. */
     metricsBatch: z.number().int().positive().default(16),
+    /** FID Inception weights (pytorch-fid's pt_inception-2015-12-05-6726825d.pth): also FID/KID on its features. */
+    inception: z.string().optional(),
   })
   .strict();
 
