@@ -11,6 +11,7 @@ const BENCHES = {
   dispatch: 'packages/torch/dist/bench/dispatch.js',
   microdit: 'packages/cdistill/dist/bench/microdit.js',
   clip: 'packages/cdistill/dist/bench/clip.js',
+  inception: 'packages/cdistill/dist/bench/inception.js',
   'data-parallel': 'packages/cdistill/dist/bench/data-parallel.js',
   gpu: 'packages/torch/dist/bench/gpu.js',
 };

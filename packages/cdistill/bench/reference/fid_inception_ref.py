@@ -22,6 +22,10 @@ published .pth), the zip format (`.pt`), and safetensors.
 
 Usage (needs torch and numpy):
   fid_inception_ref.py --out-dir reference/inception
+  fid_inception_ref.py --bench DIR --threads 1 --repeats 3
+The second form is `npm run bench -- inception`'s baseline: it loads DIR/weights.safetensors (the
+published network's keys, written by the TypeScript side) and DIR/pixels.safetensors, times the
+float32 forward and writes DIR/out.safetensors, then prints one JSON line of timings.
 """
 import argparse
 import json
@@ -222,12 +226,62 @@ def write_safetensors(path, tensors):
             f.write(b)
 
 
+NP_DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "U8": np.uint8}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = e["data_offsets"]
+        arr = np.frombuffer(data[a:b], dtype=NP_DTYPES[e["dtype"]]).reshape(e["shape"])
+        out[name] = torch.from_numpy(arr.copy())
+    return out
+
+
+def bench(a):
+    import resource
+    import time
+
+    torch.set_num_threads(a.threads)
+    weights = read_safetensors(os.path.join(a.bench, "weights.safetensors"))
+    pixels = read_safetensors(os.path.join(a.bench, "pixels.safetensors"))["pixels"]
+    d = 32 // weights["Conv2d_1a_3x3.conv.weight"].shape[0]
+    model = FIDInception(d, classes=1008).eval()
+    missing = model.load_state_dict(weights, strict=False).missing_keys
+    assert missing == ["fc.weight", "fc.bias"], missing
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    times = []
+    with torch.no_grad():
+        for r in range(a.repeats + 1):
+            t0 = time.perf_counter()
+            out = model.features(pixels)
+            if r > 0:  # the first run is warmup
+                times.append((time.perf_counter() - t0) * 1000)
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    write_safetensors(os.path.join(a.bench, "out.safetensors"), {"out": out})
+    times.sort()
+    print(json.dumps({"forward_ms": times[len(times) // 2], "rss_rise_mb": (rss1 - rss0) / 1024, "torch": torch.__version__}))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--out-dir")
+    ap.add_argument("--bench", help="time the forward on DIR's weights and pixels (see the docstring)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--width-divisor", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
+    if a.bench:
+        return bench(a)
+    if not a.out_dir:
+        ap.error("--out-dir or --bench is required")
     os.makedirs(a.out_dir, exist_ok=True)
     gen = torch.Generator().manual_seed(a.seed)
     model = FIDInception(a.width_divisor, classes=8).eval()
