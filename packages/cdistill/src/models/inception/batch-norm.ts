@@ -28,10 +28,15 @@ export class FrozenBatchNorm2d extends nn.Module {
     this.buffer('num_batches_tracked', torch.zeros([], { dtype: 'int64', device: o.device }));
   }
 
+  /** y = x·scale + shift per channel, both [C]: weight / √(var + ε) and bias − mean·scale. */
+  scaleShift(): { scale: Tensor; shift: Tensor } {
+    const scale = this.weight.mul(this.runningVar.add(this.eps).rsqrt());
+    return { scale, shift: this.bias.sub(this.runningMean.mul(scale)) };
+  }
+
   forward(x: Tensor): Tensor {
     return torch.tidy(() => {
-      const scale = this.weight.mul(this.runningVar.add(this.eps).rsqrt());
-      const shift = this.bias.sub(this.runningMean.mul(scale));
+      const { scale, shift } = this.scaleShift();
       const c = this.channels;
       return x.mul(scale.reshape(1, c, 1, 1)).add(shift.reshape(1, c, 1, 1));
     });

@@ -7,6 +7,7 @@
 // divisor (1 for the real network; the golden case uses 16).
 import * as torch from '@cdistill/torch';
 
+import { runSteps } from '../steps.js';
 import { FrozenBatchNorm2d } from './batch-norm.js';
 
 const { nn } = torch;
@@ -20,7 +21,11 @@ interface ConvPlacement {
 /** TensorFlow's Inception uses 0.001 (PyTorch's default is 1e-5). */
 const BN_EPS = 0.001;
 
-/** conv (no bias) → BatchNorm → ReLU; keys `conv.weight`, `bn.*`. */
+/**
+ * conv (no bias) → BatchNorm → ReLU; keys `conv.weight`, `bn.*`. At inference BatchNorm is affine per
+ * output channel, so it is folded into the convolution (weights scaled, its shift as the bias) and the
+ * ReLU runs in place: one activation map per layer instead of four, which is what bounds peak memory.
+ */
 export class BasicConv2d extends nn.Module {
   readonly conv: torch.nn.Conv2d;
   readonly bn: FrozenBatchNorm2d;
@@ -32,7 +37,11 @@ export class BasicConv2d extends nn.Module {
   }
 
   forward(x: Tensor): Tensor {
-    return torch.tidy(() => this.bn.forward(this.conv.forward(x)).relu());
+    return torch.tidy(() => {
+      const { scale, shift } = this.bn.scaleShift();
+      const w = this.conv.weight.mul(scale.reshape(-1, 1, 1, 1));
+      return torch.conv2d(x, w, shift, { stride: this.conv.stride, padding: this.conv.padding }).clamp_(0);
+    });
   }
 }
 
@@ -49,9 +58,12 @@ abstract class Branches extends nn.Module {
   abstract forward(x: Tensor): Tensor;
 }
 
-/** Runs `convs` one after another. */
+/** Runs `convs` one after another, freeing each intermediate once the next exists. */
 const chain = (x: Tensor, convs: readonly BasicConv2d[]): Tensor =>
-  torch.tidy(() => convs.reduce((h, c) => c.forward(h), x));
+  runSteps(
+    x,
+    convs.map((c) => (h: Tensor) => c.forward(h)),
+  );
 
 /** The 3×3 stride-1 average pool of TensorFlow: padded, but the padding is not counted. */
 const tfAvgPool = (x: Tensor) => torch.avgPool2d(x, 3, { stride: 1, padding: 1, countIncludePad: false });

@@ -7,6 +7,7 @@ import { extname } from 'node:path';
 import * as torch from '@cdistill/torch';
 
 import type { Rgb8Image } from '../clip/resample.js';
+import { runSteps } from '../steps.js';
 import { BasicConv2d, InceptionA, InceptionB, InceptionC, InceptionD, InceptionE } from './blocks.js';
 
 const { nn } = torch;
@@ -30,7 +31,7 @@ export interface InceptionOptions {
 export class FidInceptionV3 extends nn.Module {
   private readonly stem: BasicConv2d[];
   private readonly stem2: BasicConv2d[];
-  private readonly mixed: torch.nn.Module[];
+  private readonly mixed: { forward(x: Tensor): Tensor }[];
 
   /** `widthDivisor` 1 is the published network; larger ones divide every channel count (tests). */
   constructor(
@@ -50,7 +51,7 @@ export class FidInceptionV3 extends nn.Module {
       conv('Conv2d_2b_3x3', 32 / d, 64 / d, 3, { padding: 1 }),
     ];
     this.stem2 = [conv('Conv2d_3b_1x1', 64 / d, 80 / d, 1), conv('Conv2d_4a_3x3', 80 / d, 192 / d, 3)];
-    const blocks: [string, torch.nn.Module][] = [
+    const blocks: [string, torch.nn.Module & { forward(x: Tensor): Tensor }][] = [
       ['Mixed_5b', new InceptionA(192 / d, 32 / d, d, p)],
       ['Mixed_5c', new InceptionA(256 / d, 64 / d, d, p)],
       ['Mixed_5d', new InceptionA(288 / d, 64 / d, d, p)],
@@ -72,14 +73,17 @@ export class FidInceptionV3 extends nn.Module {
 
   /** Pixels [N, 3, 299, 299] in [−1, 1] (see {@link inceptionPixels}) → features [N, 2048/d]. */
   features(pixels: Tensor): Tensor {
+    const pool = (x: Tensor) => torch.maxPool2d(x, 3, { stride: 2 });
+    const layer = (m: { forward(x: Tensor): Tensor }) => (x: Tensor) => m.forward(x);
     return torch.noGrad(() =>
-      torch.tidy(() => {
-        const pool = (x: Tensor) => torch.maxPool2d(x, 3, { stride: 2 });
-        let x = pool(this.stem.reduce((h, c) => c.forward(h), pixels));
-        x = pool(this.stem2.reduce((h, c) => c.forward(h), x));
-        for (const m of this.mixed) x = torch.tidy(() => (m as InceptionA).forward(x));
-        return x.mean([2, 3]);
-      }),
+      runSteps(pixels, [
+        ...this.stem.map(layer),
+        pool,
+        ...this.stem2.map(layer),
+        pool,
+        ...this.mixed.map(layer),
+        (x) => x.mean([2, 3]),
+      ]),
     );
   }
 

@@ -4,7 +4,7 @@ import * as torch from '@cdistill/torch';
 
 import { VaeAttention } from './attention.js';
 import { Downsample2D, ResnetBlock2D, Upsample2D } from './resnet.js';
-import { runSteps, type Step } from './steps.js';
+import { runSteps, type Step } from '../steps.js';
 
 const { nn } = torch;
 type Tensor = torch.Tensor;

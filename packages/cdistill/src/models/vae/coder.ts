@@ -5,7 +5,7 @@ import * as torch from '@cdistill/torch';
 import { DownEncoderBlock2D, UNetMidBlock2D, UpDecoderBlock2D } from './blocks.js';
 import type { VaeConfig } from './config.js';
 import { VAE_NORM_EPS } from './resnet.js';
-import { runSteps } from './steps.js';
+import { runSteps } from '../steps.js';
 
 const { nn } = torch;
 type Tensor = torch.Tensor;

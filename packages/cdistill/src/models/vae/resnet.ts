@@ -2,7 +2,7 @@
 // resamplers. Registration names are diffusers' so the state-dict keys match checkpoints.
 import * as torch from '@cdistill/torch';
 
-import { runSteps } from './steps.js';
+import { runSteps } from '../steps.js';
 
 const { nn } = torch;
 type Tensor = torch.Tensor;
