@@ -2,8 +2,6 @@
 // clean-fid's "legacy_pytorch" mode and of torch-fidelity): 8-bit RGB images → 2048-d features from
 // the final global average pool. Module names are torchvision's Inception3, so the published state
 // dict loads as it is; its classifier (`fc`, 1008 classes) is not used and not loaded.
-import { extname } from 'node:path';
-
 import * as torch from '@cdistill/torch';
 
 import type { Rgb8Image } from '../clip/resample.js';
@@ -93,10 +91,7 @@ export class FidInceptionV3 extends nn.Module {
    * must be present with its shape; `fc.*` and `AuxLogits.*` are ignored; anything else is refused.
    */
   static fromCheckpoint(path: string, o: InceptionOptions = {}): FidInceptionV3 {
-    const sd =
-      extname(path).toLowerCase() === '.safetensors'
-        ? torch.io.loadSafetensors(path)
-        : torch.io.loadStateDictFile(path);
+    const sd = torch.io.loadStateDictFile(path);
     try {
       const first = sd.get(FIRST_CONV);
       if (first === undefined) throw new Error(`${path}: not an FID Inception-v3 state dict (no '${FIRST_CONV}')`);
