@@ -49,7 +49,8 @@ export function shapesTeacherManifest(seed = 0, vocab?: string): Manifest {
     vae: 'identity',
     edm: SHAPES_EDM,
     // CFG 2: the 25,000-step teacher at 30 Heun steps keeps its validity (84.4% vs 84.8% at 3) and
-    // covers the open attributes better (92.4% vs 87.3%); 4 and 5 lose both (docs/demo.md).
+    // covers the open attributes better (92.4% vs 87.3%); 4 loses both, as 4 and 5 did on the
+    // 15,000-step teacher (docs/demo.md).
     sampling: { steps: 30, guidance: 2 },
   };
 }
