@@ -113,6 +113,8 @@ async function lockedBench(o: BenchOptions, print: (l: string) => void): Promise
   const clip = o.clip ?? DEFAULT_CLIP;
   // Find (or download) the CLIP before any image is made, so a wrong name fails in seconds, not hours.
   if (o.metrics) await resolveClip(clip);
+  // The same for the Inception weights: loading them once here (about a second for the published
+  // 91 MB file) checks the path, the format and every key before hours of sampling, not after.
   if (o.metrics && o.inception !== undefined)
     InceptionFeaturizer.load(o.inception, { device: 'cpu', batch: 1 }).dispose();
   const settings = benchSettings(o);
