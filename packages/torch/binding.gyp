@@ -12,6 +12,8 @@
         "native/ops_reduce.cc",
         "native/ops_shape.cc",
         "native/ops_nn.cc",
+        "native/attention_cpu.cc",
+        "native/blas.cc",
         "native/autograd.cc",
         "native/optim.cc",
         "native/device.cc",

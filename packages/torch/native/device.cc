@@ -1,9 +1,10 @@
 // Devices, threads and build facts.
 #include "common.h"
 
+#include "blas.h"
+
 #include <ATen/Parallel.h>
 #include <chrono>
-#include <dlfcn.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -21,19 +22,7 @@ namespace {
 // only its intra-op pool (OpenMP), and PyTorch calls mkl_set_num_threads for MKL but nothing for
 // OpenBLAS, whose pthread build keeps one thread per core, spinning in sched_yield between GEMMs.
 // Measured on the demo's DiT forward at 1 thread: 87k sched_yield calls, 0.4 s of system time per
-// forward and a second core taken from whatever else runs. The library is loaded as libtorch's
-// dependency (locally, not in the global scope), so it is found by name with RTLD_NOLOAD.
-void* FindOpenBlasSymbol(const char* symbol) {
-  if (void* f = dlsym(RTLD_DEFAULT, symbol)) return f;
-  for (const char* name : {"libopenblas.so.0", "libblas.so.3", "libopenblas.so"}) {
-    void* lib = dlopen(name, RTLD_LAZY | RTLD_NOLOAD);
-    if (lib == nullptr) continue;
-    void* f = dlsym(lib, symbol);
-    dlclose(lib);  // NOLOAD took a reference; the library stays loaded through libtorch's own
-    if (f != nullptr) return f;
-  }
-  return nullptr;
-}
+// forward and a second core taken from whatever else runs.
 const auto openblasSetThreads = reinterpret_cast<void (*)(int)>(FindOpenBlasSymbol("openblas_set_num_threads"));
 const auto openblasGetThreads = reinterpret_cast<int (*)()>(FindOpenBlasSymbol("openblas_get_num_threads"));
 }  // namespace

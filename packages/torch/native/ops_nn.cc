@@ -1,6 +1,8 @@
 // Neural-network ops: matrix products, convolution, normalisation, attention, losses.
 #include "common.h"
 
+#include "attention_cpu.h"
+
 #include <torch/version.h>
 
 using namespace cdt;
@@ -84,7 +86,8 @@ CDT_FN(scaledDotProductAttention) {
 #endif
   }
 #endif
-  (void)forceMath;
+  // Without a fused kernel (libtorch < 2), inference on the CPU goes straight to BLAS (attention_cpu.cc).
+  if (!forceMath && CpuAttentionApplies(q, k, v, mask.has_value(), causal)) return Wrap(info.Env(), CpuAttention(q, k, v, s));
   return Wrap(info.Env(), AttentionMath(q, k, v, mask, causal, s));
 }
 

@@ -341,6 +341,46 @@ test('scaled dot-product attention equals softmax(q kᵀ/√d) v, masks and caus
   );
 });
 
+test('attention without grad on strided float32 heads (the BLAS path on 1.13) equals the composed math', () => {
+  const gen = new torch.Generator(3);
+  const [b, l, s, h, d] = [3, 7, 5, 2, 4];
+  // Heads split off a fused projection, as the DiT's attention makes them: rows strided, not contiguous.
+  const [q, k, v] = torch.randn([b, l, 3 * h * d], { generator: gen }).chunk(3, -1) as [
+    torch.Tensor,
+    torch.Tensor,
+    torch.Tensor,
+  ];
+  const heads = (x: torch.Tensor, n: number) => x.view(b, n, h, d).transpose(1, 2);
+  const qh = heads(q.contiguous(), l);
+  const vh = v.narrow(1, 0, s).reshape(b, s, h, d).transpose(1, 2);
+  const kh = heads(k.narrow(1, 0, s).contiguous(), s);
+  const expected = (scale?: number) =>
+    torch.scaledDotProductAttention(qh, kh, vh, { forceMath: true, ...(scale ? { scale } : {}) });
+  const fast = torch.noGrad(() => torch.scaledDotProductAttention(qh, kh, vh));
+  assert.deepEqual(fast.shape, [b, h, l, d]);
+  assertClose(fast.toArray(), expected().toArray(), 1e-6);
+  assertClose(
+    torch.noGrad(() => torch.scaledDotProductAttention(qh, kh, vh, { scale: 0.3 })).toArray(),
+    expected(0.3).toArray(),
+    1e-6,
+  );
+  // Queries of one token (a row stride BLAS must not be handed as is) and a single head.
+  const q1 = qh.narrow(2, 0, 1);
+  assertClose(
+    torch.noGrad(() => torch.scaledDotProductAttention(q1, kh, vh)).toArray(),
+    torch.scaledDotProductAttention(q1, kh, vh, { forceMath: true }).toArray(),
+    1e-6,
+  );
+  if (torch.blasThreads() !== undefined && torch.buildInfo().torchVersion.startsWith('1.')) {
+    // The BLAS path writes [B, L, H, D] so that merging the heads back is a view.
+    assert.equal(fast.transpose(1, 2).isContiguous, true);
+  }
+  // With a gradient wanted, the composed path runs and autograd reaches q, k and v.
+  const qg = qh.detach().requiresGrad_();
+  torch.scaledDotProductAttention(qg, kh, vh).sum().backward();
+  assert.deepEqual(qg.grad?.shape, [b, h, l, d]);
+});
+
 test('in-place ops return the same tensor and change it', () => {
   const x = torch.tensor([1, 2, 3]);
   assert.equal(x.add_(1), x);
