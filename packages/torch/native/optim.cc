@@ -2,6 +2,8 @@
 // costs one crossing of the JS/C++ boundary instead of a dozen per parameter.
 #include "common.h"
 
+#include <algorithm>
+
 using namespace cdt;
 
 // adamw(params[], expAvg[], expAvgSq[], step, lr, beta1, beta2, eps, weightDecay)
@@ -44,10 +46,19 @@ CDT_FN(clipGradNorm) {
   std::vector<at::Tensor> norms;
   norms.reserve(grads.size());
   for (const auto& g : grads) norms.push_back(at::norm(g, 2).to(at::kFloat));
-  at::Tensor total = at::norm(at::stack(norms), 2);
-  at::Tensor coef = at::clamp_max(at::div(at::full({}, maxNorm, total.options()), total.add(1e-6)), 1.0);
-  for (auto& g : grads) g.mul_(coef.to(g.scalar_type()));
-  return Napi::Number::New(info.Env(), total.item<double>());
+  const float total = at::norm(at::stack(norms), 2).item<float>();
+  // torch.nn.utils.clip_grad_norm_'s coefficient, max_norm / (total + 1e-6) clamped at 1, in the
+  // float32 arithmetic its tensor ops use (so every step is bit-identical to them), computed here
+  // instead of in four scalar-tensor ops. A coefficient of 1 multiplies exactly, so it is skipped;
+  // a NaN coefficient (a NaN or infinite gradient) still poisons the gradients, as upstream's does.
+  const float coef = std::min(static_cast<float>(maxNorm) / (total + 1e-6f), 1.0f);
+  // bf16/fp16 gradients get the coefficient rounded to their type first, as upstream's .to() does.
+  if (!(coef == 1.0f))
+    for (auto& g : grads) {
+      if (g.scalar_type() == at::kFloat || g.scalar_type() == at::kDouble) g.mul_(coef);
+      else g.mul_(at::scalar_tensor(coef, g.options()));
+    }
+  return Napi::Number::New(info.Env(), static_cast<double>(total));
 }
 
 // zeroGrads(params[]): drops every gradient (PyTorch's zero_grad(set_to_none=True)).

@@ -102,3 +102,22 @@ test('lerpParameters is an EMA update', () => {
   torch.optim.lerpParameters([ema], [torch.tensor([10, 0])], 0.1);
   assert.deepEqual(ema.toArray(), [1, 9]);
 });
+
+test('clipGradNorm is bit-identical to clip_grad_norm_ written as tensor ops (clipping or not)', () => {
+  const gen = new torch.Generator(5);
+  for (const maxNorm of [0.7, 1e6]) {
+    const ps = [torch.randn([7, 3], { generator: gen }), torch.randn([5], { generator: gen })].map((p) =>
+      p.requiresGrad_(),
+    );
+    const w = [torch.randn([7, 3], { generator: gen }), torch.randn([5], { generator: gen })];
+    ps.reduce((acc, p, i) => acc.add(p.mul(w[i]!).square().sum()), torch.tensor(0)).backward();
+    const grads = ps.map((p) => p.grad!.clone());
+    // upstream: total = ‖[‖g‖₂ …]‖₂; coef = clamp(max_norm / (total + 1e-6), max=1); g *= coef
+    const total = torch.stack(grads.map((g) => g.norm())).norm();
+    const coef = torch.full([], maxNorm).div(total.add(1e-6)).clamp(undefined, 1);
+    const norm = torch.optim.clipGradNorm(ps, maxNorm);
+    assert.equal(norm, total.item());
+    for (const [i, p] of ps.entries())
+      assert.ok(p.grad!.equal(grads[i]!.mul(coef)), `grad ${i} at max norm ${maxNorm}`);
+  }
+});
