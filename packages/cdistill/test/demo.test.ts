@@ -18,6 +18,10 @@ const SAMPLERS = [
   'undistilled_1',
   'undistilled_2',
   'undistilled_4',
+  'student_2_tuned',
+  'student_4_tuned',
+  'undistilled_2_tuned',
+  'undistilled_4_tuned',
 ];
 const share = (x: unknown) => typeof x === 'number' && x >= 0 && x <= 1;
 
@@ -44,6 +48,7 @@ test('demo --quick writes report.html and metrics.json with every sampler in the
     world: Eval;
     eval_set: Record<string, number>;
     recipes: Record<string, unknown>;
+    schedules: Record<string, unknown>;
   };
   assert.ok(metrics.seconds_total > 0);
   assert.deepEqual(Object.keys(metrics.eval), SAMPLERS);
@@ -66,6 +71,26 @@ test('demo --quick writes report.html and metrics.json with every sampler in the
     assert.ok(m.ms_per_image > 0, `${name}.ms_per_image`);
     if (name !== 'teacher_heun30') assert.ok(Number.isFinite(m.psnr_vs_teacher30), `${name}.psnr_vs_teacher30`);
   }
+  // Each tuned sampler's schedule was searched on the held-out set (2 open + 1 full prompts × 2 here),
+  // starts at σ_max, descends, and is the best of what it tried.
+  assert.equal(metrics.schedules.held_out_images, 6);
+  for (const n of ['student_2_tuned', 'student_4_tuned', 'undistilled_2_tuned', 'undistilled_4_tuned']) {
+    const t = metrics.schedules[n] as {
+      sigmas: number[];
+      held_out_score: number;
+      tried: { sigmas: number[]; score: number }[];
+    };
+    assert.equal(t.sigmas.length, Number(n.split('_')[1]), `${n}: steps`);
+    assert.equal(t.sigmas[0], 80, `${n}: starts at σ_max`);
+    assert.ok(
+      t.sigmas.every((x, i) => i === 0 || x < t.sigmas[i - 1]!),
+      `${n}: descending`,
+    );
+    assert.equal(t.held_out_score, Math.max(...t.tried.map((c) => c.score)), `${n}: the best tried`);
+    assert.deepEqual(t.sigmas, t.tried.find((c) => c.score === t.held_out_score)!.sigmas);
+  }
+  assert.equal((metrics.schedules.student_2_tuned as { tried: unknown[] }).tried.length, 3);
+  assert.equal((metrics.schedules.student_4_tuned as { tried: unknown[] }).tried.length, 9);
   // The world's own draws are valid and named by construction.
   assert.deepEqual([metrics.world.valid, metrics.world.named], [1, 1]);
   assert.ok(share(metrics.world.coverage));

@@ -26,9 +26,19 @@ import {
   shapesTeacherManifest,
   type PromptSample,
 } from '../worlds/shapes/index.js';
-import { evaluate, SAMPLERS, type EvalSet, type SamplerEval, type SamplerName } from './evaluate.js';
+import {
+  evalSetOf,
+  evaluate,
+  SAMPLERS,
+  TUNED_SAMPLERS,
+  type EvalSet,
+  type SamplerEval,
+  type SamplerName,
+  type TunedSchedules,
+} from './evaluate.js';
 import { writeDemoPictures } from './pictures.js';
 import { demoHeadline } from './report-sections.js';
+import { heldOutSet, SCHEDULE_GRID, tuneSchedules } from './tune-schedules.js';
 
 /** The bundled teacher (trained by `cdistill train-teacher`, see README). */
 export const BUNDLED_TEACHER = join(PACKAGE_ROOT, 'teachers', 'shapes');
@@ -147,15 +157,7 @@ export function evalPrompts(size: DemoSize): { prompts: PromptSample[]; set: Eva
     ...samplePrompts(size.evalOpenPrompts, 102, { nameProbability: EVAL_NAME_PROBABILITY, openOnly: true }),
     ...samplePrompts(size.evalFullPrompts, 101, { nameProbability: 1 }),
   ];
-  const set: EvalSet = { prompts: [], specs: [], seeds: [] };
-  for (let s = 0; s < size.evalSamples; s++) {
-    prompts.forEach((p, k) => {
-      set.prompts.push(p.prompt);
-      set.specs.push(p.spec);
-      set.seeds.push(50_000 + s * prompts.length + k);
-    });
-  }
-  return { prompts, set };
+  return { prompts, set: evalSetOf(prompts, size.evalSamples, 50_000) };
 }
 
 /** A loaded student as `evaluate` takes it. */
@@ -297,13 +299,25 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
   // 3. evaluation on fixed prompts, several samples each, the same noise for every sampler
   const { prompts: evalList, set } = evalPrompts(size);
   print(
-    `demo: 3/4 evaluating ${SAMPLERS.length} samplers on ${evalList.length} prompts × ${size.evalSamples} samples (same noise for each)`,
+    `demo: 3/4 evaluating ${SAMPLERS.length + TUNED_SAMPLERS.length} samplers on ${evalList.length} prompts × ${size.evalSamples} samples (same noise for each)`,
   );
   const s = loadStudent(out, { device: o.device });
+  // The few-step schedules beside karras(n), chosen on held-out prompts and noise only.
+  const heldOut = heldOutSet(size, EVAL_NAME_PROBABILITY);
+  print(
+    `demo: 3/4 searching the schedules of ${TUNED_SAMPLERS.join(', ')} on ${heldOut.prompts.length} held-out images`,
+  );
+  const tuned = tuneSchedules(s.model, evalStudent(s), heldOut, {
+    guidance,
+    batch: size.batch,
+    onSampler: (n, candidates) => print(`demo:   ${n}: ${candidates} candidate schedules`),
+  });
+  const schedules: TunedSchedules = Object.fromEntries(TUNED_SAMPLERS.map((n) => [n, tuned[n].sigmas]));
   const result = evaluate(s.model, evalStudent(s), set, {
     guidance,
     batch: size.batch,
-    samplers: SAMPLERS,
+    samplers: [...SAMPLERS, ...TUNED_SAMPLERS],
+    schedules,
     onSampler: (n) => print(`demo:   ${n}`),
   });
   const runEvals = runs.map((run) => {
@@ -362,6 +376,17 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
       images: set.prompts.length,
     },
     eval: result.eval,
+    schedules: {
+      held_out_images: heldOut.prompts.length,
+      objective: 'named × coverage',
+      grid: SCHEDULE_GRID,
+      ...Object.fromEntries(
+        TUNED_SAMPLERS.map((n) => [
+          n,
+          { sigmas: tuned[n].sigmas, held_out_score: tuned[n].score, tried: tuned[n].tried },
+        ]),
+      ),
+    },
     world: {
       differing_px_median: world.differingPxMedian,
       valid: world.valid,
@@ -388,7 +413,7 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
   const pct = (x: number | undefined) => (x === undefined ? '—' : `${(x * 100).toFixed(1)}%`.padStart(6));
   const row = (n: string, e: SamplerEval) =>
     `  ${n.padEnd(15)} valid ${pct(e.valid)}  named ${pct(e.named)}  coverage ${pct(e.coverage)}  ${e.ms_per_image.toFixed(1).padStart(7)} ms/img`;
-  for (const n of SAMPLERS) print(row(n, result.eval[n]!));
+  for (const n of [...SAMPLERS, ...TUNED_SAMPLERS]) print(row(n, result.eval[n]!));
   runs.forEach((run, i) => {
     for (const n of RECIPE_SAMPLERS) print(row(`${n} (${run.label})`, runEvals[i]![n]!));
   });

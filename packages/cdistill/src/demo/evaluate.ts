@@ -34,13 +34,43 @@ export const SAMPLERS = [
   'undistilled_2',
   'undistilled_4',
 ] as const;
-export type SamplerName = (typeof SAMPLERS)[number];
+/**
+ * The same few-step samplers on a schedule searched on held-out prompts (sampling/schedule-search.ts,
+ * demo/tune-schedules.ts), beside their karras(n) rows: karras(n) ends at σ_min, where the last step
+ * does almost nothing.
+ */
+export const TUNED_SAMPLERS = [
+  'student_2_tuned',
+  'student_4_tuned',
+  'undistilled_2_tuned',
+  'undistilled_4_tuned',
+] as const;
+export type TunedSamplerName = (typeof TUNED_SAMPLERS)[number];
+export type SamplerName = (typeof SAMPLERS)[number] | TunedSamplerName;
+/** The searched σ levels of each tuned sampler (σ_max first). */
+export type TunedSchedules = Partial<Record<TunedSamplerName, number[]>>;
 
 /** One entry per image: a prompt appears once per sample, each with its own seed. */
 export interface EvalSet {
   prompts: string[];
   specs: Spec[];
   seeds: number[];
+}
+
+/** Every prompt `samples` times, sample s of prompt k with noise seed `firstSeed + s·prompts + k`. */
+export function evalSetOf(
+  prompts: readonly { prompt: string; spec: Spec }[],
+  samples: number,
+  firstSeed: number,
+): EvalSet {
+  const set: EvalSet = { prompts: [], specs: [], seeds: [] };
+  for (let s = 0; s < samples; s++)
+    prompts.forEach((p, k) => {
+      set.prompts.push(p.prompt);
+      set.specs.push(p.spec);
+      set.seeds.push(firstSeed + s * prompts.length + k);
+    });
+  return set;
 }
 
 type Sampler = (y: torch.Tensor, seeds: number[]) => torch.Tensor;
@@ -60,23 +90,29 @@ export function samplerOf(
   teacher: TextToImageModel,
   student: EvalStudent,
   guidance: number,
+  schedules: TunedSchedules = {},
 ): Sampler {
   const t =
     (steps: number, solver: 'heun' | 'euler'): Sampler =>
     (y, seeds) =>
       teacherSample(teacher, y, perImageNoise(seeds), { steps, guidance, solver });
   const s =
-    (net: DiT, steps: number, boundaryCondition = false): Sampler =>
+    (net: DiT, steps: number, boundaryCondition = false, sigmas?: number[]): Sampler =>
     (y, seeds) =>
-      studentSample(teacher, net, y, perImageNoise(seeds), { steps, boundaryCondition });
-  const [kind, n] = name.split('_') as [string, string];
+      studentSample(teacher, net, y, perImageNoise(seeds), { steps, boundaryCondition, ...(sigmas ? { sigmas } : {}) });
+  const [kind, n, tuned] = name.split('_') as [string, string, string | undefined];
+  let sigmas: number[] | undefined;
+  if (tuned !== undefined) {
+    sigmas = schedules[name as TunedSamplerName];
+    if (sigmas?.length !== Number(n)) throw new Error(`${name}: needs a searched schedule of ${n} levels`);
+  }
   switch (kind) {
     case 'teacher':
       return t(Number(n.replace(/\D/g, '')), n.startsWith('heun') ? 'heun' : 'euler');
     case 'student':
-      return s(student.net, Number(n), student.boundaryCondition);
+      return s(student.net, Number(n), student.boundaryCondition, sigmas);
     default:
-      return s(teacher.dit, Number(n));
+      return s(teacher.dit, Number(n), false, sigmas);
   }
 }
 
@@ -117,6 +153,8 @@ export interface EvaluateOptions {
   onSampler?: (name: SamplerName) => void;
   /** teacher_heun30's images from an earlier evaluation of the same set, for PSNR when it is not rerun. */
   reference?: torch.Tensor;
+  /** The σ levels of the tuned samplers among `samplers`. */
+  schedules?: TunedSchedules;
 }
 
 export function evaluate(
@@ -129,7 +167,7 @@ export function evaluate(
   const images = new Map<SamplerName, torch.Tensor>();
   for (const name of o.samplers) {
     o.onSampler?.(name);
-    const run = samplerOf(name, teacher, student, o.guidance);
+    const run = samplerOf(name, teacher, student, o.guidance, o.schedules);
     const parts: torch.Tensor[] = [];
     const t0 = performance.now();
     for (let i = 0; i < set.prompts.length; i += o.batch) {

@@ -47,6 +47,16 @@ function summary(m: Record<string, unknown>): string {
     `<strong>Before distillation</strong> (the teacher's DiT as a 1-step consistency model): ${trio('undistilled_1')} — its one-step estimate is the mean of what the caption allows, a blur.`,
     `<strong>Few-step ODE solvers:</strong> Heun 4: ${trio('teacher_heun4')}; Euler 4: ${trio('teacher_euler4')}.`,
   ];
+  const sched = (n: string) => {
+    const v = isObject(m.schedules) && isObject(m.schedules[n]) ? m.schedules[n].sigmas : undefined;
+    return Array.isArray(v) && v.every(isNum) ? ` (σ ${v.map((x) => fmtNum(x, 3)).join(', ')})` : '';
+  };
+  if (num(e, 'student_4_tuned', 'valid') !== undefined)
+    lines.splice(
+      1,
+      0,
+      `<strong>On a 4-step schedule searched on held-out prompts</strong>${esc(sched('student_4_tuned'))}: distilled ${trio('student_4_tuned')}; undistilled${esc(sched('undistilled_4_tuned'))} ${trio('undistilled_4_tuned')}.`,
+    );
   const t = num(e, 'teacher_heun30', 'ms_per_image');
   const s4 = num(e, 'student_4', 'ms_per_image');
   if (t !== undefined && s4 !== undefined)
