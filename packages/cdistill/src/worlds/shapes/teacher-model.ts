@@ -48,9 +48,9 @@ export function shapesTeacherManifest(seed = 0, vocab?: string): Manifest {
     text: { weights: null, config: SHAPES_TEXT_CONFIG, ...(vocab !== undefined ? { vocab } : {}), seed: seed + 1 },
     vae: 'identity',
     edm: SHAPES_EDM,
-    // CFG 2: the 25,000-step teacher at 30 Heun steps keeps its validity (84.4% vs 84.8% at 3) and
-    // covers the open attributes better (92.4% vs 87.3%); 4 loses both, as 4 and 5 did on the
-    // 15,000-step teacher (docs/demo.md).
+    // CFG 2: the best named × coverage at 30 Heun steps on the 35,000-step teacher (0.813 vs 0.801 at
+    // 3: valid 89.1% vs 90.2%, coverage 91.3% vs 88.8%) and on the 25,000-step one (0.779 vs 0.740);
+    // 4 loses both there, as 4 and 5 did on the 15,000-step teacher (docs/demo.md).
     sampling: { steps: 30, guidance: 2 },
   };
 }
