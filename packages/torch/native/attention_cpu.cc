@@ -31,11 +31,13 @@ const auto sgemm = reinterpret_cast<SgemmFn>(FindOpenBlasSymbol("sgemm_"));
 
 bool FitsInt(int64_t v) { return v >= 0 && v <= std::numeric_limits<int>::max(); }
 
-// A [B, H, N, D] float32 CPU tensor whose rows are contiguous and whose other strides BLAS can take.
+// A [B, H, N, D] float32 CPU tensor whose rows are contiguous and apart, with strides BLAS can take.
 bool IsStridedRows(const at::Tensor& t) {
   if (!t.device().is_cpu() || t.scalar_type() != at::kFloat || t.dim() != 4 || t.stride(3) != 1) return false;
   for (int64_t d = 0; d < 3; d++)
     if (!FitsInt(t.stride(d))) return false;
+  // Rows must not overlap (an expand along the tokens has row stride 0): BLAS reads row i at i·ld.
+  if (t.size(2) > 1 && t.stride(2) < t.size(3)) return false;
   return FitsInt(t.size(2)) && FitsInt(t.size(3));
 }
 

@@ -371,6 +371,14 @@ test('attention without grad on strided float32 heads (the BLAS path on 1.13) eq
     torch.scaledDotProductAttention(q1, kh, vh, { forceMath: true }).toArray(),
     1e-6,
   );
+  // Keys and values broadcast: one row for every token (row stride 0) and one batch for all (stride 0).
+  const kRow = kh.narrow(2, 0, 1).expand([b, h, s, d]);
+  const vAll = vh.narrow(0, 0, 1).expand([b, h, s, d]);
+  assertClose(
+    torch.noGrad(() => torch.scaledDotProductAttention(qh, kRow, vAll)).toArray(),
+    torch.scaledDotProductAttention(qh, kRow.contiguous(), vAll.contiguous(), { forceMath: true }).toArray(),
+    1e-6,
+  );
   if (torch.blasThreads() !== undefined && torch.buildInfo().torchVersion.startsWith('1.')) {
     // The BLAS path writes [B, L, H, D] so that merging the heads back is a view.
     assert.equal(fast.transpose(1, 2).isContiguous, true);
