@@ -23,6 +23,10 @@ Napi::Value WrapList(Napi::Env env, const std::vector<at::Tensor>& ts);
 Napi::Value WrapPair(Napi::Env env, const std::tuple<at::Tensor, at::Tensor>& ts);
 // Frees the tensor of a handle; false if the handle was already released (not an error).
 bool Release(Napi::Env env, double handle);
+// Reports the tensor's bytes to V8 from now on: its JS object now owns it through a finalizer.
+bool MarkCollectable(Napi::Env env, double handle);
+// The bytes of all collectable tensors, as counted for V8 (for tests).
+int64_t AccountedExternalBytes();
 int64_t LiveTensors();
 
 at::Tensor& T(const Napi::CallbackInfo& info, size_t i);

@@ -25,9 +25,11 @@ std::vector<uint32_t> g_free;
 int64_t g_live = 0;
 // Native bytes not yet reported to V8: reported in chunks so that small ops make no extra call.
 int64_t g_unreported = 0;
+int64_t g_accounted = 0;  // all bytes counted as V8 external memory, reported or not yet
 constexpr int64_t kReportChunk = 1 << 20;
 
 void Account(Napi::Env env, int64_t delta) {
+  g_accounted += delta;
   g_unreported += delta;
   if (g_unreported >= kReportChunk || g_unreported <= -kReportChunk) {
     Napi::MemoryManagement::AdjustExternalMemory(env, g_unreported);
@@ -35,7 +37,8 @@ void Account(Napi::Env env, int64_t delta) {
   }
 }
 
-// The storage bytes of a CPU tensor: what V8 is told so that its GC feels native memory pressure.
+// The storage bytes of a CPU tensor: what V8 is told of a collectable tensor, so that its GC feels
+// the native memory it would free.
 int64_t AccountedBytes(const at::Tensor& t) {
   if (!t.defined() || !t.has_storage() || !t.is_cpu()) return 0;
   return static_cast<int64_t>(t.storage().nbytes());
@@ -57,6 +60,7 @@ Slot* Lookup(double handle) {
 }  // namespace
 
 int64_t LiveTensors() { return g_live; }
+int64_t AccountedExternalBytes() { return g_accounted; }
 
 bool Release(Napi::Env env, double handle) {
   Slot* s = Lookup(handle);
@@ -83,10 +87,21 @@ Napi::Value Wrap(Napi::Env env, at::Tensor t) {
   }
   Slot& s = g_slots[index];
   s.t = std::move(t);
-  s.accounted = AccountedBytes(s.t);
-  if (s.accounted != 0) Account(env, s.accounted);
   g_live += 1;
   return Napi::Number::New(env, static_cast<double>(s.generation) * kSlotSpan + static_cast<double>(index));
+}
+
+// Only tensors the GC may free are reported to V8 (a tensor that left every scope, see
+// Tensor._escape): scoped tensors are freed by their scope, and reporting their bytes only made V8
+// see a forward's transient memory as pressure and run a full collection every few blocks.
+bool MarkCollectable(Napi::Env env, double handle) {
+  Slot* s = Lookup(handle);
+  if (s == nullptr) return false;
+  if (s->accounted == 0) {
+    s->accounted = AccountedBytes(s->t);
+    if (s->accounted != 0) Account(env, s->accounted);
+  }
+  return true;
 }
 
 Napi::Value WrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {

@@ -13,6 +13,8 @@ CDT_FN(disposeMany) {
   for (size_t k = 0; k < n; ++k) Release(info.Env(), h[k]);
   return info.Env().Undefined();
 }
+// markCollectable(handle): the tensor left every scope, so the GC owns it (and V8 hears of its bytes).
+CDT_FN(markCollectable) { return Napi::Boolean::New(info.Env(), MarkCollectable(info.Env(), Num(info, 0))); }
 CDT_FN(isDisposed) {
   try {
     T(info, 0);
@@ -21,6 +23,7 @@ CDT_FN(isDisposed) {
     return Napi::Boolean::New(info.Env(), true);
   }
 }
+CDT_FN(externalBytes) { return Napi::Number::New(info.Env(), static_cast<double>(AccountedExternalBytes())); }
 CDT_FN(liveTensors) { return Napi::Number::New(info.Env(), static_cast<double>(LiveTensors())); }
 
 CDT_FN(shape) {

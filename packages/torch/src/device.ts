@@ -38,6 +38,13 @@ export function buildInfo(): { torchVersion: string; cudaBuild: boolean; paralle
 export function liveTensors(): number {
   return native.liveTensors();
 }
+/**
+ * Bytes of the tensors the GC may free (those that left every scope), as counted for V8's external
+ * memory: scoped tensors are not counted, since their scope frees them. For tests.
+ */
+export function externalBytes(): number {
+  return native.externalBytes();
+}
 /** The best available device: `cuda:0` when present, else `cpu`. */
 export function defaultDevice(): string {
   return native.cudaIsAvailable() ? 'cuda:0' : 'cpu';

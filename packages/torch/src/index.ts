@@ -22,6 +22,7 @@ export {
   blasThreads,
   mallocSettings,
   buildInfo,
+  externalBytes,
   liveTensors,
   defaultDevice,
   checkDevice,

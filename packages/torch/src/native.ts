@@ -34,7 +34,10 @@ export interface NativeBinding {
   /** Frees the first `count` handles of `handles`. */
   disposeMany(handles: Float64Array, count: number): void;
   isDisposed(t: H): boolean;
+  /** From now on the tensor's bytes count as V8 external memory (its JS object owns it via a finalizer). */
+  markCollectable(t: H): boolean;
   liveTensors(): number;
+  externalBytes(): number;
   shape(t: H): number[];
   strides(t: H): number[];
   dtype(t: H): number;

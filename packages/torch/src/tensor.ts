@@ -96,6 +96,7 @@ export class Tensor implements Scoped {
   }
   /** @internal called when the tensor leaves all scopes: from now on the GC may free it. */
   _escape(): void {
+    native.markCollectable(this._h);
     finalizers.register(this, this._h);
   }
   [Symbol.dispose](): void {

@@ -99,3 +99,19 @@ test('10,000 train steps inside scopes leave the live-tensor count where it star
   }
   assert.ok(Number.isFinite(last));
 });
+
+test('only tensors the GC may free count as V8 external memory: a scoped tensor never does', () => {
+  const mib = 1 << 20;
+  const before = torch.externalBytes();
+  torch.tidy(() => {
+    torch.zeros([mib]); // 4 MiB, freed by the scope: V8 must not see it as memory pressure
+    assert.equal(torch.externalBytes(), before);
+  });
+  const escaped = torch.zeros([mib]); // no scope owns it: the GC does, and V8 hears of its bytes
+  assert.equal(torch.externalBytes(), before + 4 * mib);
+  const kept = torch.tidy(() => torch.keep(torch.zeros([mib / 2])));
+  assert.equal(torch.externalBytes(), before + 6 * mib);
+  escaped.dispose();
+  kept.dispose();
+  assert.equal(torch.externalBytes(), before);
+});
