@@ -14,7 +14,9 @@ import { parseArgs } from 'node:util';
 import * as torch from '@cdistill/torch';
 
 import { FidInceptionV3, inceptionPixels } from '../src/models/inception/index.js';
-import { findTorchPython, NO_PYTHON_MESSAGE, relativeError, repoRoot } from './microdit.js';
+import { findTorchPython, NO_PYTHON_MESSAGE, pythonEnv } from '@cdistill/torch/bench';
+
+import { relativeError, repoRoot } from './microdit.js';
 
 const SCRIPT = join(repoRoot, 'packages', 'cdistill', 'bench', 'reference', 'fid_inception_ref.py');
 
@@ -73,7 +75,7 @@ try {
   const oursMs = times.sort((x, y) => x - y)[Math.floor(times.length / 2)]!;
 
   const args = [SCRIPT, '--bench', dir, '--threads', String(threads), '--repeats', String(repeats)];
-  const r = spawnSync(py, args, { encoding: 'utf8' });
+  const r = spawnSync(py, args, { encoding: 'utf8', env: pythonEnv(threads) });
   if (r.status !== 0) throw new Error(`python reference bench failed (${py} ${args.join(' ')}):\n${r.stderr}`);
   const python = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
     forward_ms: number;

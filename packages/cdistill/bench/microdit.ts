@@ -1,11 +1,13 @@
-// `npm run bench -- microdit [--preset tiny|small|demo|xl] [--threads n] [--repeats n] [--warmup n]
+// `npm run bench -- microdit [--preset tiny|small|demo|xl] [--threads n] [--repeats n] [--warmup n] [--rounds n]
 //   [--device cpu|cuda] [--dtype float32|bfloat16] [--batch n] [--ref-moe einsum|gather] [--json-out file]`
 //
 // Forward and forward+backward time of MicroDiT in this TypeScript implementation vs a PyTorch
 // reference (packages/cdistill/bench/reference/microdit_ref.py, a re-implementation of micro_diffusion's DiT module
 // tree) on the same libtorch, same random weights and inputs, measured in the same run. It first
 // checks that both forwards agree (relative L2 error ≤ 1e-4 in float32), then times each side
-// (warmup, then the median of the repeats), prints a table and, last, one JSON line.
+// (warmup, then the median of the repeats) in rounds that alternate which side goes first, prints a
+// table and, last, one JSON line. Each ratio is the median of the rounds' ratios: on a shared VM the
+// host's speed drifts over a minute, and a drift between two back-to-back halves lands in the ratio.
 //
 // Weights are the DiT constructor's from a seeded torch.Generator, then redrawn at unit scale:
 // upstream zero-initialises the modulation and output layers, which would make every output zero
@@ -19,6 +21,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 import * as torch from '@cdistill/torch';
+import { findTorchPython, median, NO_PYTHON_MESSAGE, pythonEnv } from '@cdistill/torch/bench';
 
 import { ditConfigOf } from '../src/models/load.js';
 import { readManifest } from '../src/models/manifest.js';
@@ -157,17 +160,6 @@ function bundledTeacherDit(): SnakeDitConfig {
 
 // ---- shared with the test --------------------------------------------------------------------
 
-/** A python3 whose `import torch` works (Debian's python3-torch installs for /usr/bin/python3). */
-export function findTorchPython(): string | undefined {
-  const candidates = [process.env.PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p);
-  for (const py of new Set(candidates)) {
-    if (spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return py;
-  }
-  return undefined;
-}
-export const NO_PYTHON_MESSAGE =
-  'no python3 with torch found: the MicroDiT reference needs PyTorch on the same libtorch; run `apt-get install python3-torch` (Debian), or set PYTHON=/path/to/python';
-
 /**
  * Redraws every parameter at unit scale, so no layer is zero and activations stay O(1): matrices
  * N(0, 1/fan_in) (MoE experts [E, in, out]: fan_in = in), LayerNorm scales 1 + N(0, 0.1²), biases N(0, 0.1²).
@@ -226,7 +218,7 @@ export function referenceForward(
     o.device ?? 'cpu',
   ];
   if (o.threads) args.push('--threads', String(o.threads));
-  const r = spawnSync(py, args, { encoding: 'utf8' });
+  const r = spawnSync(py, args, { encoding: 'utf8', env: o.threads ? pythonEnv(o.threads) : process.env });
   if (r.status !== 0) throw new Error(`microdit reference forward failed (${py} ${args.join(' ')}):\n${r.stderr}`);
   const out = torch.io.loadSafetensors(files.out).get('out');
   if (!out) throw new Error(`${files.out}: no tensor 'out'`);
@@ -254,6 +246,7 @@ interface Options {
   threads: number;
   repeats: number;
   warmup: number;
+  rounds: number;
   device: 'cpu' | 'cuda';
   dtype: 'float32' | 'bfloat16';
   batch?: number;
@@ -267,6 +260,7 @@ function parseArgs(argv: string[]): Options {
     threads: availableParallelism(),
     repeats: 5,
     warmup: 2,
+    rounds: 3,
     device: 'cpu',
     dtype: 'float32',
     refMoe: 'einsum',
@@ -274,7 +268,7 @@ function parseArgs(argv: string[]): Options {
   const fail = (m: string): never => {
     console.error(`bench microdit: ${m}`);
     console.error(
-      'usage: npm run bench -- microdit [--preset tiny|small|demo|xl] [--threads n] [--repeats n] [--warmup n] [--device cpu|cuda] [--dtype float32|bfloat16] [--batch n] [--ref-moe einsum|gather] [--json-out file]',
+      'usage: npm run bench -- microdit [--preset tiny|small|demo|xl] [--threads n] [--repeats n] [--warmup n] [--rounds n] [--device cpu|cuda] [--dtype float32|bfloat16] [--batch n] [--ref-moe einsum|gather] [--json-out file]',
     );
     process.exit(2);
   };
@@ -303,6 +297,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--warmup':
         o.warmup = int(name, value(), 0);
+        break;
+      case '--rounds':
+        o.rounds = int(name, value(), 1);
         break;
       case '--device':
         o.device = oneOf(name, value(), ['cpu', 'cuda'] as const);
@@ -343,8 +340,6 @@ function collectGarbage(): void {
   setFlagsFromString('--expose-gc');
   (runInNewContext('gc') as () => void)();
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 interface Timings {
   forward_ms: number;
@@ -426,6 +421,28 @@ function timeOurs(model: DiT, inputs: { x: Tensor; t: Tensor; y: Tensor }, o: Op
   };
 }
 
+/**
+ * One side's timings over all rounds: each median is the median of the rounds' medians, the samples
+ * are all of them, and the peak memory is the highest round's (the first round's on a fresh process).
+ */
+function mergeRounds(rs: Timings[]): Timings {
+  const mid = (of: (t: Timings) => number) => median(rs.map(of));
+  const peak = (of: (t: Timings) => number | undefined) => {
+    const xs = rs.map(of).filter((x): x is number => x !== undefined);
+    return xs.length > 0 ? Math.max(...xs) : undefined;
+  };
+  return {
+    forward_ms: mid((t) => t.forward_ms),
+    fwd_bwd_ms: mid((t) => t.fwd_bwd_ms),
+    forward_all_ms: rs.flatMap((t) => t.forward_all_ms),
+    fwd_bwd_all_ms: rs.flatMap((t) => t.fwd_bwd_all_ms),
+    forward_cpu_ms: mid((t) => t.forward_cpu_ms),
+    fwd_bwd_cpu_ms: mid((t) => t.fwd_bwd_cpu_ms),
+    forward_rss_rise_mb: peak((t) => t.forward_rss_rise_mb),
+    fwd_bwd_rss_rise_mb: peak((t) => t.fwd_bwd_rss_rise_mb),
+  };
+}
+
 interface PythonTimings extends Timings {
   torch_version: string;
   threads: number;
@@ -456,7 +473,7 @@ function timePython(py: string, files: { config: string; weights: string; inputs
     '--bench',
     JSON.stringify(spec),
   ];
-  const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 1 << 26, env: pythonEnv(o.threads) });
   if (r.status !== 0) throw new Error(`python reference bench failed:\n${r.stderr}`);
   const last = r.stdout.trim().split('\n').pop() as string;
   return JSON.parse(last) as PythonTimings;
@@ -510,14 +527,28 @@ function main(): void {
       return;
     }
 
-    // 2. timings (ours first, then the Python process; never both at once)
+    // 2. timings: rounds alternate which side goes first (never both at once)
     collectGarbage();
     if (o.dtype !== 'float32') {
       model.to({ dtype: o.dtype });
       inputs = { x: torch.keep(inputs.x.to(o.dtype)), t: inputs.t, y: torch.keep(inputs.y.to(o.dtype)) };
     }
-    const ours = timeOurs(model, inputs, o);
-    const python = timePython(py, files, o);
+    const rounds: { ours: Timings; python: PythonTimings }[] = [];
+    for (let r = 0; r < o.rounds; r++) {
+      if (r % 2 === 0) {
+        const ours = timeOurs(model, inputs, o);
+        rounds.push({ ours, python: timePython(py, files, o) });
+      } else {
+        const python = timePython(py, files, o);
+        rounds.push({ python, ours: timeOurs(model, inputs, o) });
+      }
+    }
+    const ours = mergeRounds(rounds.map((r) => r.ours));
+    const python: PythonTimings = {
+      ...(rounds[0] as { python: PythonTimings }).python,
+      ...mergeRounds(rounds.map((r) => r.python)),
+    };
+    const pairedRatio = (of: (t: Timings) => number) => median(rounds.map((r) => of(r.ours) / of(r.python)));
 
     const result = {
       bench: 'microdit',
@@ -550,10 +581,14 @@ function main(): void {
       threads: o.threads,
       forward_ms: { ours: ours.forward_ms, python: python.forward_ms },
       fwd_bwd_ms: { ours: ours.fwd_bwd_ms, python: python.fwd_bwd_ms },
-      forward_ratio: ours.forward_ms / python.forward_ms,
-      fwd_bwd_ratio: ours.fwd_bwd_ms / python.fwd_bwd_ms,
+      forward_ratio: pairedRatio((t) => t.forward_ms),
+      fwd_bwd_ratio: pairedRatio((t) => t.fwd_bwd_ms),
       /** The issue's name for the forward+backward (training step) ratio. */
-      train_ratio: ours.fwd_bwd_ms / python.fwd_bwd_ms,
+      train_ratio: pairedRatio((t) => t.fwd_bwd_ms),
+      rounds: rounds.map((r) => ({
+        forward_ratio: r.ours.forward_ms / r.python.forward_ms,
+        fwd_bwd_ratio: r.ours.fwd_bwd_ms / r.python.fwd_bwd_ms,
+      })),
       ...(ours.forward_rss_rise_mb !== undefined && python.forward_rss_rise_mb
         ? {
             rss_rise_mb: {
@@ -571,8 +606,8 @@ function main(): void {
             cpu_ms: {
               forward: { ours: ours.forward_cpu_ms, python: python.forward_cpu_ms },
               fwd_bwd: { ours: ours.fwd_bwd_cpu_ms, python: python.fwd_bwd_cpu_ms },
-              forward_ratio: ours.forward_cpu_ms / python.forward_cpu_ms,
-              fwd_bwd_ratio: ours.fwd_bwd_cpu_ms / python.fwd_bwd_cpu_ms,
+              forward_ratio: pairedRatio((t) => t.forward_cpu_ms),
+              fwd_bwd_ratio: pairedRatio((t) => t.fwd_bwd_cpu_ms),
             },
           }
         : {}),
@@ -584,17 +619,20 @@ function main(): void {
         python: { forward: python.forward_all_ms, fwd_bwd: python.fwd_bwd_all_ms },
       },
     };
-    const row = (label: string, a: number, b: number) =>
-      `${label.padEnd(18)}${a.toFixed(1).padStart(11)}${b.toFixed(1).padStart(13)}${(a / b).toFixed(2).padStart(9)}`;
+    const row = (label: string, a: number, b: number, ratio: number) =>
+      `${label.padEnd(18)}${a.toFixed(1).padStart(11)}${b.toFixed(1).padStart(13)}${ratio.toFixed(2).padStart(9)}`;
     console.log(
       `${''.padEnd(18)}${'ours (ms)'.padStart(11)}${'python (ms)'.padStart(13)}${'ratio'.padStart(9)}   (goals: forward ≤ 0.9, forward+backward ≤ 0.8)`,
     );
-    console.log(row('forward', ours.forward_ms, python.forward_ms));
-    console.log(row('forward+backward', ours.fwd_bwd_ms, python.fwd_bwd_ms));
-    if (o.device === 'cpu') {
-      console.log(row('forward, CPU ms', ours.forward_cpu_ms, python.forward_cpu_ms));
-      console.log(row('fwd+bwd, CPU ms', ours.fwd_bwd_cpu_ms, python.fwd_bwd_cpu_ms));
+    console.log(row('forward', ours.forward_ms, python.forward_ms, result.forward_ratio));
+    console.log(row('forward+backward', ours.fwd_bwd_ms, python.fwd_bwd_ms, result.fwd_bwd_ratio));
+    if (result.cpu_ms) {
+      console.log(row('forward, CPU ms', ours.forward_cpu_ms, python.forward_cpu_ms, result.cpu_ms.forward_ratio));
+      console.log(row('fwd+bwd, CPU ms', ours.fwd_bwd_cpu_ms, python.fwd_bwd_cpu_ms, result.cpu_ms.fwd_bwd_ratio));
     }
+    console.log(
+      `(ms: medians over ${o.rounds} round(s) of ${o.repeats}; ratios: the median of the rounds' ratios, forward ${result.rounds.map((r) => r.forward_ratio.toFixed(2)).join(' / ')})`,
+    );
     console.log(
       `python: torch ${python.torch_version}, ${python.threads} thread(s), ${python.sdpa ? 'F.scaled_dot_product_attention' : 'attention in math form (no SDPA in this torch)'}, MoE ${python.moe}; ours: libtorch ${result.libtorch}`,
     );

@@ -8,12 +8,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import * as torch from '@cdistill/torch';
+import { findTorchPython, NO_PYTHON_MESSAGE } from '@cdistill/torch/bench';
 
 import {
   benchCase,
-  findTorchPython,
   makeInputs,
-  NO_PYTHON_MESSAGE,
   PARITY_TOL,
   randomizeParameters,
   referenceForward,

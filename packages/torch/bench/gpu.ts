@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as torch from '../src/index.js';
-import { findTorchPython, median } from './common.js';
+import { median, requireTorchPython } from './common.js';
 
 type Size = 'full' | 'small';
 interface Config {
@@ -152,7 +152,7 @@ function ours(c: Config): { matmul: Timing; sdpa: Timing } {
 }
 
 function python(c: Config): PyResult {
-  const py = findTorchPython();
+  const py = requireTorchPython();
   const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'gpu.py');
   const r = spawnSync(py, [script, JSON.stringify(c)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`python baseline (${py}) failed: ${r.stderr}`);
