@@ -1,4 +1,4 @@
-// Attention on the CPU without autograd, straight on BLAS (see attention_cpu.cc).
+// Attention on the CPU straight on BLAS, with its own backward (see attention_cpu.cc).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -6,10 +6,11 @@
 namespace cdt {
 
 // Whether CpuAttention can run these inputs: float32 [B, H, N, D] CPU tensors with contiguous rows,
-// equal batch and head sizes, no mask, not causal, no gradient wanted, and a BLAS found at load.
+// equal batch and head sizes, no mask, not causal, and a BLAS found at load.
 bool CpuAttentionApplies(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool hasMask, bool causal);
 
-// softmax(q kᵀ · scale) v as [B, H, L, Dv], stored in [B, L, H, Dv] order.
+// softmax(q kᵀ · scale) v as [B, H, L, Dv], stored in [B, L, H, Dv] order; differentiable when
+// grad mode is on and an input requires grad.
 at::Tensor CpuAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale);
 
 }  // namespace cdt

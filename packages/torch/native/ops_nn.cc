@@ -86,7 +86,7 @@ CDT_FN(scaledDotProductAttention) {
 #endif
   }
 #endif
-  // Without a fused kernel (libtorch < 2), inference on the CPU goes straight to BLAS (attention_cpu.cc).
+  // Without a fused kernel (libtorch < 2), the CPU goes straight to BLAS, forward and backward (attention_cpu.cc).
   if (!forceMath && CpuAttentionApplies(q, k, v, mask.has_value(), causal)) return Wrap(info.Env(), CpuAttention(q, k, v, s));
   return Wrap(info.Env(), AttentionMath(q, k, v, mask, causal, s));
 }

@@ -383,10 +383,83 @@ test('attention without grad on strided float32 heads (the BLAS path on 1.13) eq
     // The BLAS path writes [B, L, H, D] so that merging the heads back is a view.
     assert.equal(fast.transpose(1, 2).isContiguous, true);
   }
-  // With a gradient wanted, the composed path runs and autograd reaches q, k and v.
+  // With a gradient wanted, autograd reaches q, k and v (the next test checks the values).
   const qg = qh.detach().requiresGrad_();
   torch.scaledDotProductAttention(qg, kh, vh).sum().backward();
   assert.deepEqual(qg.grad?.shape, [b, h, l, d]);
+});
+
+/** Heads split off fused projections as the DiT makes them, with grad; returns output and input grads. */
+function attentionGrads(
+  shape: { b: number; l: number; s: number; h: number; d: number },
+  gen: torch.Generator,
+  createGraph = false,
+) {
+  const { b, l, s, h, d } = shape;
+  const x = torch.randn([b, l, 3 * h * d], { generator: gen });
+  const y = torch.randn([b, s, 2 * h * d], { generator: gen });
+  const upstream = torch.randn([b, h, l, d], { generator: gen });
+  return (forceMath: boolean) => {
+    const xg = x.detach().requiresGrad_();
+    const yg = y.detach().requiresGrad_();
+    const q = xg
+      .narrow(2, 0, h * d)
+      .view(b, l, h, d)
+      .transpose(1, 2);
+    const k = yg
+      .narrow(2, 0, h * d)
+      .view(b, s, h, d)
+      .transpose(1, 2);
+    const v = yg
+      .narrow(2, h * d, h * d)
+      .view(b, s, h, d)
+      .transpose(1, 2);
+    const out = torch.scaledDotProductAttention(q, k, v, { forceMath });
+    const [gx, gy] = torch.grad([out.mul(upstream).sum()], [xg, yg], { createGraph, retainGraph: createGraph }) as torch.Tensor[];
+    return { out, gx: gx!, gy: gy!, xg, yg };
+  };
+}
+const maxDiff = (a: torch.Tensor, b: torch.Tensor) => a.sub(b).abs().max().item();
+
+test('attention with grad (the BLAS path on 1.13): output and gradients equal the composed math', () => {
+  const gen = new torch.Generator(5);
+  const blas = torch.blasThreads() !== undefined && torch.buildInfo().torchVersion.startsWith('1.');
+  // The demo DiT's heads (64 tokens, width 32) and cross-attention to fewer keys: bit for bit on
+  // BLAS, since every product is the composed graph's own sgemm with the same operands and flags.
+  for (const shape of [
+    { b: 4, l: 64, s: 64, h: 4, d: 32 },
+    { b: 3, l: 64, s: 32, h: 2, d: 32 },
+  ]) {
+    const run = attentionGrads(shape, gen);
+    const fast = run(false);
+    const composed = run(true);
+    const diffs = [maxDiff(fast.out, composed.out), maxDiff(fast.gx, composed.gx), maxDiff(fast.gy, composed.gy)];
+    if (blas) assert.deepEqual(diffs, [0, 0, 0], `shape ${JSON.stringify(shape)}`);
+    else for (const dd of diffs) assert.ok(dd < 1e-5, `shape ${JSON.stringify(shape)}: ${diffs}`);
+    assert.ok(composed.gy.abs().max().item() > 0.1, 'the gradients must not be (near) zero');
+  }
+  // Tiny products, where ATen's bmm uses its own loops instead of BLAS: equal within rounding.
+  const run = attentionGrads({ b: 3, l: 7, s: 5, h: 2, d: 4 }, gen);
+  const fast = run(false);
+  const composed = run(true);
+  for (const [a, c] of [
+    [fast.out, composed.out],
+    [fast.gx, composed.gx],
+    [fast.gy, composed.gy],
+  ] as const)
+    assertClose(a.toArray(), c.toArray(), 1e-6);
+});
+
+test('attention with grad (the BLAS path on 1.13): a double backward equals the composed math', () => {
+  const gen = new torch.Generator(6);
+  const run = attentionGrads({ b: 2, l: 16, s: 8, h: 2, d: 8 }, gen, true);
+  const second = (r: ReturnType<typeof run>) =>
+    torch.grad([r.gx.square().sum().add(r.gy.square().sum())], [r.xg, r.yg]) as torch.Tensor[];
+  const [fx, fy] = second(run(false));
+  const [cx, cy] = second(run(true));
+  assertClose(fx!.toArray(), cx!.toArray(), 1e-5);
+  assertClose(fy!.toArray(), cy!.toArray(), 1e-5);
+  assert.ok(cx!.abs().max().item() > 0.01, 'the second derivative must not be (near) zero');
 });
 
 test('in-place ops return the same tensor and change it', () => {
