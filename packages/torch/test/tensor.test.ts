@@ -415,7 +415,10 @@ function attentionGrads(
       .view(b, s, h, d)
       .transpose(1, 2);
     const out = torch.scaledDotProductAttention(q, k, v, { forceMath });
-    const [gx, gy] = torch.grad([out.mul(upstream).sum()], [xg, yg], { createGraph, retainGraph: createGraph }) as torch.Tensor[];
+    const [gx, gy] = torch.grad([out.mul(upstream).sum()], [xg, yg], {
+      createGraph,
+      retainGraph: createGraph,
+    }) as torch.Tensor[];
     return { out, gx: gx!, gy: gy!, xg, yg };
   };
 }

@@ -199,7 +199,7 @@ export function buildProgram(print: (line: string) => void): Command {
     .option('--vocab <file>', 'CLIP BPE vocabulary (default: the bundled bpe_simple_vocab_16e6.txt.gz)')
     .option(
       '--variants <names>',
-      `also distil and score these one-change variants of the demo's recipe, comma-separated (${RECIPE_VARIANT_NAMES.join(', ')}, or all); each adds about 4 minutes`,
+      `also distil and score these one-change variants of the demo's recipe, comma-separated (${RECIPE_VARIANT_NAMES.join(', ')}, or all); each adds 2–4 minutes on a 2-core CPU`,
       choiceList(RECIPE_VARIANT_NAMES),
     )
     // One thread by default: on the 2-core machine the demo's small DiT sampled 1.18× faster with one
