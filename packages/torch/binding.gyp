@@ -16,6 +16,7 @@
         "native/blas.cc",
         "native/autograd.cc",
         "native/optim.cc",
+        "native/adamw_cpu.cc",
         "native/device.cc",
         "native/distributed.cc"
       ],

@@ -2,35 +2,35 @@
 // costs one crossing of the JS/C++ boundary instead of a dozen per parameter.
 #include "common.h"
 
+#include "adamw_cpu.h"
+
 #include <algorithm>
 
 using namespace cdt;
 
-// adamw(params[], expAvg[], expAvgSq[], step, lr, beta1, beta2, eps, weightDecay)
+// adamw(params[], expAvg[], expAvgSq[], step, lr, beta1, beta2, eps, weightDecay, fused)
 // Decoupled weight decay (Loshchilov & Hutter), bias-corrected moments, as torch.optim.AdamW.
 // Gradients are read here, natively: no JS handle is made for them; a parameter without one is skipped.
+// With `fused`, each parameter the one-pass CPU kernel applies to goes through it (bit-identical).
 CDT_FN(adamw) {
   auto params = TensorList(info, 0);
   auto m = TensorList(info, 1);
   auto v = TensorList(info, 2);
-  double step = Num(info, 3), lr = Num(info, 4), beta1 = Num(info, 5), beta2 = Num(info, 6), eps = Num(info, 7), wd = Num(info, 8);
+  const AdamwStep s{Num(info, 4), Num(info, 5), Num(info, 6), Num(info, 7), Num(info, 8), Num(info, 3)};
+  const bool fused = Bool(info, 9);
   if (m.size() != params.size() || v.size() != params.size()) throw std::invalid_argument("params and state lists differ in length");
   at::NoGradGuard noGrad;
-  double biasCorrection1 = 1.0 - std::pow(beta1, step);
-  double biasCorrection2Sqrt = std::sqrt(1.0 - std::pow(beta2, step));
-  double stepSize = lr / biasCorrection1;
   for (size_t i = 0; i < params.size(); ++i) {
     at::Tensor& p = params[i];
     const at::Tensor& g = p.grad();
     if (!g.defined()) continue;
-    if (wd != 0) p.mul_(1.0 - lr * wd);
-    m[i].lerp_(g, 1.0 - beta1);
-    v[i].mul_(beta2).addcmul_(g, g, 1.0 - beta2);
-    at::Tensor denom = v[i].sqrt().div_(biasCorrection2Sqrt).add_(eps);
-    p.addcdiv_(m[i], denom, -stepSize);
+    if (!(fused && AdamwFusedCpu(p, g, m[i], v[i], s))) AdamwComposed(p, g, m[i], v[i], s);
   }
   return info.Env().Undefined();
 }
+
+// adamwFusedCpuAvailable() → whether the one-pass CPU kernel passed its self-check on this machine.
+CDT_FN(adamwFusedCpuAvailable) { return Napi::Boolean::New(info.Env(), AdamwFusedCpuAvailable()); }
 
 // clipGradNorm(params[], maxNorm) → the total L2 norm of their gradients before clipping (as
 // torch.nn.utils.clip_grad_norm_); parameters without a gradient are left out.

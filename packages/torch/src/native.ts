@@ -222,7 +222,9 @@ export interface NativeBinding {
     beta2: number,
     eps: number,
     wd: number,
+    fused: boolean,
   ): void;
+  adamwFusedCpuAvailable(): boolean;
   clipGradNorm(params: H[], maxNorm: number): number;
   zeroGrads(params: H[]): void;
   lerpAll(dst: H[], src: H[], weight: number): void;

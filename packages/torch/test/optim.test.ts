@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 import * as torch from '../src/index.js';
@@ -71,6 +72,49 @@ test('AdamW state saved and restored continues exactly', () => {
   for (let k = 3; k <= 4; k++) stepWith(optC, c, k);
   assert.ok(c.detach().equal(a.detach()), 'bit-identical after restore');
   assert.throws(() => optC.loadState(meta, new Map()), /AdamW.loadState: missing exp_avg.0; missing exp_avg_sq.0/);
+});
+
+// Machines whose libtorch kernels fuse the multiply-adds (AVX2 + FMA, libtorch 1.13's CPU build) must get
+// the one-pass kernel; elsewhere its self-check may turn it off, and the comparisons below still hold.
+const cpuFlags = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+const expectFusedAdamW =
+  process.arch === 'x64' &&
+  /\bavx2\b/.test(cpuFlags) &&
+  /\bfma\b/.test(cpuFlags) &&
+  torch.buildInfo().torchVersion.startsWith('1.13');
+
+test('fused AdamW on float32 CPU parameters equals the op-by-op update bit for bit', () => {
+  if (expectFusedAdamW) assert.ok(torch.optim.fusedAdamWAvailable(), 'the fused kernel passed its self-check');
+  // A matrix and vector (eight-lane loop and tail), odd sizes, and one large enough to be split across threads.
+  const shapes = [[128, 64], [64], [7, 3], [13], [300, 130]];
+  for (const weightDecay of [1e-2, 0]) {
+    const gen = new torch.Generator(11);
+    const init = shapes.map((s) => torch.randn(s, { generator: gen }));
+    const targets = Array.from({ length: 12 }, () => shapes.map((s) => torch.randn(s, { generator: gen })));
+    const run = (fused: boolean) => {
+      const ps = init.map((t) => t.clone().requiresGrad_());
+      const opt = new torch.optim.AdamW(ps, { lr: 3e-3, weightDecay, fused });
+      for (const target of targets) {
+        opt.zeroGrad();
+        ps.reduce((acc, p, i) => acc.add(p.sub(target[i]!).pow(3).sum()), torch.tensor(0)).backward();
+        opt.step();
+      }
+      return [...ps.map((p) => p.detach()), ...opt.stateTensors().values()];
+    };
+    const fused = run(true);
+    const composed = run(false);
+    for (const [i, t] of fused.entries())
+      assert.ok(t.equal(composed[i]!), `tensor ${i} after 12 steps, weight decay ${weightDecay}`);
+  }
+});
+
+test('a fused AdamW step counts as an in-place change of the parameter for autograd', () => {
+  const p = torch.randn([16], { generator: new torch.Generator(2) }).requiresGrad_();
+  const opt = new torch.optim.AdamW([p]);
+  p.square().sum().backward();
+  const y = p.mul(p);
+  opt.step();
+  assert.throws(() => y.sum().backward(), /modified by an inplace operation/);
 });
 
 test('clipGradNorm scales to the max norm and returns the norm before', () => {

@@ -1,5 +1,6 @@
 // AdamW (decoupled weight decay), as torch.optim.AdamW with amsgrad off. The per-parameter update
 // runs natively over the whole list in one call; the state lives in tensors this class owns.
+// float32 CPU parameters get a one-pass kernel (native/adamw_cpu.cc) with the same rounding.
 import { zerosLike } from '../factories.js';
 import { native, type Handle } from '../native.js';
 import { keep } from '../scope.js';
@@ -10,6 +11,11 @@ export interface AdamWOptions {
   betas?: [number, number];
   eps?: number;
   weightDecay?: number;
+  /**
+   * Update float32 CPU parameters in one pass per tensor instead of seven ATen ops (default true).
+   * Bit-identical to the op-by-op update: it runs only where a self-check at first use says so.
+   */
+  fused?: boolean;
 }
 
 /** The optimizer's scalars, for checkpoints (tensors are saved separately by `stateTensors`). */
@@ -26,6 +32,7 @@ export class AdamW {
   readonly betas: [number, number];
   readonly eps: number;
   readonly weightDecay: number;
+  readonly fused: boolean;
   /** Number of steps taken (the bias corrections use it). */
   stepCount = 0;
   private readonly expAvg: Tensor[];
@@ -39,6 +46,7 @@ export class AdamW {
     this.betas = o.betas ?? [0.9, 0.999];
     this.eps = o.eps ?? 1e-8;
     this.weightDecay = o.weightDecay ?? 1e-2;
+    this.fused = o.fused ?? true;
     this.expAvg = params.map((p) => keep(zerosLike(p)));
     this.expAvgSq = params.map((p) => keep(zerosLike(p)));
   }
@@ -61,6 +69,7 @@ export class AdamW {
       this.betas[1],
       this.eps,
       this.weightDecay,
+      this.fused,
     );
   }
 
@@ -97,4 +106,9 @@ export class AdamW {
   dispose(): void {
     for (const t of [...this.expAvg, ...this.expAvgSq]) t.dispose();
   }
+}
+
+/** Whether AdamW's one-pass float32 CPU kernel passed its self-check on this machine (else the ops run). */
+export function fusedAdamWAvailable(): boolean {
+  return native.adamwFusedCpuAvailable();
 }
