@@ -87,7 +87,8 @@ bool CpuHasAvx2Fma() { return false; }
 bool Applies(const at::Tensor& p, const at::Tensor& g, const at::Tensor& m, const at::Tensor& v,
              const AdamwStep& s) {
   for (const at::Tensor* t : {&p, &g, &m, &v})
-    if (!t->device().is_cpu() || t->scalar_type() != at::kFloat || !t->is_contiguous() || t->numel() != p.numel())
+    if (!t->device().is_cpu() || t->layout() != at::kStrided || t->scalar_type() != at::kFloat || !t->is_contiguous() ||
+        t->numel() != p.numel())
       return false;
   // ATen's lerp takes its other formula for weights of 0.5 and above; only the usual one is mirrored.
   return std::abs(static_cast<float>(1.0 - s.beta1)) < 0.5f;
