@@ -1,9 +1,11 @@
-// `npm run bench -- dispatch`: per-op dispatch cost of this binding vs Python PyTorch on the same
-// libtorch, measured in the same run: a chain of five small element-wise ops, and one train step of
-// a 2-layer MLP (forward, MSE, backward, clip, AdamW), in three rounds. Prints a table, then one JSON line.
+// `npm run bench -- dispatch [--rounds n]`: per-op dispatch cost of this binding vs Python PyTorch on
+// the same libtorch, measured in the same run: a chain of five small element-wise ops, and one train
+// step of a 2-layer MLP (forward, MSE, backward, clip, AdamW), in n rounds (default 3; more on a noisy
+// host). Prints a table, then one JSON line.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 import * as torch from '../src/index.js';
 import { native } from '../src/native.js';
@@ -77,10 +79,23 @@ function python(): { op_chain_us_per_op: number; train_step_us: number; torch_ve
   return JSON.parse(r.stdout.trim().split('\n').pop() as string);
 }
 
-// Three rounds that alternate which side goes first: on a shared VM the host's speed drifts over
+// Rounds that alternate which side goes first: on a shared VM the host's speed drifts over
 // seconds, and a drift between two back-to-back halves would land in the ratio. Each ratio is the
 // median of the rounds' ratios; the µs figures are the medians of the rounds'.
-const ROUNDS = 3;
+function roundsArg(): string {
+  try {
+    return parseArgs({ options: { rounds: { type: 'string', default: '3' } } }).values.rounds;
+  } catch (e) {
+    console.error(`bench dispatch: ${(e as Error).message}\nusage: npm run bench -- dispatch [--rounds n]`);
+    process.exit(2);
+  }
+}
+const roundsText = roundsArg();
+const ROUNDS = Number(roundsText);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
+  console.error(`bench dispatch: --rounds must be a whole number ≥ 1, got '${roundsText}'`);
+  process.exit(2);
+}
 const rounds: { us: ReturnType<typeof ours>; them: ReturnType<typeof python> }[] = [];
 for (let r = 0; r < ROUNDS; r++) {
   if (r % 2 === 0) {
