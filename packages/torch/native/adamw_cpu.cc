@@ -9,7 +9,7 @@
 // the optimizer's exact output. So each element goes through the same float32 rounding steps as ATen's
 // kernels: scalars cast to float first, lerp as one fused multiply-add (ATen's AVX2/AVX512 kernels
 // fuse it, and fuse the product into the sum in addcmul), division never replaced by a reciprocal,
-// and no other contraction (the file's functions are compiled with fp-contract off). Kernels differ
+// and no other contraction (the loop is compiled with fp-contract off). Kernels differ
 // between CPU capabilities and libtorch versions, so the fused path is enabled only after a self-check
 // at first use runs both forms on a probe and finds them equal to the bit; otherwise the composed ops run.
 #include "adamw_cpu.h"
