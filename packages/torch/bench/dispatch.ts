@@ -1,9 +1,10 @@
 // `npm run bench -- dispatch [--rounds n]`: per-op dispatch cost of this binding vs Python PyTorch on
 // the same libtorch, measured in the same run: a chain of five small element-wise ops, and one train
-// step of a 2-layer MLP (forward, MSE, backward, clip, AdamW), in n rounds (default 3; more on a noisy
-// host). Prints a table, then one JSON line.
-import { spawnSync } from 'node:child_process';
+// step of a 2-layer MLP (forward, MSE, backward, clip, AdamW), in n rounds of short alternating
+// blocks (default 15). Prints a table, then one JSON line.
+import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -15,22 +16,19 @@ const cfg = {
   threads: 1,
   chain_size: 16,
   chain_iters: 20_000,
-  step_iters: 2_000,
-  repeats: 5,
+  step_iters: 1_000,
   mlp: [64, 128, 64, 32] as const,
 };
 
-function timePer(fn: () => void, iters: number, repeats: number): number {
-  const out: number[] = [];
-  for (let r = 0; r < repeats; r++) {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < iters; i++) fn();
-    out.push(Number(process.hrtime.bigint() - t0) / 1e9 / iters);
-  }
-  return median(out);
+/** Seconds per iteration of `iters` calls of `fn`. */
+function timeBlock(fn: () => void, iters: number): number {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < iters; i++) fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9 / iters;
 }
 
-function ours(): { op_chain_us_per_op: number; train_step_us: number; add_floor_us: number } {
+/** Our side, set up and warmed once: the op chain, the train step, and libtorch's own floor. */
+function ours(): { chain: () => void; step: () => void; addFloorUs: number } {
   torch.setNumThreads(cfg.threads);
   const gen = new torch.Generator(0);
   const n = cfg.chain_size;
@@ -42,7 +40,6 @@ function ours(): { op_chain_us_per_op: number; train_step_us: number; add_floor_
   ];
   const chain = () => torch.tidy(() => void a.add(b).mul(c).relu().sub(d).tanh());
   for (let i = 0; i < 1000; i++) chain();
-  const chainS = timePer(chain, cfg.chain_iters, cfg.repeats);
   // libtorch's own cost of one such op called from C++ with no JS in between: the floor.
   const floorNs = median([0, 1, 2, 3, 4].map(() => native.benchOpFloor(a._h, b._h, 20_000)));
 
@@ -67,24 +64,41 @@ function ours(): { op_chain_us_per_op: number; train_step_us: number; add_floor_
       opt.step();
     });
   for (let k = 0; k < 200; k++) step();
-  const stepS = timePer(step, cfg.step_iters, cfg.repeats);
-  return { op_chain_us_per_op: (chainS * 1e6) / 5, train_step_us: stepS * 1e6, add_floor_us: floorNs / 1e3 };
+  return { chain, step, addFloorUs: floorNs / 1e3 };
 }
 
-function python(): { op_chain_us_per_op: number; train_step_us: number; torch_version: string } {
+/** The Python side as a server (dispatch.py): set up once, then timed blocks on request. */
+async function startPython() {
   const py = requireTorchPython();
   const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'dispatch.py');
-  const r = spawnSync(py, [script, JSON.stringify(cfg)], { encoding: 'utf8', env: pythonEnv(cfg.threads) });
-  if (r.status !== 0) throw new Error(`python baseline failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop() as string);
+  const child = spawn(py, [script, JSON.stringify(cfg)], {
+    env: pythonEnv(cfg.threads),
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<Record<string, unknown>> => {
+    const r = await lines.next();
+    if (r.done) throw new Error('python baseline exited early (its error is above)');
+    return JSON.parse(r.value) as Record<string, unknown>;
+  };
+  const info = (await next()) as { torch_version: string; threads: number };
+  return {
+    info,
+    async time(what: 'chain' | 'step', iters: number): Promise<number> {
+      child.stdin.write(`${what} ${iters}\n`);
+      return (await next()).s_per_iter as number;
+    },
+    close: () => child.stdin.end(),
+  };
 }
 
-// Rounds that alternate which side goes first: on a shared VM the host's speed drifts over
-// seconds, and a drift between two back-to-back halves would land in the ratio. Each ratio is the
-// median of the rounds' ratios; the µs figures are the medians of the rounds'.
+// The two sides take turns in short blocks (a fraction of a second to a second each), the first
+// side alternating from round to round: on a shared VM the host's speed drifts over seconds, and
+// only a pair of neighbouring blocks sees the same host. Each ratio is the median of the rounds'
+// ratios; the µs figures are the medians of the rounds'.
 function roundsArg(): string {
   try {
-    return parseArgs({ options: { rounds: { type: 'string', default: '3' } } }).values.rounds;
+    return parseArgs({ options: { rounds: { type: 'string', default: '15' } } }).values.rounds;
   } catch (e) {
     console.error(`bench dispatch: ${(e as Error).message}\nusage: npm run bench -- dispatch [--rounds n]`);
     process.exit(2);
@@ -96,26 +110,33 @@ if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
   console.error(`bench dispatch: --rounds must be a whole number ≥ 1, got '${roundsText}'`);
   process.exit(2);
 }
-const rounds: { us: ReturnType<typeof ours>; them: ReturnType<typeof python> }[] = [];
-for (let r = 0; r < ROUNDS; r++) {
-  if (r % 2 === 0) {
-    const us = ours();
-    rounds.push({ us, them: python() });
-  } else {
-    const them = python();
-    rounds.push({ them, us: ours() });
+const mine = ours();
+const python = await startPython();
+const rounds: { chain: [number, number]; step: [number, number] }[] = [];
+const pair = async (what: 'chain' | 'step', fn: () => void, iters: number, oursFirst: boolean) => {
+  if (oursFirst) {
+    const a = timeBlock(fn, iters);
+    return [a, await python.time(what, iters)] as [number, number];
   }
+  const b = await python.time(what, iters);
+  return [timeBlock(fn, iters), b] as [number, number];
+};
+for (let r = 0; r < ROUNDS; r++) {
+  const chain = await pair('chain', mine.chain, cfg.chain_iters, r % 2 === 0);
+  const step = await pair('step', mine.step, cfg.step_iters, r % 2 === 0);
+  rounds.push({ chain, step });
 }
+python.close();
 const mid = (of: (r: (typeof rounds)[number]) => number) => median(rounds.map(of));
 const us = {
-  op_chain_us_per_op: mid((r) => r.us.op_chain_us_per_op),
-  train_step_us: mid((r) => r.us.train_step_us),
-  add_floor_us: mid((r) => r.us.add_floor_us),
+  op_chain_us_per_op: mid((r) => (r.chain[0] * 1e6) / 5),
+  train_step_us: mid((r) => r.step[0] * 1e6),
+  add_floor_us: mine.addFloorUs,
 };
 const them = {
-  ...(rounds[0] as (typeof rounds)[number]).them,
-  op_chain_us_per_op: mid((r) => r.them.op_chain_us_per_op),
-  train_step_us: mid((r) => r.them.train_step_us),
+  ...python.info,
+  op_chain_us_per_op: mid((r) => (r.chain[1] * 1e6) / 5),
+  train_step_us: mid((r) => r.step[1] * 1e6),
 };
 const result = {
   bench: 'dispatch',
@@ -125,12 +146,9 @@ const result = {
   op_chain_us_per_op: { ours: us.op_chain_us_per_op, python: them.op_chain_us_per_op },
   train_step_us: { ours: us.train_step_us, python: them.train_step_us },
   libtorch_add_floor_us: us.add_floor_us,
-  op_chain_ratio: mid((r) => r.us.op_chain_us_per_op / r.them.op_chain_us_per_op),
-  train_step_ratio: mid((r) => r.us.train_step_us / r.them.train_step_us),
-  rounds: rounds.map((r) => ({
-    op_chain_ratio: r.us.op_chain_us_per_op / r.them.op_chain_us_per_op,
-    train_step_ratio: r.us.train_step_us / r.them.train_step_us,
-  })),
+  op_chain_ratio: mid((r) => r.chain[0] / r.chain[1]),
+  train_step_ratio: mid((r) => r.step[0] / r.step[1]),
+  rounds: rounds.map((r) => ({ op_chain_ratio: r.chain[0] / r.chain[1], train_step_ratio: r.step[0] / r.step[1] })),
   // The issue's flat names: libtorch's own floor for one op, and each side's cost per op in the chain.
   floor_us: us.add_floor_us,
   ours_us: us.op_chain_us_per_op,
