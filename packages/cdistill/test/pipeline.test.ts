@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { test } from 'node:test';
 
 import * as torch from '@cdistill/torch';
@@ -253,6 +253,29 @@ test('train: resume after kill -9 ends bit-identical to an uninterrupted run', a
     Array.from({ length: 40 }, (_, i) => i + 1),
     'the log has each step once',
   );
+});
+
+test('train: relative --model/--data are recorded absolute, so the student loads from any directory', () => {
+  const root = mkdtempSync(join(tmpdir(), 'cdistill-relpaths-'));
+  const model = tinyModelDir();
+  const promptsFile = join(root, 'prompts.json');
+  writeFileSync(promptsFile, JSON.stringify(PROMPTS.slice(0, 2)));
+  const inRoot = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd: root });
+  const gen = inRoot(['generate', '--model', relative(root, model), '--prompts', 'prompts.json', '--out', 'data']);
+  assert.equal(gen.status, 0, gen.stderr);
+  const args = [...trainArgs(relative(root, model), 'data', 'run'), '--steps', '2', '--checkpoint-every', '2'];
+  const trained = inRoot(args);
+  assert.equal(trained.status, 0, trained.stderr);
+  const state = JSON.parse(readFileSync(join(root, 'run', 'checkpoints', 'step-000002', 'state.json'), 'utf8'));
+  assert.equal(state.config.model, model);
+  assert.equal(state.config.data, join(root, 'data'));
+  // this process's working directory is not root
+  const s = loadStudent(join(root, 'run'), { device: 'cpu' });
+  assert.equal(s.checkpoint, join(root, 'run', 'checkpoints', 'step-000002'));
+  s.dispose();
+  // the same relative options resume without a complaint about changed options
+  const resumed = inRoot([...args, '--resume']);
+  assert.equal(resumed.status, 0, resumed.stderr);
 });
 
 test('generate --shard i/n: two shards into one folder make the same images as one run', () => {

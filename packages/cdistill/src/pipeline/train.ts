@@ -7,7 +7,7 @@
 // and rank 0 alone takes the folder's lock and writes the config, log, checkpoints and validation
 // images. --batch-size is the global micro-batch, so a run resumes with another world size unchanged.
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import * as torch from '@cdistill/torch';
 
@@ -46,6 +46,9 @@ export type TrainResult = LoopResult;
 
 /** RUN_DIR/checkpoints: where a CD run's checkpoints and latest.json live. */
 export const checkpointsOf = (runDir: string) => join(runDir, 'checkpoints');
+
+/** A model path made absolute; a built-in model name (no file or folder of that name) as it is. */
+const modelSpec = (model: string) => (existsSync(model) ? resolve(model) : model);
 
 /** The student starts as a copy of the teacher (and so do the target and EMA networks). */
 function buildModels(model: TextToImageModel, cfg: TrainConfig, device: string) {
@@ -86,13 +89,17 @@ async function lockedTrain(o: TrainOptions, print: (l: string) => void, dp?: Dat
   const writer = (dp?.rank ?? 0) === 0;
   const device = rankDevice(o.device, o.world);
   if (writer) mkdirSync(join(o.out, 'validation'), { recursive: true });
-  const resolved: ResolvedTrainConfig = { model: o.model, data: o.data, device: o.device, ...cfg };
+  // Paths are recorded absolute: a student is loaded later (sample, bench, demo) from its checkpoint's
+  // config, often from another working directory. A built-in model name stays a name.
+  const resolved: ResolvedTrainConfig = { model: modelSpec(o.model), data: resolve(o.data), device: o.device, ...cfg };
   const latest = latestCheckpoint(root);
   if (!o.resume && latest !== undefined)
     throw new Error(`${o.out} already has checkpoints: pass --resume to continue, or use a new --out`);
   const ckpt = o.resume && latest ? new Checkpoint(latest, CdCheckpointStateSchema) : undefined;
   if (ckpt) {
-    const changes = configChanges(ckpt.state.config, resolved);
+    // Runs recorded before paths were made absolute hold them as given, relative to the working directory.
+    const stored = ckpt.state.config;
+    const changes = configChanges({ ...stored, model: modelSpec(stored.model), data: resolve(stored.data) }, resolved);
     if (changes.length)
       throw new Error(
         `${ckpt.dir}: this run's options differ from the checkpoint's (${changes.join(', ')}); resume with the same options, or use a new --out`,
