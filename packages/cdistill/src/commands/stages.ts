@@ -1,4 +1,4 @@
-// The pipeline stages as commands: prompts, generate, train, sample, grid, bench, compare, report.
+// The pipeline stages as commands: prompts, generate, train, export-student, sample, grid, bench, compare, report.
 import { type Command, Option } from 'commander';
 
 import { localFile } from '../hub/download.js';
@@ -7,6 +7,8 @@ import { checkShardSet } from '../data/shard-set.js';
 import { bench } from '../pipeline/bench.js';
 import { compare } from '../pipeline/compare.js';
 import { BENCH_DEFAULTS, GENERATE_DEFAULTS } from '../pipeline/stage-options.js';
+import { EXPORT_DTYPES } from '../pipeline/student.js';
+import { exportStudent } from '../pipeline/export-student.js';
 import { generateDataset, parseShard } from '../pipeline/generate.js';
 import { writeReport } from '../report/index.js';
 import { grid, sample } from '../pipeline/sample.js';
@@ -214,9 +216,24 @@ export function registerStages(program: Command, print: Print): void {
     });
 
   program
+    .command('export-student')
+    .description(
+      "a distilled student as a small folder to ship: its weights and the teacher it samples with (not the run's target, optimizer or RNG state); sample, grid, bench and demo --student take it",
+    )
+    .requiredOption('--checkpoint <path>', 'a checkpoint folder, or RUN_DIR for its latest')
+    .requiredOption('--out <dir>', 'the folder to write (cdistill-student.json, student.safetensors)')
+    .addOption(
+      new Option('--dtype <dtype>', 'precision of the stored weights').choices(EXPORT_DTYPES).default('float16'),
+    )
+    .option('--ema', "export the run's EMA copy of the student", false)
+    .action((o) => {
+      exportStudent(o, print);
+    });
+
+  program
     .command('sample')
     .description('the student makes images in 1..8 consistency steps')
-    .requiredOption('--checkpoint <path>', 'a checkpoint folder, or RUN_DIR for its latest')
+    .requiredOption('--checkpoint <path>', 'a checkpoint folder, RUN_DIR for its latest, or an exported student')
     .option('--prompt <text>', 'prompt (repeatable)', collect)
     .option('--prompts <file>', 'JSON list or text file of prompts')
     .requiredOption('--out <path>', 'x.png for one prompt, else a folder')
@@ -245,7 +262,7 @@ export function registerStages(program: Command, print: Print): void {
   program
     .command('grid')
     .description('the steps-comparison figure: prompts × {1, 2, 4, 8} steps (grid.png + grid.json)')
-    .requiredOption('--checkpoint <path>', 'a checkpoint folder, or RUN_DIR for its latest')
+    .requiredOption('--checkpoint <path>', 'a checkpoint folder, RUN_DIR for its latest, or an exported student')
     .option('--prompt <text>', 'prompt (repeatable)', collect)
     .option('--prompts <file>', 'JSON list or text file of prompts')
     .requiredOption('--out <file.png>', 'output PNG (grid.json is written beside it)')
@@ -263,7 +280,7 @@ export function registerStages(program: Command, print: Print): void {
     .description(
       'PartiPrompts through the student and the teacher (--no-teacher: the student only): NNNN.png, prompts.txt, summary.json',
     )
-    .requiredOption('--checkpoint <path>', 'a checkpoint folder, or RUN_DIR for its latest')
+    .requiredOption('--checkpoint <path>', 'a checkpoint folder, RUN_DIR for its latest, or an exported student')
     .option('--tsv <file>', 'prompt file, column Prompt (default: the bundled PartiPrompts.tsv)', BENCH_DEFAULTS.tsv)
     .requiredOption('--out <dir>', 'output folder (the teacher writes to <dir>-teacher)')
     .option('--n <n>', 'first N prompts', positiveInt, BENCH_DEFAULTS.n)
