@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { buildProgram } from '../src/commands/program.js';
+import { samplePrompts } from '../src/worlds/shapes/index.js';
 import { PROMPTS, tinyModelDir } from './fixtures.js';
 import { referenceDir, repoRoot } from './util.js';
 
@@ -249,4 +250,24 @@ test('bad input: one clear error naming the file and line or key', () => {
   r = run(['prompts', '--from', join(dir, 'ann.jsonl'), '--out', join(dir, 'p2.json'), '--n', '5']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /skipped 1 blank, 1 invalid, 1 without 'prompt'/);
+});
+
+test("prompts --world shapes: the world's training captions, seeded; exactly one source", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cdistill-world-prompts-'));
+  const out = join(dir, 'p.json');
+  let r = run(['prompts', '--world', 'shapes', '--n', '6', '--seed', '7', '--out', out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), `prompts: 6 captions of the shapes world (seed 7) written to ${out}`);
+  assert.deepEqual(
+    JSON.parse(readFileSync(out, 'utf8')),
+    samplePrompts(6, 7).map((d) => d.prompt),
+  );
+  for (const args of [[], ['--world', 'shapes', '--from', out]]) {
+    r = run(['prompts', ...args, '--out', join(dir, 'q.json')]);
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.trim(), 'cdistill: prompts: give one of --from <file> and --world shapes');
+  }
+  r = run(['prompts', '--world', 'planets', '--out', join(dir, 'q.json')]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /option '--world <name>' argument 'planets' is invalid. Allowed choices are shapes./);
 });

@@ -15,6 +15,7 @@ import { grid, sample } from '../pipeline/sample.js';
 import { launchLocalRanks, withoutOption } from '../pipeline/launch-local.js';
 import { train } from '../pipeline/train.js';
 import { readLaunchEnv } from '../util/torchrun-env.js';
+import { samplePrompts } from '../worlds/shapes/index.js';
 import { defaultTrainConfig, TrainConfigSchema, TrainOptionsSchema, type TrainConfig } from '../training/config.js';
 import { parseWith, readJson } from '../util/json.js';
 import {
@@ -42,18 +43,34 @@ export function registerStages(program: Command, print: Print): void {
   program
     .command('prompts')
     .description(
-      'sample N prompts (seeded, without replacement) from a JourneyDB annotation file, a text list or a JSON list',
+      "sample N prompts (seeded, without replacement) from a JourneyDB annotation file, a text list or a JSON list; or (--world) from an embedded world's caption distribution",
     )
-    .requiredOption(
+    .option(
       '--from <file>',
       'annotations: .jsonl, .jsonl.gz, .tgz holding a .jsonl, .txt or .json list; or hf://datasets/<owner>/<repo>/<path>',
+    )
+    .addOption(
+      new Option('--world <name>', "captions drawn as the demo's training captions are, instead of --from").choices([
+        'shapes',
+      ]),
     )
     .requiredOption('--out <file>', 'output JSON list (prompts_to_generate.json)')
     .option('--n <n>', 'number of prompts', positiveInt, 5000)
     .option('--seed <n>', 'sampling seed', nonNegativeInt, 0)
     .option('--field <path>', 'prompt field of each JSONL object (dotted paths allowed)', 'prompt')
-    .action(async (o: { from: string; out: string; n: number; seed: number; field: string }) => {
-      const { prompts, stats } = await sampleJourneyDbPrompts(await localFile(o.from, { print }), {
+    .action(async (o: { from?: string; world?: string; out: string; n: number; seed: number; field: string }) => {
+      if ((o.from === undefined) === (o.world === undefined))
+        throw new Error('prompts: give one of --from <file> and --world shapes');
+      if (o.world !== undefined) {
+        // With replacement: the world has fewer distinct captions than a training set wants draws.
+        writePromptList(
+          o.out,
+          samplePrompts(o.n, o.seed).map((d) => d.prompt),
+        );
+        print(`prompts: ${o.n} captions of the ${o.world} world (seed ${o.seed}) written to ${o.out}`);
+        return;
+      }
+      const { prompts, stats } = await sampleJourneyDbPrompts(await localFile(o.from!, { print }), {
         n: o.n,
         seed: o.seed,
         field: o.field,
