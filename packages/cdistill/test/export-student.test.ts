@@ -48,9 +48,9 @@ function sampleOf(path: string, o: { useEma?: boolean } = {}): torch.Tensor {
   }
 }
 
-test('export-student float32: the same weights and the same images as the checkpoint', () => {
+test('export-student float32: the same weights and the same images as the checkpoint', async () => {
   const out = join(fixture.root, 'exported-f32');
-  const m = exportStudent({ checkpoint: fixture.runDir, out, dtype: 'float32', ema: false }, () => {});
+  const m = await exportStudent({ checkpoint: fixture.runDir, out, dtype: 'float32', ema: false }, () => {});
   assert.equal(m.step, 3);
   assert.equal(m.copy, 'student');
   assert.equal(m.teacher, relative(out, fixture.model), 'the teacher is named relative to the folder');
@@ -65,9 +65,9 @@ test('export-student float32: the same weights and the same images as the checkp
   fromExport.dispose();
 });
 
-test('export-student float16: weights stored in half precision, loaded back as their rounded float32 values', () => {
+test('export-student float16: weights stored in half precision, loaded back as their rounded float32 values', async () => {
   const out = join(fixture.root, 'exported-f16');
-  exportStudent({ checkpoint: fixture.runDir, out, dtype: 'float16', ema: false }, () => {});
+  await exportStudent({ checkpoint: fixture.runDir, out, dtype: 'float16', ema: false }, () => {});
   const stored = torch.io.loadSafetensors(join(out, STUDENT_WEIGHTS));
   const s = loadStudent(fixture.runDir, { device: 'cpu' });
   const e = loadStudent(out, { device: 'cpu' });
@@ -93,9 +93,9 @@ test('export-student --ema exports the EMA copy, which differs from the student'
   assert.ok(!sampleOf(fixture.runDir).equal(ema));
 });
 
-test('export-student: clear errors for what cannot be loaded', () => {
+test('export-student: clear errors for what cannot be loaded', async () => {
   const out = join(fixture.root, 'exported-errors');
-  exportStudent({ checkpoint: fixture.runDir, out, dtype: 'float16', ema: false }, () => {});
+  await exportStudent({ checkpoint: fixture.runDir, out, dtype: 'float16', ema: false }, () => {});
   const manifest = join(out, STUDENT_MANIFEST);
   assert.throws(
     () => loadStudent(out, { device: 'cpu', useEma: true }),

@@ -243,8 +243,8 @@ export function registerStages(program: Command, print: Print): void {
       new Option('--dtype <dtype>', 'precision of the stored weights').choices(EXPORT_DTYPES).default('float16'),
     )
     .option('--ema', "export the run's EMA copy of the student", false)
-    .action((o) => {
-      exportStudent(o, print);
+    .action(async (o) => {
+      await exportStudent(o, print);
     });
 
   program

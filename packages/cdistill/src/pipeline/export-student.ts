@@ -12,6 +12,7 @@ import * as torch from '@cdistill/torch';
 import { Checkpoint } from '../training/checkpoint.js';
 import { CdCheckpointStateSchema } from '../training/config.js';
 import { writeJsonAtomic } from '../util/fs.js';
+import { withLock } from '../util/lock.js';
 import {
   type ExportDType,
   resolveCheckpoint,
@@ -37,7 +38,13 @@ function teacherRef(model: string, out: string): string {
   return existsSync(model) ? relative(resolve(out), resolve(model)) || '.' : model;
 }
 
-export function exportStudent(o: ExportOptions, print: (l: string) => void): StudentManifest {
+/** Writes the folder, holding its lock (a second export into it fails at once, naming the holder). */
+export async function exportStudent(o: ExportOptions, print: (l: string) => void): Promise<StudentManifest> {
+  mkdirSync(o.out, { recursive: true });
+  return withLock(join(o.out, '.export.lock'), `student folder ${o.out}`, () => lockedExport(o, print));
+}
+
+function lockedExport(o: ExportOptions, print: (l: string) => void): StudentManifest {
   const dir = resolveCheckpoint(o.checkpoint);
   const ckpt = new Checkpoint(dir, CdCheckpointStateSchema);
   const copy = o.ema ? 'ema' : 'student';
@@ -51,7 +58,6 @@ export function exportStudent(o: ExportOptions, print: (l: string) => void): Stu
     copy,
     config: ckpt.state.config,
   };
-  mkdirSync(o.out, { recursive: true });
   torch.tidy(() => {
     const weights = ckpt.part(copy);
     torch.io.saveSafetensors(join(o.out, STUDENT_WEIGHTS), new Map([...weights].map(([k, t]) => [k, t.to(o.dtype)])));
