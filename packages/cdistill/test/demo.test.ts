@@ -2,9 +2,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { test } from 'node:test';
 
+import { BUNDLED_STUDENT } from '../src/demo/bundled-student.js';
 import { demo } from '../src/demo/demo.js';
 
 const SAMPLERS = [
@@ -110,12 +111,42 @@ test('demo --quick writes report.html and metrics.json with every sampler in the
     assert.ok(share(e.valid) && share(e.coverage) && Number.isFinite(e.psnr_vs_teacher30), `${n}.student_4`);
   }
   assert.ok(existsSync(join(out, 'seed-recipe', 'log.jsonl')));
+  // The bundled student (distilled from the bundled teacher, which --quick uses here) is scored on the
+  // same images, with its own schedule search.
+  const bundled = (metrics as unknown as { bundled_student: Record<string, unknown> }).bundled_student;
+  assert.deepEqual(Object.keys(bundled), [
+    'source',
+    'step',
+    'lr',
+    'num_scales',
+    'target_ema',
+    'warmup_steps',
+    'batch_size',
+    'eval',
+    'schedules',
+  ]);
+  assert.equal(bundled.source, relative(process.cwd(), BUNDLED_STUDENT));
+  assert.ok(Number.isInteger(bundled.step) && (bundled.step as number) > 150, 'distilled longer than the demo');
+  const bundledEval = bundled.eval as Record<string, Eval>;
+  assert.deepEqual(
+    Object.keys(bundledEval),
+    ['student_1', 'student_2', 'student_4', 'student_8', 'student_2_tuned', 'student_4_tuned'].map(
+      (n) => `bundled_${n}`,
+    ),
+  );
+  for (const [n, e] of Object.entries(bundledEval))
+    assert.ok(share(e.valid) && share(e.coverage) && Number.isFinite(e.psnr_vs_teacher30), n);
+  const bundledSchedules = bundled.schedules as Record<string, { sigmas: number[]; tried: unknown[] }>;
+  assert.deepEqual(Object.keys(bundledSchedules), ['bundled_student_2_tuned', 'bundled_student_4_tuned']);
+  assert.equal(bundledSchedules.bundled_student_4_tuned!.tried.length, 9);
   assert.deepEqual(readdirSync(join(out, 'world')).sort(), [
     '1-ground-truth.png',
     '2-teacher_heun30.png',
     '3-undistilled_1.png',
     '4-student_1.png',
     '5-student_4.png',
+    '6-bundled_student_1.png',
+    '7-bundled_student_4.png',
     'prompts.json',
   ]);
   for (const f of ['grid.png', 'grid.json', 'log.jsonl', 'config.json', 'prompts_to_generate.json'])
@@ -134,9 +165,9 @@ test('demo --quick writes report.html and metrics.json with every sampler in the
   const result = html.slice(order[0], order[1]);
   assert.equal(
     (result.match(/<img /g) ?? []).length,
-    5,
-    'ground truth, teacher@30, undistilled@1, student@1, student@4',
+    7,
+    'ground truth, teacher@30, undistilled@1, student@1, student@4, bundled student@1 and @4',
   );
-  for (const s of ['teacher_heun30', 'undistilled_1', 'student_4', "world's own draws"])
+  for (const s of ['teacher_heun30', 'undistilled_1', 'student_4', "world's own draws", 'bundled_student_4'])
     assert.ok(result.includes(`<th>${s.replace("'", '&#39;')}</th>`), `${s} row`);
 });

@@ -202,6 +202,10 @@ export function buildProgram(print: (line: string) => void): Command {
       `also distil and score these one-change variants of the demo's recipe, comma-separated (${RECIPE_VARIANT_NAMES.join(', ')}, or all); each adds 2–4 minutes on a 2-core CPU`,
       choiceList(RECIPE_VARIANT_NAMES),
     )
+    .option(
+      '--student <dir>',
+      "a distilled student (export-student's folder or a checkpoint) to score beside the demo's own (default: the bundled one, when the teacher is the bundled teacher)",
+    )
     // One thread by default: on the 2-core machine the demo's small DiT sampled 1.18× faster with one
     // libtorch thread than with two (docs/benchmarks.md).
     .option('--threads <n>', 'CPU threads for libtorch', positiveInt, 1)
@@ -209,7 +213,15 @@ export function buildProgram(print: (line: string) => void): Command {
     .action(async (o) => {
       setNumThreads(o.threads);
       await demo(
-        { out: o.out, quick: o.quick, teacher: o.teacher, device: o.device, vocab: o.vocab, variants: o.variants },
+        {
+          out: o.out,
+          quick: o.quick,
+          teacher: o.teacher,
+          device: o.device,
+          vocab: o.vocab,
+          variants: o.variants,
+          student: o.student,
+        },
         print,
       );
     });

@@ -3,7 +3,7 @@
 // every sampler is scored by reading its images back into attributes, and one folder gets
 // report.html and metrics.json.
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 
 import { PACKAGE_ROOT } from '../assets.js';
 import { writePromptList } from '../data/prompts.js';
@@ -37,6 +37,7 @@ import {
   type TunedSchedules,
 } from './evaluate.js';
 import { writeDemoPictures } from './pictures.js';
+import { extraStudentFor, scoreExtraStudent } from './bundled-student.js';
 import { demoHeadline } from './report-sections.js';
 import { heldOutSet, SCHEDULE_GRID, tuneSchedules } from './tune-schedules.js';
 
@@ -172,6 +173,11 @@ export interface DemoOptions {
   vocab?: string;
   /** Variants of the demo's recipe to distil and score too (outside the demo's 15-minute budget). */
   variants?: RecipeVariant[];
+  /**
+   * A distilled student (exported or a checkpoint) to score beside the demo's own; by default the
+   * bundled one, when the demo runs the teacher it was distilled from (demo/bundled-student.ts).
+   */
+  student?: string;
 }
 
 /** One comparison run beside the demo's own: a recipe, its folder, and its change to the demo's recipe. */
@@ -333,6 +339,17 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
     st.dispose();
     return r.eval;
   });
+  const extraPath = extraStudentFor(o.student, teacher);
+  if (extraPath) print(`demo: 3/4 the bundled student (${extraPath}), with its own schedule search`);
+  const extra = extraPath
+    ? scoreExtraStudent(extraPath, set, heldOut, {
+        device: o.device,
+        guidance,
+        batch: size.batch,
+        print,
+        ...(result.images.has('teacher_heun30') ? { reference: result.images.get('teacher_heun30')! } : {}),
+      })
+    : undefined;
   // The ceiling at this sample size: the world's own draws for the same prompts, scored the same way.
   const worldRng = mulberry32(7);
   const world = scoreImages(
@@ -341,8 +358,9 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
   );
 
   // 4. pictures, the steps grid and the report
-  await writeDemoPictures(join(out, 'world'), evalList, set, result.images);
+  await writeDemoPictures(join(out, 'world'), evalList, set, new Map([...result.images, ...(extra?.images ?? [])]));
   for (const t of result.images.values()) t.dispose();
+  for (const t of extra?.images.values() ?? []) t.dispose();
   s.dispose();
   await grid(
     {
@@ -394,6 +412,17 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
       coverage: world.coverage,
       coverage_by_attribute: world.coverageByAttribute,
     },
+    ...(extra
+      ? {
+          bundled_student: {
+            source: relative(process.cwd(), extra.source) || '.',
+            step: extra.step,
+            ...extra.recipe,
+            eval: extra.eval,
+            schedules: extra.schedules,
+          },
+        }
+      : {}),
     recipes: {
       steps: config.steps,
       batch_size: config.batchSize * config.gradAccumulation,
@@ -417,6 +446,7 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
   runs.forEach((run, i) => {
     for (const n of RECIPE_SAMPLERS) print(row(`${n} (${run.label})`, runEvals[i]![n]!));
   });
+  for (const [n, e] of Object.entries(extra?.eval ?? {})) print(row(`${n} (${extra!.step} CD steps)`, e));
   print(`  world's own samples: coverage ${pct(world.coverage)} (the ceiling at ${set.prompts.length} images)`);
   print(`report:  ${report}\nmetrics: ${metricsPath}`);
   return { report, metrics: metricsPath };

@@ -1,6 +1,7 @@
 // The demo's headline pictures (world/, shown first in the report): a few open captions, each with
 // several samples, as the world draws them (ground truth), then teacher@30, the undistilled student at 1
-// step and the distilled student at 1 and 4 steps for the same prompts and noise.
+// step, the distilled student at 1 and 4 steps, and the bundled (longer distilled) student at 1 and 4
+// steps when the demo scored it, for the same prompts and noise.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -10,10 +11,17 @@ import { tile, writeRgbImage } from '../pipeline/images.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { mulberry32 } from '../util/prng.js';
 import { renderToTensor, sampleScene, type PromptSample } from '../worlds/shapes/index.js';
-import type { EvalSet, SamplerName } from './evaluate.js';
+import type { EvalSet } from './evaluate.js';
 
-/** The samplers pictured, in order, after the ground truth. */
-export const PICTURED: readonly SamplerName[] = ['teacher_heun30', 'undistilled_1', 'student_1', 'student_4'];
+/** The samplers pictured, in order, after the ground truth (those without images are left out). */
+export const PICTURED: readonly string[] = [
+  'teacher_heun30',
+  'undistilled_1',
+  'student_1',
+  'student_4',
+  'bundled_student_1',
+  'bundled_student_4',
+];
 const PROMPTS_SHOWN = 4;
 /** A tile border no scene uses (white and black are backgrounds). */
 const GAP_RGB: [number, number, number] = [64, 64, 160];
@@ -22,7 +30,7 @@ export async function writeDemoPictures(
   dir: string,
   prompts: readonly PromptSample[],
   set: EvalSet,
-  images: ReadonlyMap<SamplerName, torch.Tensor>,
+  images: ReadonlyMap<string, torch.Tensor>,
 ): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const p = prompts.length;

@@ -27,6 +27,8 @@ const CAPTIONS: Record<string, string> = {
   undistilled_1: 'undistilled student, 1 step',
   student_1: 'distilled student, 1 step',
   student_4: 'distilled student, 4 steps',
+  bundled_student_1: 'bundled student (distilled longer), 1 step',
+  bundled_student_4: 'bundled student (distilled longer), 4 steps',
 };
 
 const num = (o: unknown, ...path: string[]): number | undefined => {
@@ -57,6 +59,17 @@ function summary(m: Record<string, unknown>): string {
       0,
       `<strong>On a 4-step schedule searched on held-out prompts</strong>${esc(sched('student_4_tuned'))}: distilled ${trio('student_4_tuned')}; undistilled${esc(sched('undistilled_4_tuned'))} ${trio('undistilled_4_tuned')}.`,
     );
+  const b = m.bundled_student;
+  if (isObject(b) && isObject(b.eval)) {
+    const bt = (n: string) =>
+      `valid ${pct(num(b.eval, n, 'valid'))}, named ${pct(num(b.eval, n, 'named'))}, coverage ${pct(num(b.eval, n, 'coverage'))}`;
+    const steps = num(b, 'step');
+    lines.splice(
+      1,
+      0,
+      `<strong>Distilled longer</strong> (the bundled student${steps === undefined ? '' : `, ${esc(fmtNum(steps))} CD steps`}): 4 steps: ${bt('bundled_student_4')}; 1 step: ${bt('bundled_student_1')}.`,
+    );
+  }
   const t = num(e, 'teacher_heun30', 'ms_per_image');
   const s4 = num(e, 'student_4', 'ms_per_image');
   if (t !== undefined && s4 !== undefined)
@@ -102,11 +115,20 @@ function resultSection(runDir: string): string {
     isObject(set) && isNum(set.prompts) && isNum(set.samples_per_prompt)
       ? `${fmtNum(set.prompts)} prompts (${fmtNum(num(set, 'open_prompts') ?? 0)} leave attributes open) × ${fmtNum(set.samples_per_prompt)} samples each, the same noise for every sampler`
       : 'the evaluation set';
+  const b = m.bundled_student;
+  const bundled =
+    isObject(b) && isObject(b.eval)
+      ? [
+          `<h3>The bundled student${isNum(b.step) ? `, distilled for ${esc(fmtNum(b.step))} steps` : ''}, on the same images</h3>`,
+          metricsTable(Object.entries(b.eval).filter((x): x is [string, Record<string, unknown>] => isObject(x[1]))),
+        ]
+      : [];
   return [
     summary(m),
     pictures(runDir),
     `<h3>Every sampler on ${esc(about)}</h3>`,
     metricsTable(rows),
+    ...bundled,
     '<p class="dim"><b>valid</b>: the image is exactly one well-formed scene (re-rendering what the detector reads matches it at all but ≤ 1% of pixels); <b>named</b>: valid and every attribute the caption names is right; <b>coverage</b>: for the attributes captions leave open, 1 − total-variation distance between the values the valid images show and the world’s (uniform) distribution, pooled over prompts and samples, averaged over attributes.</p>',
   ].join('\n');
 }

@@ -52,10 +52,16 @@ export function tuneSchedules(
   teacher: TextToImageModel,
   student: EvalStudent,
   heldOut: EvalSet,
-  o: { guidance: number; batch: number; onSampler?: (name: TunedSamplerName, candidates: number) => void },
+  o: {
+    guidance: number;
+    batch: number;
+    onSampler?: (name: TunedSamplerName, candidates: number) => void;
+    /** Only these (default: every tuned sampler). */
+    samplers?: readonly TunedSamplerName[];
+  },
 ): Record<TunedSamplerName, TunedSchedule> {
   const out = {} as Record<TunedSamplerName, TunedSchedule>;
-  for (const name of TUNED_SAMPLERS) {
+  for (const name of o.samplers ?? TUNED_SAMPLERS) {
     const steps = Number(name.split('_')[1]);
     const candidates = scheduleCandidates({ steps, sigmaMax: teacher.edm.sigmaMax, ...SCHEDULE_GRID });
     o.onSampler?.(name, candidates.length);

@@ -18,6 +18,8 @@ export interface Student {
   model: TextToImageModel;
   student: DiT;
   checkpoint: string;
+  /** The optimizer step its weights are from. */
+  step: number;
   config: ResolvedTrainConfig;
   /** The guidance weight the student was distilled at (or is told via its embedding). */
   guidance: number;
@@ -43,14 +45,15 @@ export function loadStudent(path: string, o: { device: string; dtype?: torch.DTy
   const part = o.useEma ? 'ema' : 'student';
   if (!ckpt.has(part))
     throw new Error(`${checkpoint}: no ${part}.safetensors${o.useEma ? ' (was the run trained with --ema?)' : ''}`);
-  return withTeacher(config.model, config, checkpoint, o, (student) => ckpt.loadInto(student, part, o.device));
+  return withTeacher(config.model, { config, checkpoint, step: ckpt.state.step }, o, (student) =>
+    ckpt.loadInto(student, part, o.device),
+  );
 }
 
 /** The teacher loaded, and a copy of its DiT filled by `fill` as the student. */
 function withTeacher(
   teacher: string,
-  config: ResolvedTrainConfig,
-  checkpoint: string,
+  { config, checkpoint, step }: Pick<Student, 'config' | 'checkpoint' | 'step'>,
   o: { device: string; dtype?: torch.DType },
   fill: (student: DiT) => void,
 ): Student {
@@ -63,6 +66,7 @@ function withTeacher(
     model,
     student,
     checkpoint,
+    step,
     config,
     guidance: config.guidance,
     embedded: config.guidanceEmbedding,
@@ -79,7 +83,7 @@ function loadExportedStudent(dir: string, o: { device: string; dtype?: torch.DTy
     throw new Error(
       `${join(dir, STUDENT_MANIFEST)}: an exported student holds one set of weights (${m.copy}); export the EMA copy with export-student --ema`,
     );
-  return withTeacher(m.teacherSpec, m.config, resolve(dir), o, (student) => {
+  return withTeacher(m.teacherSpec, { config: m.config, checkpoint: resolve(dir), step: m.step }, o, (student) => {
     // Stored in a lower precision to ship small; the student runs in the teacher's (loadStudent's dtype).
     const sd = torch.io.loadSafetensors(m.weightsPath, { device: o.device });
     try {
