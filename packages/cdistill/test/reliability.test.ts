@@ -76,11 +76,18 @@ test('generate: a second run into a folder in use fails at once naming the folde
   const root = tmp();
   const out = join(root, 'data');
   const lock = join(out, '.generate-shard-0-of-1.lock');
-  // 40 Heun steps per image: the first run is still going when the second starts.
   const slow = (o: string, seed: number) => [...gen(o, seed), '--steps', '40'];
   const a = runAsync(slow(out, 1));
   await until(() => existsSync(lock), 'the first run to take its lock');
-  const b = run(slow(out, 99));
+  // The first run is paused while the second runs: on a loaded machine it could otherwise finish
+  // before the second has started (seen with a training job on the other core).
+  process.kill(a.pid, 'SIGSTOP');
+  let b: ReturnType<typeof run>;
+  try {
+    b = run(slow(out, 99));
+  } finally {
+    process.kill(a.pid, 'SIGCONT');
+  }
   assert.equal(b.status, 1);
   assert.match(
     lastLine(b.stderr)!,
