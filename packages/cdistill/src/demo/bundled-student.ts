@@ -2,8 +2,7 @@
 // distillation reaches with many times the CD steps the demo's 15-minute budget allows. The demo scores
 // it on its own evaluation set, beside the student it distils itself, with its own searched schedules,
 // so the two differ only in how long they were distilled (and on what data).
-import { resolve } from 'node:path';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import type * as torch from '@cdistill/torch';
 
