@@ -9,7 +9,7 @@ import type * as torch from '@cdistill/torch';
 import { PACKAGE_ROOT } from '../assets.js';
 import { isExportedStudent, loadStudent, readStudentManifest } from '../pipeline/student.js';
 import { type EvalSet, evaluate, type SamplerEval, type TunedSamplerName } from './evaluate.js';
-import { type TunedSchedule, tuneSchedules } from './tune-schedules.js';
+import { scheduleRecords, tuneSchedules } from './tune-schedules.js';
 
 export const BUNDLED_STUDENT = join(PACKAGE_ROOT, 'students', 'shapes');
 /** Its samplers: the demo student's, on karras(n) and on schedules searched for it. */
@@ -33,7 +33,7 @@ export interface ExtraStudentScore {
   step: number;
   recipe: { lr: number; num_scales: number; target_ema: number; warmup_steps: number; batch_size: number };
   eval: Record<string, SamplerEval>;
-  schedules: Record<string, { sigmas: number[]; held_out_score: number; tried: TunedSchedule['tried'] }>;
+  schedules: ReturnType<typeof scheduleRecords>;
   /** Its 1- and 4-step images of the evaluation set, for the pictures (kept; the caller disposes). */
   images: Map<string, torch.Tensor>;
 }
@@ -78,12 +78,7 @@ export function scoreExtraStudent(
         batch_size: c.batchSize * c.gradAccumulation,
       },
       eval: Object.fromEntries(Object.entries(r.eval).map(([n, e]) => [bundledName(n), e])),
-      schedules: Object.fromEntries(
-        BUNDLED_TUNED.map((n) => [
-          bundledName(n),
-          { sigmas: tuned[n].sigmas, held_out_score: tuned[n].score, tried: tuned[n].tried },
-        ]),
-      ),
+      schedules: scheduleRecords(tuned, BUNDLED_TUNED, bundledName),
       images,
     };
   } finally {

@@ -39,7 +39,7 @@ import {
 import { writeDemoPictures } from './pictures.js';
 import { extraStudentFor, scoreExtraStudent } from './bundled-student.js';
 import { demoHeadline } from './report-sections.js';
-import { heldOutSet, SCHEDULE_GRID, tuneSchedules } from './tune-schedules.js';
+import { heldOutSet, SCHEDULE_GRID, scheduleRecords, tuneSchedules } from './tune-schedules.js';
 
 /** The bundled teacher (trained by `cdistill train-teacher`, see README). */
 export const BUNDLED_TEACHER = join(PACKAGE_ROOT, 'teachers', 'shapes');
@@ -398,12 +398,7 @@ export async function demo(o: DemoOptions, print: (l: string) => void): Promise<
       held_out_images: heldOut.prompts.length,
       objective: 'named × coverage',
       grid: SCHEDULE_GRID,
-      ...Object.fromEntries(
-        TUNED_SAMPLERS.map((n) => [
-          n,
-          { sigmas: tuned[n].sigmas, held_out_score: tuned[n].score, tried: tuned[n].tried },
-        ]),
-      ),
+      ...scheduleRecords(tuned, TUNED_SAMPLERS),
     },
     world: {
       differing_px_median: world.differingPxMedian,

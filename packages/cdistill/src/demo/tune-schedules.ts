@@ -80,3 +80,14 @@ export function tuneSchedules(
   }
   return out;
 }
+
+/** The searched schedules as metrics.json records them, each under `key(name)`. */
+export function scheduleRecords(
+  tuned: Partial<Record<TunedSamplerName, TunedSchedule>>,
+  names: readonly TunedSamplerName[],
+  key: (name: TunedSamplerName) => string = (n) => n,
+): Record<string, { sigmas: number[]; held_out_score: number; tried: ScoredSchedule[] }> {
+  return Object.fromEntries(
+    names.map((n) => [key(n), { sigmas: tuned[n]!.sigmas, held_out_score: tuned[n]!.score, tried: tuned[n]!.tried }]),
+  );
+}
