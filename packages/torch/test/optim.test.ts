@@ -141,6 +141,18 @@ test('warmup then constant, as diffusers constant_with_warmup', () => {
   assert.equal(lr(5000), 1e-5);
 });
 
+test('warmup, constant, then a linear fall to 0: the steps before the decay are warmupConstant exactly', () => {
+  const plain = torch.optim.warmupConstant(1e-3, 10);
+  const lr = torch.optim.warmupConstantLinearDecay(1e-3, 10, 60, 100);
+  for (const s of [0, 5, 10, 59]) assert.equal(lr(s), plain(s), `step ${s}`);
+  assert.equal(lr(60), 1e-3);
+  assert.equal(lr(80), 1e-3 * 0.5);
+  assert.equal(lr(99), 1e-3 * (1 / 40));
+  assert.equal(lr(100), 0);
+  const never = torch.optim.warmupConstantLinearDecay(1e-3, 10, 100, 100);
+  assert.equal(never(99), 1e-3, 'a decay that starts at the end never starts');
+});
+
 test('lerpParameters is an EMA update', () => {
   const ema = torch.tensor([0, 10]);
   torch.optim.lerpParameters([ema], [torch.tensor([10, 0])], 0.1);

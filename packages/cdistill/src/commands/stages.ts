@@ -159,6 +159,11 @@ export function registerStages(program: Command, print: Print): void {
     .option('--eps <eps>', 'AdamW eps', finiteNumber, d.eps)
     .option('--weight-decay <wd>', 'AdamW decoupled weight decay', finiteNumber, d.weightDecay)
     .option('--warmup-steps <n>', 'linear warmup steps, then constant', nonNegativeInt, d.warmupSteps)
+    .option(
+      '--lr-decay-from <step>',
+      'from this step the learning rate falls linearly to 0 at the last step (default: constant)',
+      nonNegativeInt,
+    )
     .option('--grad-clip <norm>', 'gradient-norm clip', finiteNumber, d.gradClip)
     .option(
       '--batch-size <n>',

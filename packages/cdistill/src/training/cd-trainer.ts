@@ -49,7 +49,7 @@ export class CdTrainer {
       eps: cfg.eps,
       weightDecay: cfg.weightDecay,
     });
-    this.lrAt = torch.optim.warmupConstant(cfg.lr, cfg.warmupSteps);
+    this.lrAt = torch.optim.warmupConstantLinearDecay(cfg.lr, cfg.warmupSteps, cfg.lrDecayFrom ?? cfg.steps, cfg.steps);
     this.rng = new torch.Generator(cfg.seed + 1);
   }
 

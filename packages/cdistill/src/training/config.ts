@@ -37,6 +37,12 @@ export const TrainOptionsSchema = z
     /** torch.optim.AdamW's default, which the seed keeps (it passes no weight_decay). */
     weightDecay: z.number().min(0).default(0.01),
     warmupSteps: z.number().int().min(0).default(100),
+    /**
+     * From this step the learning rate falls linearly to 0 at the last step; undefined = constant after
+     * warmup (the seed). A constant rate keeps moving the low-σ end late in a long run (docs/demo.md,
+     * "Distilled longer").
+     */
+    lrDecayFrom: z.number().int().min(0).optional(),
     gradClip: z.number().positive().default(1.0),
     batchSize: z.number().int().positive().default(2),
     gradAccumulation: z.number().int().positive().default(4),

@@ -34,11 +34,7 @@ export class TeacherTrainer {
     this.textOptimizer = textParams.length
       ? new torch.optim.AdamW(textParams, { lr: cfg.lr * cfg.textLrScale, weightDecay: cfg.weightDecay })
       : undefined;
-    const base = torch.optim.warmupConstant(cfg.lr, cfg.warmupSteps);
-    const from = cfg.lrDecayFrom;
-    // From lrDecayFrom the rate falls linearly to 0 at the last step; before it, warmup then constant.
-    this.lrAt = (step) =>
-      step < from ? base(step) : base(step) * Math.max(0, (cfg.steps - step) / (cfg.steps - from));
+    this.lrAt = torch.optim.warmupConstantLinearDecay(cfg.lr, cfg.warmupSteps, cfg.lrDecayFrom, cfg.steps);
     this.rng = new torch.Generator(cfg.seed + 7);
   }
 
