@@ -15,6 +15,7 @@
         "native/attention_cpu.cc",
         "native/blas.cc",
         "native/autograd.cc",
+        "native/op_profile.cc",
         "native/optim.cc",
         "native/adamw_cpu.cc",
         "native/device.cc",

@@ -80,3 +80,4 @@ CDT_FN(setAutocast) {
   if (!enabled) at::autocast::clear_cache();
   return Napi::Boolean::New(info.Env(), before);
 }
+

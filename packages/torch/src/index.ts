@@ -13,6 +13,7 @@ export * from './factories.js';
 export * from './functional.js';
 export { tidy, keep, scopeDepth } from './scope.js';
 export { noGrad, enableGrad, isGradEnabled, grad } from './autograd.js';
+export { profileOps, type OpTime } from './profile.js';
 export { autocast, type AutocastOptions } from './autocast.js';
 export { Generator, manualSeed } from './generator.js';
 export {

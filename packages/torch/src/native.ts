@@ -210,6 +210,9 @@ export interface NativeBinding {
   ): (H | undefined)[];
   isGradEnabled(): boolean;
   setGradEnabled(on: boolean): void;
+  opProfileStart(): void;
+  /** [name, calls, self ns, total ns] per op name */
+  opProfileStop(): [string, number, number, number][];
   setAutocast(deviceType: 'cuda' | 'cpu', enabled: boolean, dtype: number): boolean;
   // optimizers
   adamw(
