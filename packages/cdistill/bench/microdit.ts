@@ -8,6 +8,7 @@
 // (warmup, then the median of the repeats) in rounds that alternate which side goes first, prints a
 // table and, last, one JSON line. Each ratio is the median of the rounds' ratios: on a shared VM the
 // host's speed drifts over a minute, and a drift between two back-to-back halves lands in the ratio.
+// `--ops n` also prints our n largest ops by self time in one forward+backward (torch.profileOps).
 //
 // Weights are the DiT constructor's from a seeded torch.Generator, then redrawn at unit scale:
 // upstream zero-initialises the modulation and output layers, which would make every output zero
@@ -252,6 +253,8 @@ interface Options {
   batch?: number;
   refMoe: 'einsum' | 'gather';
   jsonOut?: string;
+  /** Print this many of our largest ops (self time, one forward+backward); 0 = none. */
+  ops: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -264,11 +267,12 @@ function parseArgs(argv: string[]): Options {
     device: 'cpu',
     dtype: 'float32',
     refMoe: 'einsum',
+    ops: 0,
   };
   const fail = (m: string): never => {
     console.error(`bench microdit: ${m}`);
     console.error(
-      'usage: npm run bench -- microdit [--preset tiny|small|demo|xl] [--threads n] [--repeats n] [--warmup n] [--rounds n] [--device cpu|cuda] [--dtype float32|bfloat16] [--batch n] [--ref-moe einsum|gather] [--json-out file]',
+      'usage: npm run bench -- microdit [--preset tiny|small|demo|xl] [--threads n] [--repeats n] [--warmup n] [--rounds n] [--device cpu|cuda] [--dtype float32|bfloat16] [--batch n] [--ref-moe einsum|gather] [--json-out file] [--ops n]',
     );
     process.exit(2);
   };
@@ -312,6 +316,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--ref-moe':
         o.refMoe = oneOf(name, value(), ['einsum', 'gather'] as const);
+        break;
+      case '--ops':
+        o.ops = int(name, value(), 0);
         break;
       case '--json-out':
         o.jsonOut = value() ?? fail('--json-out needs a file');
@@ -479,6 +486,21 @@ function timePython(py: string, files: { config: string; weights: string; inputs
   return JSON.parse(last) as PythonTimings;
 }
 
+/** Our largest ops by self time in one forward+backward, after the timings (so warm). */
+function printOps(model: DiT, inputs: { x: Tensor; t: Tensor; y: Tensor }, n: number): void {
+  for (const p of model.parameters()) p.grad = undefined;
+  const { ops } = torch.profileOps(() =>
+    torch.tidy(() => model.forward(inputs.x, inputs.t, inputs.y).sample.float().square().sum().backward()),
+  );
+  for (const p of model.parameters()) p.grad = undefined;
+  const total = ops.reduce((a, op) => a + op.selfUs, 0);
+  console.log(`ours, one forward+backward by op (self ms, share, calls; ${(total / 1e3).toFixed(1)} ms in ops):`);
+  for (const op of ops.slice(0, n))
+    console.log(
+      `  ${op.name.padEnd(60)}${(op.selfUs / 1e3).toFixed(1).padStart(9)}${`${((100 * op.selfUs) / total).toFixed(1)}%`.padStart(8)}${String(op.calls).padStart(7)}`,
+    );
+}
+
 function main(): void {
   const o = parseArgs(process.argv.slice(2));
   const py = findTorchPython();
@@ -644,6 +666,7 @@ function main(): void {
       console.log(
         `python CUDA peak memory: forward ${python.forward_peak_mb.toFixed(0)} MiB, forward+backward ${python.fwd_bwd_peak_mb?.toFixed(0)} MiB`,
       );
+    if (o.ops > 0) printOps(model, inputs, o.ops);
     const line = JSON.stringify(result);
     if (o.jsonOut) writeFileSync(o.jsonOut, `${line}\n`);
     console.log(line);
