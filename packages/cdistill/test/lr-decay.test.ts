@@ -1,6 +1,6 @@
 // `train --lr-decay-from`: the rate the CD trainer actually steps with (log.jsonl's lr) is warmup, then
 // constant, then a linear fall to 0 at the last step; it is recorded in config.json, and the steps before
-// the decay are the constant-rate run's exactly.
+// the decay are the constant-rate run's exactly, as are a shorter run's.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -16,10 +16,10 @@ test('train --lr-decay-from: warmup, constant, then a linear fall to 0 at the la
   const model = tinyModelDir();
   const data = join(root, 'data');
   await tinyDataset(model, data);
-  const trainRun = (out: string, extra: string[]) => {
+  const trainRun = (out: string, extra: string[], steps = 5) => {
     const r = spawnSync(
       process.execPath,
-      [cliPath, 'train', '--model', model, '--data', data, '--out', out, '--steps', '5', '--num-scales', '6']
+      [cliPath, 'train', '--model', model, '--data', data, '--out', out, '--steps', String(steps), '--num-scales', '6']
         .concat(['--batch-size', '2', '--grad-accumulation', '1', '--warmup-steps', '1', '--lr', '1e-3'])
         .concat(['--checkpoint-every', '5', '--validate-every', '5', '--device', 'cpu', ...extra]),
       { encoding: 'utf8' },
@@ -45,6 +45,12 @@ test('train --lr-decay-from: warmup, constant, then a linear fall to 0 at the la
     decay.slice(0, 3).map((l) => l.loss),
     plain.slice(0, 3).map((l) => l.loss),
     'the same losses before the decay starts',
+  );
+  const short = trainRun(join(root, 'short'), [], 3);
+  assert.deepEqual(
+    short.map((l) => l.loss),
+    plain.slice(0, 3).map((l) => l.loss),
+    'a shorter run takes the same first steps: nothing before the decay depends on --steps',
   );
   assert.notDeepEqual(decay[4]!.loss, plain[4]!.loss, 'the decayed steps train differently');
   const recorded = (dir: string) =>
