@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/allocator.cc",
+        "native/cpu_block_cache.cc",
         "native/handle.cc",
         "native/tensor.cc",
         "native/creation.cc",

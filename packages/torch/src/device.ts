@@ -1,5 +1,5 @@
 // Devices and threads.
-import { native, type MallocSettings } from './native.js';
+import { type CpuBlockCache, native, type MallocSettings } from './native.js';
 
 export const cuda = {
   isAvailable: (): boolean => native.cudaIsAvailable(),
@@ -29,6 +29,13 @@ export function blasThreads(): number | undefined {
  */
 export function mallocSettings(): MallocSettings {
   return native.mallocSettings();
+}
+/**
+ * The per-thread cache of small CPU blocks that serves libtorch's tensors of up to 64 KiB
+ * (native/cpu_block_cache.cc says why); `installed: false` with CDISTILL_CPU_ALLOCATOR=default.
+ */
+export function cpuBlockCache(): CpuBlockCache {
+  return native.cpuBlockCache();
 }
 /** libtorch's version, whether this addon was built with CUDA, and its parallel/BLAS configuration. */
 export function buildInfo(): { torchVersion: string; cudaBuild: boolean; parallelInfo: string; config: string } {

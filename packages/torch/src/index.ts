@@ -22,6 +22,7 @@ export {
   setNumThreads,
   blasThreads,
   mallocSettings,
+  cpuBlockCache,
   buildInfo,
   externalBytes,
   liveTensors,

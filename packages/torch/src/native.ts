@@ -28,6 +28,15 @@ export interface MallocSettings {
   topPad: number;
 }
 
+/** The small-block cache installed as libtorch's CPU allocator (native/cpu_block_cache.cc); bytes. */
+export interface CpuBlockCache {
+  installed: boolean;
+  largestCached: number;
+  threadCacheLimit: number;
+  /** Free blocks held for the calling thread. */
+  cachedBytes: number;
+}
+
 export interface NativeBinding {
   // lifetime and metadata
   dispose(t: H): boolean;
@@ -239,6 +248,7 @@ export interface NativeBinding {
   getNumThreads(): number;
   setNumThreads(n: number): boolean;
   mallocSettings(): MallocSettings;
+  cpuBlockCache(): CpuBlockCache;
   blasThreads(): number;
   benchOpFloor(a: H, b: H, iters: number): number;
   buildInfo(): { torchVersion: string; cudaBuild: boolean; parallelInfo: string; config: string };
