@@ -25,6 +25,7 @@
 #include <c10/core/alignment.h>
 
 #include <array>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -116,6 +117,8 @@ struct SmallBlockCachingAllocator final : c10::Allocator {
     int32_t c;
     if (n > kLargestCached || t_cacheGone) {
       c = kUncached;
+      // kHeader + n must not wrap around to a small request.
+      TORCH_CHECK(n <= SIZE_MAX - kHeader, "CPU allocator: not enough memory: you tried to allocate ", n, " bytes.");
       block = AlignedBlock(kHeader + n, n);
     } else {
       c = ClassOf(n);
